@@ -1,0 +1,126 @@
+"""Adapter base class.
+
+An adapter holds what is specific to one external system: how its webhooks
+are signed, which header carries the event id, which topics it sends and how
+its payloads map to the canonical JSON objects. The backend's ``adapter``
+field picks the class; adapter addons register theirs with
+:func:`register_adapter` and extend the selection with ``selection_add``.
+"""
+
+import abc
+import hashlib
+import hmac
+import json
+
+from ..errors import PermanentError
+
+ADAPTERS = {}
+
+#: Headers worth keeping on an exchange for tracing. Authentication headers
+#: and signatures are never kept.
+TRACE_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-request-id",
+    "x-correlation-id",
+)
+
+
+def register_adapter(cls):
+    """Class decorator: make ``cls`` selectable as ``backend.adapter``."""
+    ADAPTERS[cls.code] = cls
+    return cls
+
+
+def hmac_digest(secret, body, digestmod=hashlib.sha256):
+    return hmac.new(secret.encode(), body, digestmod).digest()
+
+
+def any_digest_matches(candidates, given):
+    """Constant-time comparison of ``given`` against each candidate."""
+    if not given:
+        return False
+    given = given.encode() if isinstance(given, str) else given
+    matched = False
+    for candidate in candidates:
+        candidate = candidate.encode() if isinstance(candidate, str) else candidate
+        # no early exit: time does not reveal which secret matched
+        matched |= hmac.compare_digest(candidate, given)
+    return matched
+
+
+class DistributionAdapter(abc.ABC):
+    """What one external system family speaks. One instance per backend."""
+
+    code = None
+    label = None
+    #: content types accepted on the webhook route
+    content_types = ("application/json",)
+    #: webhook topic -> canonical object it carries (``order``, ...)
+    topics = {}
+    #: headers kept on the exchange in addition to TRACE_HEADERS
+    kept_headers = ()
+    #: largest number of items one outbound call may carry
+    max_batch_size = 250
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    # -- inbound webhooks -------------------------------------------------
+
+    @abc.abstractmethod
+    def verify_signature(self, headers, body):
+        """True when ``body`` (raw bytes) is signed with a current secret.
+
+        ``headers`` is a dict with lower-case names.
+        """
+
+    def parse_body(self, headers, body):
+        """Decode the raw body; raise ``ValueError`` when it is not readable."""
+        return json.loads(body)
+
+    def event_id(self, topic, headers, payload, body):
+        """Identifier of this delivery, stable across the sender's retries.
+
+        Defaults to a digest of the body: a byte-identical redelivery then
+        collapses into the first exchange.
+        """
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+    def external_reference(self, topic, payload):
+        """The external id of the business object the event is about."""
+        return None
+
+    def canonical_kind(self, topic):
+        """Canonical object carried by ``topic``; None when not handled."""
+        return self.topics.get(topic)
+
+    @abc.abstractmethod
+    def to_canonical(self, kind, payload):
+        """Turn the external payload into the canonical object ``kind``."""
+
+    # -- outbound stock ----------------------------------------------------
+
+    def export_stock(self, items):
+        """Publish stock quantities; at most ``max_batch_size`` items a call.
+
+        :param items: list of dicts ``{"sku", "external_ref", "quantity",
+            "compare_quantity"}``; ``compare_quantity`` is the quantity we last
+            published (None when never published): adapters whose API has
+            compare-and-set send it, so that a number the channel moved in the
+            meantime is not overwritten blindly.
+        :return: one dict per item, same order: ``{"sku", "status": "ok" |
+            "mismatch" | "error", "actual_quantity": number or None,
+            "message": str}``. ``mismatch`` means the channel's number was not
+            ``compare_quantity``.
+        :raise RateLimitedError: the channel asked to slow down (retry_after)
+        :raise TransientError: timeout, 5xx: retry with backoff
+        :raise PermanentError: the call can never succeed as it is
+        """
+        raise PermanentError(
+            f"The {self.label} adapter cannot publish stock.", kind="unsupported"
+        )
+
+    def trace_headers(self, headers):
+        keep = TRACE_HEADERS + tuple(h.lower() for h in self.kept_headers)
+        return {name: value for name, value in headers.items() if name in keep}

@@ -1,0 +1,114 @@
+"""Inbound webhooks: check, store, enqueue, answer. Nothing else.
+
+The request never calls out and never processes the payload: it verifies the
+signature over the raw bytes, stores one exchange (insert-or-ignore on the
+event id) and enqueues one job. Answers:
+
+* 404 unknown backend or topic, 503 paused backend (the sender retries later)
+* 413 body over the backend's limit, checked before the body is read
+* 415 content type not accepted, or a signed body that is not JSON (stored)
+* 401 missing or bad signature: nothing is written but a log line
+* 200 ``{"status": "accepted"|"duplicate", "exchange_id": id}``
+"""
+
+import logging
+
+from odoo import http
+from odoo.http import request
+
+_logger = logging.getLogger(__name__)
+
+READ_CHUNK = 64 * 1024
+
+
+class DistributionWebhookController(http.Controller):
+    @http.route(
+        "/distribution/webhook/<string:token>/<string:topic>",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def receive(self, token, topic, **_params):
+        backend = request.env["distribution.backend"]._find_by_webhook_token(token)
+        if not backend or not backend.active:
+            return self._answer(404, "unknown backend")
+        if backend.paused:
+            return self._answer(503, "backend paused", headers=[("Retry-After", "300")])
+
+        httprequest = request.httprequest
+        limit = backend.webhook_max_bytes
+        if httprequest.content_length is not None and httprequest.content_length > limit:
+            return self._answer(413, f"body larger than {limit} bytes")
+        body = self._read_body(httprequest.stream, limit)
+        if body is None:
+            return self._answer(413, f"body larger than {limit} bytes")
+
+        adapter = backend._get_adapter()
+        content_type = httprequest.mimetype or ""
+        if content_type not in adapter.content_types:
+            return self._answer(415, f"content type {content_type or 'missing'} not accepted")
+
+        headers = {name.lower(): value for name, value in httprequest.headers.items()}
+        if not adapter.verify_signature(headers, body):
+            _logger.warning(
+                "Rejected webhook for backend %s topic %s: bad or missing signature "
+                "(from %s, %d bytes)",
+                backend.id, topic, httprequest.remote_addr, len(body),
+            )
+            return self._answer(401, "bad or missing signature")
+
+        kind = adapter.canonical_kind(topic)
+        if not kind:
+            return self._answer(404, f"unknown topic {topic}")
+
+        exchange_model = request.env["distribution.exchange"].sudo()
+        try:
+            payload = adapter.parse_body(headers, body)
+        except ValueError as err:
+            # Authentic but unreadable: keep it for review, tell the sender.
+            exchange, created = exchange_model._insert_inbound(
+                backend, topic, kind, adapter.event_id(topic, headers, None, body),
+                None, body, content_type, adapter.trace_headers(headers),
+            )
+            if created:
+                exchange._record_failure_unreadable(err)
+            return self._answer(415, "body is not valid JSON", exchange_id=exchange.id)
+
+        exchange, created = exchange_model._insert_inbound(
+            backend,
+            topic,
+            kind,
+            adapter.event_id(topic, headers, payload, body),
+            adapter.external_reference(topic, payload),
+            body,
+            content_type,
+            adapter.trace_headers(headers),
+        )
+        if not created:
+            return self._answer(200, "duplicate", exchange_id=exchange.id)
+        exchange._enqueue_processing()
+        return self._answer(200, "accepted", exchange_id=exchange.id)
+
+    @staticmethod
+    def _read_body(stream, limit):
+        """Read at most ``limit`` bytes; None when the body is larger."""
+        chunks = []
+        size = 0
+        while True:
+            chunk = stream.read(min(READ_CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                return None
+        return b"".join(chunks)
+
+    @staticmethod
+    def _answer(status, message, headers=None, **extra):
+        body = {"status": message if status == 200 else "error", **extra}
+        if status != 200:
+            body["error"] = message
+        return request.make_json_response(body, headers=headers, status=status)

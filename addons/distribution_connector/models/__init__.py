@@ -1,0 +1,3 @@
+from . import distribution_backend
+from . import distribution_backend_warehouse
+from . import distribution_exchange

@@ -1,0 +1,346 @@
+import logging
+import secrets
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..adapters import ADAPTERS
+from ..tools import cipher, setting
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_WEBHOOK_MAX_BYTES = 2 * 1024 * 1024
+
+#: write-only secret field -> column holding its ciphertext
+SECRET_FIELDS = {
+    "webhook_secret": "webhook_secret_enc",
+    "api_key": "api_key_enc",
+    "api_secret": "api_secret_enc",
+}
+
+
+def _new_webhook_token():
+    return secrets.token_urlsafe(32)
+
+
+class DistributionBackend(models.Model):
+    """Someone we exchange data with: a sales channel, a B2B portal, a WMS,
+    a 3PL or a carrier, spoken to through one adapter."""
+
+    _name = "distribution.backend"
+    _description = "Distribution Backend"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "sequence, name, id"
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        index=True,
+        tracking=True,
+    )
+    kind = fields.Selection(
+        [
+            ("sales_channel", "Sales channel"),
+            ("b2b_portal", "B2B portal"),
+            ("wms", "Warehouse management system"),
+            ("3pl", "Third-party logistics"),
+            ("carrier", "Carrier"),
+        ],
+        required=True,
+        default="sales_channel",
+        tracking=True,
+    )
+    adapter = fields.Selection(
+        [("generic_json", "Generic JSON")],
+        required=True,
+        default="generic_json",
+        tracking=True,
+        help="How this backend's messages are signed, identified and mapped.",
+    )
+    paused = fields.Boolean(
+        tracking=True,
+        help="A paused backend answers its webhooks with 503 (the sender "
+        "retries later) and sends nothing out.",
+    )
+    warehouse_line_ids = fields.One2many(
+        "distribution.backend.warehouse",
+        "backend_id",
+        string="Warehouses",
+        copy=True,
+        help="Warehouses that serve this backend, in order of preference.",
+    )
+    warehouse_ids = fields.Many2many(
+        "stock.warehouse",
+        compute="_compute_warehouse_ids",
+        string="Served warehouses",
+    )
+    api_base_url = fields.Char(
+        string="API base URL",
+        tracking=True,
+        help="Root URL of the backend's API, e.g. https://example.myshopify.com",
+    )
+    allow_private_network = fields.Boolean(
+        tracking=True,
+        help="Allow plain http and private or loopback addresses for the API "
+        "(an on-premise WMS, a test server). Off: only https to public hosts.",
+    )
+    job_user_id = fields.Many2one(
+        "res.users",
+        string="Run jobs as",
+        required=True,
+        default=lambda self: self.env.ref("base.user_root"),
+        help="Technical user the queue jobs of this backend run as.",
+    )
+
+    # -- webhooks -----------------------------------------------------------
+    webhook_token = fields.Char(
+        required=True,
+        copy=False,
+        readonly=True,
+        default=lambda self: _new_webhook_token(),
+        groups="distribution_connector.group_distribution_manager",
+        help="Unguessable part of the webhook URL identifying this backend.",
+    )
+    webhook_url = fields.Char(
+        compute="_compute_webhook_url",
+        groups="distribution_connector.group_distribution_manager",
+    )
+    webhook_max_bytes = fields.Integer(
+        string="Largest webhook body (bytes)",
+        default=lambda self: int(
+            setting("webhook_max_bytes") or DEFAULT_WEBHOOK_MAX_BYTES
+        ),
+    )
+    webhook_secret_grace_hours = fields.Integer(
+        default=72,
+        help="When the webhook secret is replaced, the previous one is still "
+        "accepted for this many hours so that the sender can switch over.",
+    )
+    webhook_secret_previous_until = fields.Datetime(
+        string="Previous secret accepted until",
+        copy=False,
+        tracking=True,
+    )
+
+    # -- secrets: write-only fields, ciphertext columns ----------------------
+    webhook_secret = fields.Char(
+        compute="_compute_secrets",
+        inverse="_inverse_webhook_secret",
+        groups="distribution_connector.group_distribution_manager",
+        help="Shared secret of the webhook signatures. Write-only: stored "
+        "encrypted, never displayed.",
+    )
+    api_key = fields.Char(
+        compute="_compute_secrets",
+        inverse="_inverse_api_key",
+        groups="distribution_connector.group_distribution_manager",
+        string="API key / client id",
+    )
+    api_secret = fields.Char(
+        compute="_compute_secrets",
+        inverse="_inverse_api_secret",
+        groups="distribution_connector.group_distribution_manager",
+        string="API secret / access token",
+    )
+    webhook_secret_enc = fields.Char(copy=False, groups="base.group_system")
+    webhook_secret_previous_enc = fields.Char(copy=False, groups="base.group_system")
+    api_key_enc = fields.Char(copy=False, groups="base.group_system")
+    api_secret_enc = fields.Char(copy=False, groups="base.group_system")
+    webhook_secret_set = fields.Boolean(compute="_compute_secrets_set")
+    api_key_set = fields.Boolean(compute="_compute_secrets_set")
+    api_secret_set = fields.Boolean(compute="_compute_secrets_set")
+
+    exchange_count = fields.Integer(compute="_compute_exchange_count")
+
+    _webhook_token_unique = models.Constraint(
+        "UNIQUE(webhook_token)", "Each backend needs its own webhook token."
+    )
+    _webhook_max_bytes_positive = models.Constraint(
+        "CHECK(webhook_max_bytes > 0)", "The webhook size limit must be positive."
+    )
+
+    @api.depends("warehouse_line_ids.sequence", "warehouse_line_ids.warehouse_id")
+    def _compute_warehouse_ids(self):
+        for backend in self:
+            backend.warehouse_ids = backend._ordered_warehouses()
+
+    def _ordered_warehouses(self):
+        """Served warehouses, most preferred first."""
+        self.ensure_one()
+        return self.warehouse_line_ids.sorted(lambda l: (l.sequence, l.id)).warehouse_id
+
+    @api.depends("webhook_token")
+    def _compute_webhook_url(self):
+        base_url = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
+        for backend in self:
+            backend.webhook_url = (
+                f"{base_url}/distribution/webhook/{backend.webhook_token}/<topic>"
+                if backend.webhook_token
+                else False
+            )
+
+    def _compute_secrets(self):
+        # Write-only: the plain value is never read back into a form.
+        for backend in self:
+            for name in SECRET_FIELDS:
+                backend[name] = False
+
+    def _compute_secrets_set(self):
+        rows = {
+            row["id"]: row
+            for row in self.sudo().read(list(SECRET_FIELDS.values()), load=False)
+        } if self.ids else {}
+        for backend in self:
+            row = rows.get(backend.id, {})
+            for name, column in SECRET_FIELDS.items():
+                backend[f"{name}_set"] = bool(row.get(column))
+
+    def _set_secret(self, name, value):
+        column = SECRET_FIELDS[name]
+        for backend in self.sudo():
+            vals = {column: cipher.encrypt(value) if value else False}
+            if name == "webhook_secret" and backend.webhook_secret_enc and value:
+                # rotation: keep accepting the old secret for a grace period
+                vals["webhook_secret_previous_enc"] = backend.webhook_secret_enc
+                vals["webhook_secret_previous_until"] = fields.Datetime.now() + timedelta(
+                    hours=backend.webhook_secret_grace_hours
+                )
+            backend.write(vals)
+            backend.message_post(
+                body=self.env._("%(secret)s changed.", secret=self._fields[name].string)
+            )
+
+    def _inverse_webhook_secret(self):
+        for backend in self:
+            if backend.webhook_secret:
+                backend._set_secret("webhook_secret", backend.webhook_secret)
+
+    def _inverse_api_key(self):
+        for backend in self:
+            if backend.api_key:
+                backend._set_secret("api_key", backend.api_key)
+
+    def _inverse_api_secret(self):
+        for backend in self:
+            if backend.api_secret:
+                backend._set_secret("api_secret", backend.api_secret)
+
+    def _get_secret(self, name):
+        """Decrypted value of a secret, for adapters. Never log it."""
+        self.ensure_one()
+        return cipher.decrypt(self.sudo()[SECRET_FIELDS[name]])
+
+    def _webhook_secrets(self):
+        """Secrets a webhook signature may use: the current one, and the
+        previous one until its grace period ends."""
+        self.ensure_one()
+        backend = self.sudo()
+        found = []
+        if backend.webhook_secret_enc:
+            found.append(cipher.decrypt(backend.webhook_secret_enc))
+        until = backend.webhook_secret_previous_until
+        if backend.webhook_secret_previous_enc and until and until > fields.Datetime.now():
+            found.append(cipher.decrypt(backend.webhook_secret_previous_enc))
+        return found
+
+    def _known_secrets(self):
+        """Every plain secret of the backend, to scrub them from texts."""
+        self.ensure_one()
+        backend = self.sudo()
+        tokens = [backend[column] for column in SECRET_FIELDS.values()]
+        tokens.append(backend.webhook_secret_previous_enc)
+        found = [cipher.decrypt(token) for token in tokens if token]
+        found.append(backend.webhook_token)
+        return [value for value in found if value]
+
+    def _redact(self, text):
+        """``text`` with every secret of the backend replaced by ``***``."""
+        if not text:
+            return text
+        for backend in self:
+            for value in backend._known_secrets():
+                if len(value) >= 4:
+                    text = text.replace(value, "***")
+        return text
+
+    def action_revoke_previous_webhook_secret(self):
+        self.sudo().write(
+            {"webhook_secret_previous_enc": False, "webhook_secret_previous_until": False}
+        )
+
+    def action_regenerate_webhook_token(self):
+        for backend in self.sudo():
+            backend.webhook_token = _new_webhook_token()
+            backend.message_post(body=self.env._("Webhook URL regenerated."))
+
+    @api.model
+    def action_reencrypt_secrets(self):
+        """Re-encrypt every stored secret under the primary key (key rotation)."""
+        columns = [*SECRET_FIELDS.values(), "webhook_secret_previous_enc"]
+        for backend in self.sudo().with_context(active_test=False).search([]):
+            backend.write(
+                {column: cipher.rotate(backend[column]) for column in columns if backend[column]}
+            )
+
+    @api.constrains("adapter")
+    def _check_adapter(self):
+        for backend in self:
+            if backend.adapter not in ADAPTERS:
+                raise ValidationError(
+                    self.env._(
+                        "No adapter is installed for %(adapter)s.", adapter=backend.adapter
+                    )
+                )
+
+    def _get_adapter(self):
+        self.ensure_one()
+        return ADAPTERS[self.adapter](self)
+
+    def _compute_exchange_count(self):
+        counts = dict(
+            self.env["distribution.exchange"]._read_group(
+                [("backend_id", "in", self.ids)], ["backend_id"], ["__count"]
+            )
+        )
+        for backend in self:
+            backend.exchange_count = counts.get(backend, 0)
+
+    def action_view_exchanges(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "distribution_connector.action_distribution_exchange"
+        )
+        action["domain"] = [("backend_id", "=", self.id)]
+        action["context"] = {"default_backend_id": self.id}
+        return action
+
+    def action_pause(self):
+        self.paused = True
+
+    def action_resume(self):
+        self.paused = False
+
+    @api.model
+    def _find_by_webhook_token(self, token):
+        """Backend owning ``token`` (archived ones included: they answer 404)."""
+        if not token or len(token) > 128:
+            return self.browse()
+        return (
+            self.sudo()
+            .with_context(active_test=False)
+            .search([("webhook_token", "=", token)], limit=1)
+        )
+
+    def _check_can_sign(self):
+        for backend in self:
+            if not backend.sudo().webhook_secret_enc:
+                raise UserError(
+                    self.env._(
+                        "Backend %(name)s has no webhook secret yet.", name=backend.name
+                    )
+                )

@@ -1,0 +1,272 @@
+import json
+import logging
+import traceback
+import uuid
+
+import psycopg2
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from ..errors import DistributionError, PermanentError, TransientError
+
+_logger = logging.getLogger(__name__)
+
+STATES = [
+    ("received", "Received"),
+    ("processing", "Processing"),
+    ("done", "Done"),
+    ("error", "Error"),
+    ("ignored", "Ignored"),
+]
+
+#: seconds to wait before the n-th retry of a transient failure
+TRANSIENT_BACKOFF = (10, 30, 60, 300, 900)
+
+
+class DistributionExchange(models.Model):
+    """One message exchanged with a backend: the inbox and the outbox.
+
+    Inbound webhooks land here first (insert-or-ignore on the event id), then
+    a queue job processes them. Outbound calls are logged here with their
+    response.
+    """
+
+    _name = "distribution.exchange"
+    _description = "Distribution Exchange"
+    _order = "id desc"
+    _rec_name = "display_name"
+
+    backend_id = fields.Many2one(
+        "distribution.backend", required=True, ondelete="restrict", index=True, readonly=True
+    )
+    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    direction = fields.Selection(
+        [("in", "Inbound"), ("out", "Outbound")], required=True, default="in", readonly=True
+    )
+    topic = fields.Char(required=True, readonly=True, index=True)
+    kind = fields.Char(
+        string="Canonical object", readonly=True, help="Canonical object the topic carries."
+    )
+    external_event_id = fields.Char(
+        string="Event id", required=True, readonly=True,
+        help="The sender's delivery identifier: the same event delivered twice "
+        "is stored once.",
+    )
+    external_ref = fields.Char(
+        string="External reference", index="btree_not_null", readonly=True,
+        help="External id of the business object (order number...).",
+    )
+    correlation_id = fields.Char(
+        required=True, index=True, readonly=True, default=lambda self: uuid.uuid4().hex
+    )
+    content_type = fields.Char(readonly=True)
+    raw_body = fields.Text(readonly=True, help="The payload exactly as received or sent.")
+    headers = fields.Text(readonly=True, help="Selected headers, JSON (never auth headers).")
+    received_at = fields.Datetime(default=fields.Datetime.now, required=True, readonly=True)
+    processed_at = fields.Datetime(readonly=True)
+    state = fields.Selection(STATES, required=True, default="received", index=True, readonly=True)
+    attempts = fields.Integer(readonly=True)
+    res_model = fields.Char(string="Result model", readonly=True, index=True)
+    res_id = fields.Many2oneReference(string="Result record", model_field="res_model", readonly=True)
+    error = fields.Text(readonly=True)
+    response_status = fields.Integer(readonly=True, help="HTTP status of an outbound call.")
+    duration_ms = fields.Integer(string="Duration (ms)", readonly=True)
+
+    _event_unique = models.Constraint(
+        "UNIQUE(backend_id, direction, topic, external_event_id)",
+        "This event was already received.",
+    )
+
+    @api.depends("backend_id", "topic", "external_ref", "external_event_id")
+    def _compute_display_name(self):
+        for exchange in self:
+            exchange.display_name = "%s / %s / %s" % (
+                exchange.backend_id.name or "",
+                exchange.topic or "",
+                exchange.external_ref or exchange.external_event_id or "",
+            )
+
+    # -- inbox ----------------------------------------------------------------
+
+    @api.model
+    def _insert_inbound(self, backend, topic, kind, event_id, external_ref, body, content_type, headers):
+        """Insert an inbound exchange unless the event is known already.
+
+        One statement, safe under concurrency: two deliveries of the same event
+        racing each other end with one row; the loser waits for the winner's
+        commit on the unique index and inserts nothing.
+
+        :return: (exchange, created)
+        """
+        correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO distribution_exchange (
+                    backend_id, company_id, direction, topic, kind, external_event_id,
+                    external_ref, correlation_id, content_type, raw_body, headers,
+                    received_at, state, attempts,
+                    create_uid, create_date, write_uid, write_date)
+                VALUES (%s, %s, 'in', %s, %s, %s, %s, %s, %s, %s, %s,
+                        now() at time zone 'UTC', 'received', 0,
+                        %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')
+                ON CONFLICT (backend_id, direction, topic, external_event_id) DO NOTHING
+                RETURNING id
+                """,
+                backend.id, backend.company_id.id, topic, kind, event_id[:255],
+                external_ref, correlation_id[:64], content_type,
+                body.decode("utf-8", errors="replace"),
+                json.dumps(headers, sort_keys=True),
+                self.env.uid, self.env.uid,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if row:
+            return self.browse(row[0]), True
+        existing = self.search(
+            [
+                ("backend_id", "=", backend.id),
+                ("direction", "=", "in"),
+                ("topic", "=", topic),
+                ("external_event_id", "=", event_id[:255]),
+            ],
+            limit=1,
+        )
+        return existing, False
+
+    def _enqueue_processing(self):
+        """One queue job per exchange, run as the backend's technical user.
+
+        The job carries the exchange id only: no payload, no secret.
+        """
+        for exchange in self:
+            backend = exchange.backend_id
+            exchange.with_user(backend.job_user_id).with_delay(
+                description=f"Process {exchange.direction} exchange #{exchange.id} "
+                f"({exchange.topic})",
+                identity_key=f"distribution.exchange.process:{exchange.id}:{exchange.attempts}",
+            ).process()
+
+    # -- processing -------------------------------------------------------------
+
+    def process(self):
+        """Queue job entry point: apply one exchange.
+
+        Idempotent: a done or ignored exchange is left alone. Business and
+        permanent failures are recorded (exchange in error + typed exception)
+        and the job ends cleanly, so the record survives; transient failures
+        raise ``RetryableJobError`` and the whole attempt rolls back.
+        """
+        self.ensure_one()
+        if self.state in ("done", "ignored"):
+            return f"nothing to do: exchange already {self.state}"
+        self.write({"state": "processing", "attempts": self.attempts + 1})
+        try:
+            with self.env.cr.savepoint():
+                result = self._apply()
+        except TransientError as err:
+            if self._is_last_attempt():
+                self._record_failure(err)
+                return f"failed: {err.kind}, retries exhausted"
+            retry_after = err.retry_after or TRANSIENT_BACKOFF[
+                min(self.attempts - 1, len(TRANSIENT_BACKOFF) - 1)
+            ]
+            raise RetryableJobError(
+                self.backend_id._redact(err.message), seconds=retry_after, ignore_retry=False
+            ) from err
+        except RetryableJobError:
+            raise
+        except psycopg2.Error:
+            # lock contention / serialization: the runner retries the job
+            raise
+        except DistributionError as err:
+            self._record_failure(err)
+            return f"failed: {err.kind}"
+        except Exception as err:  # noqa: BLE001 - a bug must still be visible and reviewable
+            _logger.exception("Unexpected error processing exchange %s", self.id)
+            self._record_failure(
+                DistributionError(
+                    f"{type(err).__name__}: {err}",
+                    kind="internal",
+                    details=traceback.format_exc(),
+                )
+            )
+            return "failed: internal"
+        self._record_success(result)
+        return f"done: {self.res_model or ''} {self.res_id or ''}".strip()
+
+    def _is_last_attempt(self):
+        """True when the running job will not be retried after this attempt."""
+        job_uuid = self.env.context.get("job_uuid")
+        if not job_uuid:
+            return False
+        job = self.env["queue.job"].sudo().search([("uuid", "=", job_uuid)], limit=1)
+        return bool(job.max_retries) and job.retry + 1 >= job.max_retries
+
+    def _apply(self):
+        """Apply the exchange to Odoo; return the resulting record (or None).
+
+        Flows (in other addons) override this. Raise a ``DistributionError``
+        subclass for anything that cannot be applied.
+        """
+        raise DistributionError(
+            self.env._("No flow handles topic %(topic)s.", topic=self.topic),
+            kind="unsupported_topic",
+            key=self.topic,
+        )
+
+    def _record_success(self, result):
+        vals = {"state": "done", "processed_at": fields.Datetime.now(), "error": False}
+        if isinstance(result, models.BaseModel) and len(result) == 1:
+            vals.update(res_model=result._name, res_id=result.id)
+        self.write(vals)
+
+    def _record_failure(self, err):
+        """Keep the failure visible; never raise from here."""
+        self.write(
+            {
+                "state": "error",
+                "processed_at": fields.Datetime.now(),
+                "error": self.backend_id._redact(err.message),
+            }
+        )
+
+    def _record_failure_unreadable(self, err):
+        self._record_failure(
+            PermanentError(f"The body is not valid JSON: {err}", kind="invalid_payload")
+        )
+
+    # -- user actions -------------------------------------------------------------
+
+    def action_retry(self):
+        """Process again (after the cause was fixed). Safe: done exchanges are skipped."""
+        to_retry = self.filtered(lambda e: e.state in ("error", "received"))
+        to_retry.write({"state": "received"})
+        to_retry._enqueue_processing()
+        return True
+
+    def action_ignore(self):
+        self.filtered(lambda e: e.state != "done").write(
+            {"state": "ignored", "processed_at": fields.Datetime.now()}
+        )
+        return True
+
+    def action_open_result(self):
+        self.ensure_one()
+        if not (self.res_model and self.res_id):
+            return False
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self.res_model,
+            "res_id": self.res_id,
+            "view_mode": "form",
+        }
+
+    def _pretty_body(self):
+        try:
+            return json.dumps(json.loads(self.raw_body or ""), indent=2, sort_keys=True)
+        except ValueError:
+            return self.raw_body

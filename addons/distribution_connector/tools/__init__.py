@@ -1,0 +1,2 @@
+from . import cipher
+from .settings import setting
