@@ -1,0 +1,3 @@
+from . import flows
+from . import models
+from . import wizards

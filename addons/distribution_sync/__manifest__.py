@@ -1,0 +1,23 @@
+{
+    "name": "Distribution Sync",
+    "summary": "Canonical orders validated with JSON Schema, bindings, the order "
+    "import flow and the exception review queue",
+    "version": "19.0.1.0.0",
+    "category": "Sales/Sales",
+    "website": "https://github.com/distribution-sync/distribution-sync",
+    "author": "Distribution Sync Contributors",
+    "license": "LGPL-3",
+    "depends": ["distribution_connector", "sale_stock"],
+    "external_dependencies": {"python": ["jsonschema"]},
+    "data": [
+        "security/ir.model.access.csv",
+        "security/distribution_sync_security.xml",
+        "data/product_data.xml",
+        "wizards/distribution_exception_ignore_views.xml",
+        "views/distribution_exception_views.xml",
+        "views/distribution_binding_views.xml",
+        "views/distribution_backend_views.xml",
+        "views/sale_order_views.xml",
+        "views/distribution_sync_menus.xml",
+    ],
+}

@@ -1,0 +1,17 @@
+"""Flows: what each canonical object does to Odoo.
+
+``FLOWS`` maps a canonical object kind (the exchange's ``kind``) to the plain
+Python class that applies it. A flow is built with the exchange (already in
+sudo, with the backend's company) and the validated canonical data; ``run()``
+returns the resulting record or raises a ``DistributionError``.
+"""
+
+FLOWS = {}
+
+
+def register_flow(cls):
+    FLOWS[cls.kind] = cls
+    return cls
+
+
+from . import order_import  # noqa: E402

@@ -1,0 +1,466 @@
+"""Order import: a canonical order becomes one sales order, exactly once."""
+
+import hashlib
+import json
+from datetime import datetime, timezone
+
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import float_compare, float_round
+
+from odoo.addons.distribution_connector.errors import PermanentError
+
+from . import register_flow
+
+ORDER_MODEL = "sale.order"
+PRODUCT_MODEL = "product.product"
+PARTNER_MODEL = "res.partner"
+
+
+def _parse_datetime(value):
+    """ISO 8601 -> naive UTC datetime (Odoo's convention)."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _lines_fingerprint(data):
+    """What makes two versions of an order different for fulfilment."""
+    relevant = [
+        (line["sku"], line["quantity"], line["unit_price"], line.get("discount_amount", 0))
+        for line in data["lines"]
+    ]
+    relevant += [(s.get("code"), s["price"]) for s in data.get("shipping", [])]
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
+@register_flow
+class OrderImport:
+    kind = "order"
+
+    def __init__(self, exchange, data):
+        self.exchange = exchange
+        self.data = data
+        self.backend = exchange.backend_id
+        self.company = self.backend.company_id
+        self.env = exchange.env
+        self.bindings = self.env["distribution.binding"]
+
+    # -- entry point -------------------------------------------------------
+
+    def run(self):
+        external_id = self.data["external_id"]
+        self.bindings._lock(self.backend, ORDER_MODEL, external_id)
+        binding = self.bindings._find(self.backend, ORDER_MODEL, external_id)
+        order = binding._record() if binding else self.env[ORDER_MODEL]
+        if order:
+            return self._update(binding, order)
+        if binding:
+            # the order was deleted in Odoo: bind the new one instead
+            binding.unlink()
+        return self._create()
+
+    # -- creation ------------------------------------------------------------
+
+    def _create(self):
+        data = self.data
+        currency = self._currency()
+        partner, invoice_address, shipping_address = self._customer()
+        pricelist = self._pricelist(partner, currency)
+        line_commands = self._order_lines(data, currency)
+        warehouse = self._warehouse(line_commands)
+        vals = {
+            "partner_id": partner.id,
+            "partner_invoice_id": invoice_address.id,
+            "partner_shipping_id": shipping_address.id,
+            "company_id": self.company.id,
+            "client_order_ref": data.get("name") or data["external_id"],
+            "origin": f"{self.backend.name}: {data.get('name') or data['external_id']}",
+            "distribution_backend_id": self.backend.id,
+            "distribution_external_id": data["external_id"],
+            "order_line": line_commands,
+            "note": data.get("note") or False,
+        }
+        if pricelist:
+            vals["pricelist_id"] = pricelist.id
+        if warehouse:
+            vals["warehouse_id"] = warehouse.id
+        if data.get("created_at"):
+            vals["date_order"] = _parse_datetime(data["created_at"])
+        if self.backend.salesperson_id:
+            vals["user_id"] = self.backend.salesperson_id.id
+        if self.backend.sales_team_id:
+            vals["team_id"] = self.backend.sales_team_id.id
+        order = self.env[ORDER_MODEL].create(vals)
+        self.bindings.create(
+            {
+                "backend_id": self.backend.id,
+                "res_model": ORDER_MODEL,
+                "res_id": order.id,
+                "external_id": data["external_id"],
+                "external_updated_at": _parse_datetime(data.get("updated_at")),
+            }
+        )
+        self._check_total(order)
+        if self.backend.auto_confirm and data.get("status", "open") != "cancelled":
+            self._confirm(order)
+        order.message_post(
+            body=self.env._(
+                "Imported from %(backend)s (exchange %(exchange)s, correlation id %(corr)s).",
+                backend=self.backend.name,
+                exchange=self.exchange.id,
+                corr=self.exchange.correlation_id,
+            )
+        )
+        return order
+
+    def _confirm(self, order):
+        try:
+            with self.env.cr.savepoint():
+                order.action_confirm()
+        except (UserError, ValidationError) as err:
+            raise PermanentError(
+                f"Order {order.name} could not be confirmed: {err}", kind="confirm_failed"
+            ) from err
+
+    def _check_total(self, order):
+        expected = self.data.get("total")
+        if expected is None:
+            return
+        if order.currency_id.compare_amounts(order.amount_total, expected) != 0:
+            order.message_post(
+                body=self.env._(
+                    "The channel's total is %(expected)s but the order's total is "
+                    "%(actual)s: check taxes and discounts.",
+                    expected=expected,
+                    actual=order.amount_total,
+                )
+            )
+
+    # -- later events for the same order ------------------------------------
+
+    def _update(self, binding, order):
+        data = self.data
+        updated_at = _parse_datetime(data.get("updated_at"))
+        if binding.external_updated_at and (not updated_at or updated_at <= binding.external_updated_at):
+            return order  # stale or repeated: the newer data stays
+        if order.state in ("draft", "sent"):
+            currency = self._currency()
+            commands = [(5, 0, 0)] + self._order_lines(data, currency)
+            order.write({"order_line": commands, "note": data.get("note") or order.note})
+            binding.external_updated_at = updated_at
+            if self.backend.auto_confirm and data.get("status", "open") != "cancelled":
+                self._confirm(order)
+            return order
+        if _lines_fingerprint(data) != self._order_fingerprint(order):
+            raise PermanentError(
+                f"The channel changed order {data['external_id']} after {order.name} "
+                "was confirmed; the sales order was not changed. Review the "
+                "differences and adjust it by hand, then ignore this exception.",
+                kind="order_changed",
+                key=data["external_id"],
+            )
+        binding.external_updated_at = updated_at
+        return order
+
+    def _order_fingerprint(self, order):
+        """The fingerprint of the data this order was made from."""
+        first = self.env["distribution.exchange"].search(
+            [
+                ("res_model", "=", ORDER_MODEL),
+                ("res_id", "=", order.id),
+                ("backend_id", "=", self.backend.id),
+                ("state", "=", "done"),
+            ],
+            order="id",
+            limit=1,
+        )
+        if not first:
+            return None
+        adapter = self.backend._get_adapter()
+        original = adapter.to_canonical(self.kind, json.loads(first.raw_body))
+        return _lines_fingerprint(original)
+
+    # -- customer -------------------------------------------------------------
+
+    def _customer(self):
+        """(customer, invoice address, shipping address), matched per backend:
+        by binding, then email, then name and address; created otherwise."""
+        customer = self.data["customer"]
+        billing = self.data.get("billing_address") or {}
+        shipping = self.data.get("shipping_address") or billing
+        partner = self._find_partner(customer, billing)
+        if not partner:
+            partner = self.env[PARTNER_MODEL].create(
+                {
+                    "name": customer["name"],
+                    "company_name": customer.get("company_name") or False,
+                    "email": customer.get("email") or billing.get("email") or False,
+                    "phone": customer.get("phone") or billing.get("phone") or False,
+                    "vat": customer.get("vat") or False,
+                    "company_id": self.company.id,
+                    **self._address_vals(billing),
+                }
+            )
+        if customer.get("external_id") and not self.bindings._find(
+            self.backend, PARTNER_MODEL, customer["external_id"]
+        ):
+            self.bindings.create(
+                {
+                    "backend_id": self.backend.id,
+                    "res_model": PARTNER_MODEL,
+                    "res_id": partner.id,
+                    "external_id": customer["external_id"],
+                }
+            )
+        invoice_address = self._address_partner(partner, billing, "invoice")
+        shipping_address = self._address_partner(partner, shipping, "delivery")
+        return partner, invoice_address, shipping_address
+
+    def _partner_domain(self):
+        return [("company_id", "in", [False, self.company.id]), ("type", "=", "contact")]
+
+    def _find_partner(self, customer, billing):
+        partners = self.env[PARTNER_MODEL]
+        if customer.get("external_id"):
+            binding = self.bindings._find(self.backend, PARTNER_MODEL, customer["external_id"])
+            partner = binding._record() if binding else partners
+            if partner:
+                return partner
+        domain = self._partner_domain()
+        email = customer.get("email")
+        if email:
+            partner = partners.search(domain + [("email", "=ilike", email.strip())], limit=1)
+            if partner:
+                return partner
+        if billing.get("street") and billing.get("zip"):
+            partner = partners.search(
+                domain
+                + [
+                    ("name", "=ilike", customer["name"].strip()),
+                    ("street", "=ilike", billing["street"].strip()),
+                    ("zip", "=", billing["zip"].strip()),
+                ],
+                limit=1,
+            )
+            if partner:
+                return partner
+        return partners
+
+    def _address_vals(self, address):
+        vals = {
+            "street": address.get("street") or False,
+            "street2": address.get("street2") or False,
+            "city": address.get("city") or False,
+            "zip": address.get("zip") or False,
+        }
+        if address.get("country_code"):
+            country = self.env["res.country"].search(
+                [("code", "=", address["country_code"])], limit=1
+            )
+            if not country:
+                raise PermanentError(
+                    f"Unknown country code {address['country_code']}.",
+                    kind="unknown_country",
+                    key=address["country_code"],
+                )
+            vals["country_id"] = country.id
+            if address.get("state_code"):
+                state = self.env["res.country.state"].search(
+                    [("country_id", "=", country.id), ("code", "=", address["state_code"])],
+                    limit=1,
+                )
+                vals["state_id"] = state.id or False
+        return vals
+
+    def _address_partner(self, partner, address, address_type):
+        """The partner itself when the address is its own, else a child
+        address (reused when identical)."""
+        if not address:
+            return partner
+        vals = self._address_vals(address)
+        own = all((partner[f].id if f in ("country_id", "state_id") else partner[f]) == v
+                  for f, v in vals.items() if v)
+        if own and (not address.get("name") or address["name"] == partner.name):
+            return partner
+        name = address.get("name") or partner.name
+        children = partner.child_ids.filtered(
+            lambda c: c.type == address_type
+            and c.name == name
+            and c.street == vals["street"]
+            and c.zip == vals["zip"]
+        )
+        if children:
+            return children[0]
+        return self.env[PARTNER_MODEL].create(
+            {
+                "parent_id": partner.id,
+                "type": address_type,
+                "name": name,
+                "phone": address.get("phone") or False,
+                "email": address.get("email") or False,
+                "company_id": partner.company_id.id,
+                **vals,
+            }
+        )
+
+    # -- money ------------------------------------------------------------------
+
+    def _currency(self):
+        code = self.data["currency"]
+        currency = self.env["res.currency"].with_context(active_test=False).search(
+            [("name", "=", code)], limit=1
+        )
+        if not currency:
+            raise PermanentError(
+                f"Unknown currency {code}.", kind="currency_mismatch", key=code,
+                json_path="$.currency",
+            )
+        return currency
+
+    def _pricelist(self, partner, currency):
+        pricelist = self.backend.pricelist_id or partner.with_company(
+            self.company
+        ).property_product_pricelist
+        expected = pricelist.currency_id if pricelist else self.company.currency_id
+        if expected != currency:
+            raise PermanentError(
+                f"The order is in {currency.name} but "
+                + (f"pricelist {pricelist.display_name} is in {expected.name}"
+                   if pricelist else f"company {self.company.name} sells in {expected.name}")
+                + ". Set a pricelist in that currency on the backend.",
+                kind="currency_mismatch",
+                key=currency.name,
+                json_path="$.currency",
+            )
+        return pricelist
+
+    def _taxes(self, taxes, json_path):
+        found = self.env["account.tax"]
+        included = bool(self.data.get("taxes_included"))
+        for index, tax in enumerate(taxes or []):
+            candidates = self.env["account.tax"].search(
+                [
+                    *self.env["account.tax"]._check_company_domain(self.company),
+                    ("type_tax_use", "=", "sale"),
+                    ("amount_type", "=", "percent"),
+                ]
+            ).filtered(
+                lambda t: float_compare(t.amount, tax["rate"], precision_digits=4) == 0
+                and t.price_include == included
+            )
+            if not candidates:
+                raise PermanentError(
+                    f"No {'tax-included ' if included else ''}sales tax of "
+                    f"{tax['rate']} % in {self.company.name}.",
+                    kind="unknown_tax",
+                    key=f"{tax['rate']}%",
+                    json_path=f"{json_path}[{index}].rate",
+                )
+            found |= candidates[0]
+        return found
+
+    # -- lines --------------------------------------------------------------------
+
+    def _product(self, sku, json_path):
+        binding = self.bindings._find(self.backend, PRODUCT_MODEL, sku)
+        product = binding._record() if binding else self.env[PRODUCT_MODEL]
+        if product:
+            return product
+        products = self.env[PRODUCT_MODEL].search(
+            [("default_code", "=", sku), ("company_id", "in", [False, self.company.id])],
+            limit=2,
+        )
+        if len(products) == 1:
+            return products
+        reason = "matches several products" if products else "matches no product"
+        raise PermanentError(
+            f"SKU {sku} {reason} for {self.backend.name}: map it to a product "
+            "(SKU mapping) or set the product's internal reference, then retry.",
+            kind="unknown_sku",
+            key=sku,
+            json_path=json_path,
+        )
+
+    def _order_lines(self, data, currency):
+        unknown = []
+        commands = []
+        discount_digits = self.env["decimal.precision"].precision_get("Discount")
+        for index, line in enumerate(data["lines"]):
+            try:
+                product = self._product(line["sku"], f"$.lines[{index}].sku")
+            except PermanentError as err:
+                unknown.append(err)
+                continue
+            quantity = line["quantity"]
+            price = line["unit_price"]
+            gross = quantity * price
+            discount_amount = line.get("discount_amount") or 0.0
+            discount = 0.0
+            if discount_amount and gross:
+                discount = float_round(discount_amount / gross * 100, precision_digits=discount_digits)
+                if currency.compare_amounts(gross * (1 - discount / 100), gross - discount_amount):
+                    # the percentage cannot carry this discount to the cent: net the price
+                    price = (gross - discount_amount) / quantity
+                    discount = 0.0
+            vals = {
+                "product_id": product.id,
+                "product_uom_qty": quantity,
+                "price_unit": price,
+                "discount": discount,
+                "tax_ids": [(6, 0, self._taxes(line.get("taxes"), f"$.lines[{index}].taxes").ids)],
+            }
+            if line.get("name"):
+                vals["name"] = line["name"]
+            commands.append((0, 0, vals))
+        if unknown:
+            first = unknown[0]
+            if len(unknown) > 1:
+                first.message += " Also unknown: " + ", ".join(e.key for e in unknown[1:]) + "."
+            raise first
+        for index, shipping in enumerate(data.get("shipping") or []):
+            product = self.backend.shipping_product_id
+            if not product:
+                raise PermanentError(
+                    f"Backend {self.backend.name} has no shipping product.",
+                    kind="configuration",
+                    json_path=f"$.shipping[{index}]",
+                )
+            commands.append(
+                (0, 0, {
+                    "product_id": product.id,
+                    "product_uom_qty": 1,
+                    "price_unit": shipping["price"],
+                    "name": shipping.get("name") or product.name,
+                    "tax_ids": [(6, 0, self._taxes(shipping.get("taxes"), f"$.shipping[{index}].taxes").ids)],
+                })
+            )
+        return commands
+
+    # -- routing -------------------------------------------------------------------
+
+    def _warehouse(self, line_commands):
+        """First warehouse of the backend that can serve every line from free
+        stock; else the first one; None when the backend lists none."""
+        warehouses = self.backend._ordered_warehouses()
+        if not warehouses:
+            return None
+        needed = {}
+        for _cmd, _id, vals in line_commands:
+            product = self.env[PRODUCT_MODEL].browse(vals["product_id"])
+            if product.is_storable:
+                needed[product] = needed.get(product, 0.0) + vals["product_uom_qty"]
+        for warehouse in warehouses:
+            products = self.env[PRODUCT_MODEL].browse([p.id for p in needed]).with_context(
+                warehouse_id=warehouse.id
+            )
+            free = {p.id: p.free_qty for p in products}
+            if all(
+                float_compare(free[product.id], qty, precision_rounding=product.uom_id.rounding) >= 0
+                for product, qty in needed.items()
+            ):
+                return warehouse
+        return warehouses[0]
+

@@ -1,0 +1,103 @@
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+#: models a binding may point to (the Reference field's choices)
+BINDABLE_MODELS = [
+    ("product.product", "Product"),
+    ("res.partner", "Customer"),
+    ("sale.order", "Sales order"),
+]
+
+
+class DistributionBinding(models.Model):
+    """Links an external id of a backend to one Odoo record.
+
+    Unique per (backend, model, external id): one channel order gives one
+    sales order, one channel SKU maps to one product, whatever the retries.
+    """
+
+    _name = "distribution.binding"
+    _description = "Distribution Binding"
+    _order = "backend_id, res_model, external_id"
+    _rec_name = "external_id"
+
+    backend_id = fields.Many2one(
+        "distribution.backend", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    res_model = fields.Char(string="Model", required=True, index=True)
+    res_id = fields.Many2oneReference(string="Record id", model_field="res_model", required=True)
+    record_ref = fields.Reference(
+        BINDABLE_MODELS,
+        string="Odoo record",
+        compute="_compute_record_ref",
+        inverse="_inverse_record_ref",
+    )
+    external_id = fields.Char(
+        required=True, help="The backend's id: SKU, customer id, order id..."
+    )
+    external_updated_at = fields.Datetime(
+        help="The backend's last change time applied to the record: older "
+        "events never overwrite newer data."
+    )
+
+    _external_unique = models.Constraint(
+        "UNIQUE(backend_id, res_model, external_id)",
+        "This external id is already bound for this backend.",
+    )
+    _record_index = models.Index("(res_model, res_id)")
+
+    @api.depends("res_model", "res_id")
+    def _compute_record_ref(self):
+        for binding in self:
+            binding.record_ref = (
+                f"{binding.res_model},{binding.res_id}"
+                if binding.res_model and binding.res_id
+                else False
+            )
+
+    def _inverse_record_ref(self):
+        for binding in self:
+            if binding.record_ref:
+                binding.res_model = binding.record_ref._name
+                binding.res_id = binding.record_ref.id
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            ref = vals.get("record_ref")
+            if ref and not vals.get("res_model"):
+                model, res_id = ref.split(",") if isinstance(ref, str) else (ref._name, ref.id)
+                vals.update(res_model=model, res_id=int(res_id))
+        return super().create(vals_list)
+
+    def _record(self):
+        """The bound record, or an empty recordset when it was deleted."""
+        self.ensure_one()
+        return self.env[self.res_model].browse(self.res_id).exists()
+
+    @api.model
+    def _find(self, backend, model, external_id):
+        return self.search(
+            [
+                ("backend_id", "=", backend.id),
+                ("res_model", "=", model),
+                ("external_id", "=", external_id),
+            ],
+            limit=1,
+        )
+
+    @api.model
+    def _lock(self, backend, model, external_id):
+        """Serialize work on one external object until the transaction ends.
+
+        Two workers importing the same channel order wait for each other
+        instead of both creating it; the unique constraint is the last line.
+        """
+        self.env.cr.execute(
+            SQL(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                backend.id,
+                f"{model}:{external_id}",
+            )
+        )

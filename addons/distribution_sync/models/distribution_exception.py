@@ -1,0 +1,124 @@
+import json
+
+from odoo import api, fields, models
+
+EXCEPTION_TYPES = [
+    ("invalid_payload", "Invalid payload"),
+    ("unknown_sku", "Unknown SKU"),
+    ("currency_mismatch", "Currency mismatch"),
+    ("unknown_tax", "Unknown tax"),
+    ("unknown_country", "Unknown country"),
+    ("order_changed", "Order changed after confirmation"),
+    ("confirm_failed", "Confirmation failed"),
+    ("configuration", "Configuration"),
+    ("unsupported_topic", "Unsupported topic"),
+    ("transient", "Gave up after retries"),
+    ("rate_limited", "Rate limited"),
+    ("permanent", "Rejected by the other side"),
+    ("internal", "Internal error"),
+]
+
+
+class DistributionException(models.Model):
+    """Something that could not be applied, waiting for a person.
+
+    Typed, linked to the exchange that carries the raw input, and safe to
+    retry: retrying re-runs the exchange, which is idempotent.
+    """
+
+    _name = "distribution.exception"
+    _description = "Distribution Exception"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "id desc"
+
+    name = fields.Char(compute="_compute_name", store=True)
+    exchange_id = fields.Many2one(
+        "distribution.exchange", required=True, ondelete="cascade", index=True, readonly=True
+    )
+    backend_id = fields.Many2one(related="exchange_id.backend_id", store=True, index=True)
+    company_id = fields.Many2one(related="exchange_id.company_id", store=True, index=True)
+    topic = fields.Char(related="exchange_id.topic")
+    external_ref = fields.Char(related="exchange_id.external_ref", store=True)
+    type = fields.Selection(
+        EXCEPTION_TYPES, required=True, default="internal", index=True, readonly=True, tracking=True
+    )
+    message = fields.Text(readonly=True)
+    json_path = fields.Char(
+        string="JSON path", readonly=True, help="Where the payload is wrong, e.g. $.lines[0].sku"
+    )
+    key = fields.Char(
+        index=True,
+        readonly=True,
+        help="What the exception waits on (a SKU, a currency...): fixing it lets "
+        "every exception waiting on the same key be replayed.",
+    )
+    details = fields.Text(readonly=True, groups="base.group_system")
+    state = fields.Selection(
+        [("open", "Open"), ("resolved", "Resolved"), ("ignored", "Ignored")],
+        required=True,
+        default="open",
+        index=True,
+        tracking=True,
+    )
+    user_id = fields.Many2one("res.users", string="Assignee", tracking=True, index=True)
+    ignore_reason = fields.Text(readonly=True, tracking=True)
+    resolved_at = fields.Datetime(readonly=True)
+    occurrences = fields.Integer(default=1, readonly=True, help="Attempts that failed this way.")
+    payload_pretty = fields.Text(string="Payload", compute="_compute_payload_pretty")
+    exchange_state = fields.Selection(related="exchange_id.state", string="Exchange state")
+
+    @api.depends("type", "external_ref", "key")
+    def _compute_name(self):
+        labels = dict(EXCEPTION_TYPES)
+        for exc in self:
+            parts = [labels.get(exc.type, exc.type)]
+            if exc.key:
+                parts.append(exc.key)
+            if exc.external_ref:
+                parts.append(f"({exc.external_ref})")
+            exc.name = " ".join(parts)
+
+    def _compute_payload_pretty(self):
+        for exc in self:
+            raw = exc.exchange_id.raw_body or ""
+            try:
+                exc.payload_pretty = json.dumps(json.loads(raw), indent=2, sort_keys=True)
+            except ValueError:
+                exc.payload_pretty = raw
+
+    def action_retry(self):
+        """Re-run the exchanges once the cause is fixed (one job each)."""
+        for exc in self.filtered(lambda e: e.state == "open"):
+            exc.exchange_id.action_retry()
+            exc.message_post(body=self.env._("Retry requested."))
+        return True
+
+    def action_open_ignore_wizard(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Ignore exceptions"),
+            "res_model": "distribution.exception.ignore",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"active_model": self._name, "active_ids": self.ids},
+        }
+
+    def _ignore(self, reason):
+        open_ones = self.filtered(lambda e: e.state == "open")
+        open_ones.write(
+            {"state": "ignored", "ignore_reason": reason, "resolved_at": fields.Datetime.now()}
+        )
+        open_ones.exchange_id.action_ignore()
+        return True
+
+    def action_assign_to_me(self):
+        self.write({"user_id": self.env.uid})
+
+    def action_open_exchange(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "distribution.exchange",
+            "res_id": self.exchange_id.id,
+            "view_mode": "form",
+        }

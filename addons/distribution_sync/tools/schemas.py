@@ -1,0 +1,46 @@
+"""Canonical JSON Schemas: one file per canonical object under ``schemas/``."""
+
+import functools
+import json
+import os
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from odoo.addons.distribution_connector.errors import PermanentError
+
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "schemas")
+
+
+@functools.cache
+def validator(kind):
+    path = os.path.join(SCHEMA_DIR, f"{kind}.json")
+    if not os.path.exists(path):
+        raise PermanentError(f"No canonical schema for {kind!r}.", kind="unsupported_topic", key=kind)
+    with open(path, encoding="utf-8") as schema_file:
+        schema = json.load(schema_file)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def json_path(error):
+    """JSONPath of the failing element, e.g. ``$.lines[0].quantity``."""
+    path = "$"
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def validate(kind, data):
+    """Raise a ``PermanentError`` of kind ``invalid_payload`` naming every
+    failing JSON path (the first one in ``json_path``)."""
+    errors = sorted(validator(kind).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return data
+    lines = [f"{json_path(error)}: {error.message}" for error in errors[:20]]
+    if len(errors) > 20:
+        lines.append(f"... and {len(errors) - 20} more")
+    raise PermanentError(
+        f"The {kind} does not match its schema:\n" + "\n".join(lines),
+        kind="invalid_payload",
+        json_path=json_path(errors[0]),
+    )
