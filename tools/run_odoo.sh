@@ -91,7 +91,7 @@ values = {
     "http_port": env["HTTP_PORT"],
     "gevent_port": env["GEVENT_PORT"],
     "admin_passwd": secrets.token_urlsafe(24),
-    "distribution_encryption_keys": Path(env["KEY_FILE"]).read_text().strip(),
+    "encryption_keys": Path(env["KEY_FILE"]).read_text().strip(),
 }
 lines = []
 for line in Path(source).read_text(encoding="utf-8").splitlines(keepends=True):
