@@ -71,9 +71,9 @@ if [ ! -s "$KEY_FILE" ]; then
         "credentials stored with it cannot be read without it."
 fi
 if [ ! -s "$CONF" ]; then
-    (umask 077 && REPO="$REPO" LOCAL="$LOCAL" KEY_FILE="$KEY_FILE" PGHOST="$PGHOST" \
-        PGPORT="$PGPORT" PGUSER="$PGUSER" HTTP_PORT="$HTTP_PORT" \
-        GEVENT_PORT="$GEVENT_PORT" "$PYTHON" - "$REPO/odoo.conf.example" "$CONF" <<'PY'
+    (umask 077
+    export REPO LOCAL KEY_FILE PGHOST PGPORT PGUSER HTTP_PORT GEVENT_PORT
+    "$PYTHON" - "$REPO/odoo.conf.example" "$CONF" <<'PY'
 import os
 import re
 import secrets
