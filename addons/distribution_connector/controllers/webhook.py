@@ -13,12 +13,12 @@ event id) and enqueues one job. Answers:
 
 import logging
 
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from odoo import http
 from odoo.http import request
 
 _logger = logging.getLogger(__name__)
-
-READ_CHUNK = 64 * 1024
 
 
 class DistributionWebhookController(http.Controller):
@@ -41,8 +41,11 @@ class DistributionWebhookController(http.Controller):
         limit = backend.webhook_max_bytes
         if httprequest.content_length is not None and httprequest.content_length > limit:
             return self._answer(413, f"body larger than {limit} bytes")
-        body = self._read_body(httprequest.stream, limit)
-        if body is None:
+        try:
+            # also bounds chunked bodies, which announce no length
+            httprequest.max_content_length = limit
+            body = httprequest.get_data()
+        except RequestEntityTooLarge:
             return self._answer(413, f"body larger than {limit} bytes")
 
         adapter = backend._get_adapter()
@@ -90,21 +93,6 @@ class DistributionWebhookController(http.Controller):
             return self._answer(200, "duplicate", exchange_id=exchange.id)
         exchange._enqueue_processing()
         return self._answer(200, "accepted", exchange_id=exchange.id)
-
-    @staticmethod
-    def _read_body(stream, limit):
-        """Read at most ``limit`` bytes; None when the body is larger."""
-        chunks = []
-        size = 0
-        while True:
-            chunk = stream.read(min(READ_CHUNK, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                return None
-        return b"".join(chunks)
 
     @staticmethod
     def _answer(status, message, headers=None, **extra):

@@ -278,13 +278,20 @@ class DistributionBackend(models.Model):
             backend.webhook_token = _new_webhook_token()
             backend.message_post(body=self.env._("Webhook URL regenerated."))
 
-    @api.model
     def action_reencrypt_secrets(self):
-        """Re-encrypt every stored secret under the primary key (key rotation)."""
+        """Re-encrypt the stored secrets under the primary key (key rotation).
+
+        Called on no record, it re-encrypts every backend's secrets.
+        """
         columns = [*SECRET_FIELDS.values(), "webhook_secret_previous_enc"]
-        for backend in self.sudo().with_context(active_test=False).search([]):
+        backends = self.sudo().with_context(active_test=False)
+        for backend in backends or backends.search([]):
             backend.write(
-                {column: cipher.rotate(backend[column]) for column in columns if backend[column]}
+                {
+                    column: cipher.rotate(backend[column])
+                    for column in columns
+                    if backend[column]
+                }
             )
 
     @api.constrains("adapter")

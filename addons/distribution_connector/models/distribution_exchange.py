@@ -121,7 +121,10 @@ class DistributionExchange(models.Model):
                 body.decode("utf-8", errors="replace"),
                 json.dumps(headers, sort_keys=True),
                 self.env.uid, self.env.uid,
-            )
+            ),
+            # under concurrency PostgreSQL may ask to replay the transaction
+            # (serialization failure): expected, replayed by the HTTP layer
+            log_exceptions=False,
         )
         row = self.env.cr.fetchone()
         if row:

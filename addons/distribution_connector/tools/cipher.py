@@ -71,4 +71,10 @@ def rotate(token):
     """Re-encrypt a token under the primary key."""
     if not token:
         return False
-    return _cipher().rotate(token.encode()).decode()
+    try:
+        return _cipher().rotate(token.encode()).decode()
+    except InvalidToken as err:
+        raise MissingKeyError(
+            "A Distribution Sync secret cannot be decrypted with the configured "
+            "keys: add the key that encrypted it to the key list before rotating."
+        ) from err

@@ -1,0 +1,3 @@
+from . import test_backend_secrets
+from . import test_exchange
+from . import test_webhook

@@ -1,0 +1,210 @@
+import json
+import threading
+import time
+
+import psycopg2
+
+from odoo.tests.common import TransactionCase, tagged
+from odoo.tools import mute_logger
+
+from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.tests.common import trap_jobs
+
+from ..errors import PermanentError, TransientError
+from .common import DistributionTestMixin, committed_env
+
+
+class TestExchange(DistributionTestMixin, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpDistribution()
+        cls.Exchange = cls.env["distribution.exchange"].sudo()
+
+    def _insert(self, event_id="evt-1", body=b'{"external_id": "1"}', topic="order"):
+        return self.Exchange._insert_inbound(
+            self.backend, topic, "order", event_id, "1", body, "application/json", {}
+        )
+
+    def test_insert_or_ignore(self):
+        first, created = self._insert()
+        again, created_again = self._insert()
+        self.assertTrue(created)
+        self.assertFalse(created_again)
+        self.assertEqual(first, again)
+        self.assertEqual(
+            self.Exchange.search_count([("backend_id", "=", self.backend.id)]), 1
+        )
+        other, created_other = self._insert(event_id="evt-2")
+        self.assertTrue(created_other)
+        self.assertNotEqual(other, first)
+
+    def test_unique_constraint_in_database(self):
+        self._insert()
+        self.env.flush_all()
+        with (
+            self.assertRaises(psycopg2.errors.UniqueViolation),
+            self.env.cr.savepoint(),
+            mute_logger("odoo.sql_db"),
+        ):
+            self.env.cr.execute(
+                "INSERT INTO distribution_exchange (backend_id, direction, topic, "
+                "external_event_id, correlation_id, received_at, state) "
+                "SELECT backend_id, direction, topic, external_event_id, 'x', now(), 'received' "
+                "FROM distribution_exchange WHERE external_event_id = 'evt-1'"
+            )
+
+    def test_process_without_flow_records_error(self):
+        exchange, _created = self._insert(topic="nobody-handles-this")
+        result = exchange.process()
+        self.assertEqual(exchange.state, "error")
+        self.assertIn("No flow handles topic", exchange.error)
+        self.assertIn("failed", result)
+        self.assertEqual(exchange.attempts, 1)
+
+    def test_process_is_idempotent_once_done(self):
+        exchange, _created = self._insert()
+        exchange.write({"state": "done"})
+        self.assertIn("nothing to do", exchange.process())
+        self.assertEqual(exchange.attempts, 0)
+
+    def test_transient_error_retries(self):
+        exchange, _created = self._insert()
+
+        def boom(self):
+            raise TransientError("channel timed out")
+
+        self.patch(type(self.Exchange), "_apply", boom)
+        with self.assertRaises(RetryableJobError) as caught:
+            exchange.process()
+        self.assertEqual(caught.exception.seconds, 10)
+
+    def test_permanent_error_message_is_redacted(self):
+        backend = self.make_backend("Leaky", api_secret="leaky-token-123456")
+        exchange, _created = self.Exchange._insert_inbound(
+            backend, "order", "order", "evt-leak", None, b"{}", "application/json", {}
+        )
+
+        def boom(self):
+            raise PermanentError("401 for token leaky-token-123456", kind="permanent")
+
+        self.patch(type(self.Exchange), "_apply", boom)
+        exchange.process()
+        self.assertEqual(exchange.state, "error")
+        self.assertNotIn("leaky-token-123456", exchange.error)
+        self.assertIn("***", exchange.error)
+
+    def test_unexpected_error_is_recorded_not_raised(self):
+        exchange, _created = self._insert()
+
+        def boom(self):
+            raise ZeroDivisionError("bug")
+
+        self.patch(type(self.Exchange), "_apply", boom)
+        with mute_logger("odoo.addons.distribution_connector.models.distribution_exchange"):
+            self.assertEqual(exchange.process(), "failed: internal")
+        self.assertEqual(exchange.state, "error")
+        self.assertIn("ZeroDivisionError", exchange.error)
+
+    def test_retry_enqueues_one_job_with_ids_only(self):
+        exchange, _created = self._insert()
+        exchange.write({"state": "error"})
+        with trap_jobs() as trap:
+            exchange.action_retry()
+            trap.assert_jobs_count(1, only=exchange.process)
+            job = trap.enqueued_jobs[0]
+            self.assertEqual(job.args, ())
+            self.assertEqual(job.recordset, exchange)
+        self.assertEqual(exchange.state, "received")
+
+    def test_job_function_channel(self):
+        function = self.env["queue.job.function"].search(
+            [("name", "=", "<distribution.exchange>.process")]
+        )
+        self.assertEqual(function.channel, "root.distribution.inbound")
+        self.assertTrue(function.retry_pattern)
+
+    def test_ignore(self):
+        exchange, _created = self._insert()
+        exchange.action_ignore()
+        self.assertEqual(exchange.state, "ignored")
+        self.assertIn("nothing to do", exchange.process())
+
+    def test_headers_are_json(self):
+        exchange, _created = self.Exchange._insert_inbound(
+            self.backend, "order", "order", "evt-h", None, b"{}", "application/json",
+            {"user-agent": "test-agent"},
+        )
+        self.assertEqual(json.loads(exchange.headers), {"user-agent": "test-agent"})
+
+
+@tagged("-at_install", "post_install")
+class TestExchangeRace(DistributionTestMixin, TransactionCase):
+    """Two deliveries of one event racing in two real transactions."""
+
+    def test_concurrent_inserts_store_one_exchange(self):
+        self.setUpDistribution()
+        registry = self.registry
+        # committed setup: the racing transactions must see the backend
+        with committed_env(registry) as env:
+            backend_id = env["distribution.backend"].create(
+                {"name": "Race backend", "webhook_secret": "race-secret-1234"}
+            ).id
+
+        def cleanup():
+            with committed_env(registry) as env:
+                env.cr.execute(
+                    "DELETE FROM distribution_exchange WHERE backend_id = %s", [backend_id]
+                )
+                env.cr.execute(
+                    "DELETE FROM mail_message WHERE model = %s AND res_id = %s",
+                    ["distribution.backend", backend_id],
+                )
+                env.cr.execute("DELETE FROM distribution_backend WHERE id = %s", [backend_id])
+
+        self.addCleanup(cleanup)
+        barrier = threading.Barrier(2, timeout=20)
+        results = []
+        errors = []
+
+        def deliver():
+            try:
+                with committed_env(registry) as env:
+                    backend = env["distribution.backend"].browse(backend_id)
+                    backend.company_id  # noqa: B018 - read before the race
+                    barrier.wait()
+
+                    def insert():
+                        _exchange, created = env["distribution.exchange"]._insert_inbound(
+                            backend, "order", "order", "race-evt", "1", b"{}",
+                            "application/json", {},
+                        )
+                        # hold the row a moment so the other insert really waits
+                        time.sleep(0.2)
+                        return created
+
+                    # as the HTTP layer does (odoo.service.model.retrying): a
+                    # serialization failure replays the request in a new
+                    # transaction, which then sees the winner's row
+                    for _attempt in range(3):
+                        try:
+                            results.append(insert())
+                            break
+                        except psycopg2.errors.SerializationFailure:
+                            env.cr.rollback()
+                            env.invalidate_all()
+            except Exception as err:  # noqa: BLE001 - reported by the assertion
+                errors.append(err)
+
+        threads = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        self.assertEqual(errors, [])
+        self.assertEqual(sorted(results), [False, True])
+        with committed_env(registry) as env:
+            env.cr.execute(
+                "SELECT count(*) FROM distribution_exchange WHERE backend_id = %s", [backend_id]
+            )
+            self.assertEqual(env.cr.fetchone()[0], 1)

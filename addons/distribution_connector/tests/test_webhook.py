@@ -1,0 +1,176 @@
+import json
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests.common import HttpCase, tagged
+
+from odoo.addons.queue_job.tests.common import trap_jobs
+
+from .common import DistributionTestMixin
+
+ORDER = {"external_id": "1001", "currency": "EUR", "customer": {"name": "Ada"}, "lines": []}
+
+
+@tagged("-at_install", "post_install")
+class TestWebhook(DistributionTestMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpDistribution()
+        cls.secret = "secret-of-Test channel-0123456789"
+        cls.Exchange = cls.env["distribution.exchange"].sudo()
+
+    def post(self, body, headers, backend=None, topic="order"):
+        return self.url_open(
+            self.webhook_path(backend or self.backend, topic), data=body, headers=headers
+        )
+
+    def exchanges(self, backend=None):
+        return self.Exchange.search([("backend_id", "=", (backend or self.backend).id)])
+
+    def test_valid_signature_stores_and_enqueues(self):
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-100")
+        with trap_jobs() as trap:
+            response = self.post(body, headers)
+            self.assertEqual(response.status_code, 200)
+            answer = response.json()
+            self.assertEqual(answer["status"], "accepted")
+            exchange = self.Exchange.browse(answer["exchange_id"])
+            trap.assert_jobs_count(1, only=exchange.process)
+        exchange = self.exchanges()
+        self.assertEqual(exchange.id, answer["exchange_id"])
+        self.assertEqual(exchange.state, "received")
+        self.assertEqual(exchange.external_event_id, "evt-100")
+        self.assertEqual(exchange.external_ref, "1001")
+        self.assertEqual(exchange.raw_body.encode(), body)
+        self.assertEqual(exchange.kind, "order")
+
+    def test_bad_signature_is_rejected_and_writes_nothing(self):
+        body, headers = self.signed("not-the-secret", ORDER, event_id="evt-101")
+        with trap_jobs() as trap:
+            response = self.post(body, headers)
+            trap.assert_jobs_count(0)
+        self.assertEqual(response.status_code, 401)
+        self.assertFalse(self.exchanges())
+
+    def test_missing_signature_is_rejected(self):
+        body, headers = self.signed(self.secret, ORDER)
+        del headers["X-Distribution-Signature"]
+        response = self.post(body, headers)
+        self.assertEqual(response.status_code, 401)
+        self.assertFalse(self.exchanges())
+
+    def test_signature_over_other_bytes_is_rejected(self):
+        body, headers = self.signed(self.secret, ORDER)
+        response = self.post(body + b" ", headers)
+        self.assertEqual(response.status_code, 401)
+
+    def test_rotated_secret_before_and_after_end_date(self):
+        backend = self.make_backend("Rotated", secret="old-secret-0001")
+        backend.webhook_secret = "new-secret-0002"
+        body, headers = self.signed("old-secret-0001", ORDER, event_id="evt-old")
+        self.assertEqual(self.post(body, headers, backend).status_code, 200)
+        body, headers = self.signed("new-secret-0002", ORDER, event_id="evt-new")
+        self.assertEqual(self.post(body, headers, backend).status_code, 200)
+        backend.webhook_secret_previous_until = fields.Datetime.now() - timedelta(seconds=1)
+        body, headers = self.signed("old-secret-0001", ORDER, event_id="evt-old-late")
+        self.assertEqual(self.post(body, headers, backend).status_code, 401)
+        self.assertEqual(len(self.exchanges(backend)), 2)
+
+    def test_oversized_body_is_rejected_before_reading(self):
+        self.backend.webhook_max_bytes = 1024
+        payload = dict(ORDER, note="x" * 2048)
+        body, headers = self.signed(self.secret, payload)
+        response = self.post(body, headers)
+        self.assertEqual(response.status_code, 413)
+        self.assertFalse(self.exchanges())
+
+    def test_default_limit_is_two_mebibytes(self):
+        self.assertEqual(self.make_backend("Default limit").webhook_max_bytes, 2 * 1024 * 1024)
+        body, headers = self.signed(self.secret, b"x" * (2 * 1024 * 1024 + 1))
+        self.assertEqual(self.post(body, headers).status_code, 413)
+
+    def test_wrong_content_type(self):
+        body, headers = self.signed(self.secret, ORDER)
+        headers["Content-Type"] = "text/plain"
+        response = self.post(body, headers)
+        self.assertEqual(response.status_code, 415)
+        self.assertFalse(self.exchanges())
+
+    def test_signed_body_that_is_not_json_is_kept_for_review(self):
+        body, headers = self.signed(self.secret, b"{not json")
+        response = self.post(body, headers)
+        self.assertEqual(response.status_code, 415)
+        exchange = self.exchanges()
+        self.assertEqual(len(exchange), 1)
+        self.assertEqual(exchange.state, "error")
+        self.assertEqual(exchange.raw_body, "{not json")
+        self.assertIn("not valid JSON", exchange.error)
+
+    def test_unknown_backend(self):
+        body, headers = self.signed(self.secret, ORDER)
+        response = self.url_open("/distribution/webhook/no-such-token/order", data=body, headers=headers)
+        self.assertEqual(response.status_code, 404)
+
+    def test_archived_backend_is_unknown(self):
+        self.backend.active = False
+        body, headers = self.signed(self.secret, ORDER)
+        self.assertEqual(self.post(body, headers).status_code, 404)
+
+    def test_paused_backend(self):
+        self.backend.action_pause()
+        body, headers = self.signed(self.secret, ORDER)
+        response = self.post(body, headers)
+        self.assertEqual(response.status_code, 503)
+        self.assertEqual(response.headers.get("Retry-After"), "300")
+        self.assertFalse(self.exchanges())
+
+    def test_unknown_topic(self):
+        body, headers = self.signed(self.secret, ORDER)
+        response = self.post(body, headers, topic="no-such-topic")
+        self.assertEqual(response.status_code, 404)
+        self.assertFalse(self.exchanges())
+
+    def test_get_is_not_allowed(self):
+        response = self.url_open(self.webhook_path(self.backend))
+        self.assertEqual(response.status_code, 405)
+
+    def test_same_event_twice_is_one_exchange(self):
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-dup")
+        with trap_jobs() as trap:
+            first = self.post(body, headers).json()
+            second = self.post(body, headers).json()
+            trap.assert_jobs_count(1)
+        self.assertEqual(first["status"], "accepted")
+        self.assertEqual(second["status"], "duplicate")
+        self.assertEqual(first["exchange_id"], second["exchange_id"])
+        self.assertEqual(len(self.exchanges()), 1)
+
+    def test_redelivery_without_event_id_collapses_on_body(self):
+        body, headers = self.signed(self.secret, ORDER)
+        self.post(body, headers)
+        self.assertEqual(self.post(body, headers).json()["status"], "duplicate")
+        self.assertTrue(self.exchanges().external_event_id.startswith("sha256:"))
+
+    def test_auth_and_signature_headers_are_not_kept(self):
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-h")
+        headers["Authorization"] = "Bearer very-secret-bearer"
+        headers["X-Correlation-Id"] = "corr-123"
+        self.post(body, headers)
+        exchange = self.exchanges()
+        kept = json.loads(exchange.headers)
+        self.assertNotIn("authorization", kept)
+        self.assertNotIn("x-distribution-signature", kept)
+        self.assertEqual(kept["x-distribution-event-id"], "evt-h")
+        self.assertEqual(exchange.correlation_id, "corr-123")
+        self.assertNotIn("very-secret-bearer", exchange.headers)
+
+    def test_backend_of_another_company_gets_its_own_exchange(self):
+        company_b = self.env["res.company"].create({"name": "Webhook company B"})
+        backend_b = self.make_backend("B", company=company_b, secret="b-secret-123456")
+        body, headers = self.signed("b-secret-123456", ORDER, event_id="evt-b")
+        self.assertEqual(self.post(body, headers, backend_b).status_code, 200)
+        # B's secret does not open A's door
+        self.assertEqual(self.post(body, headers).status_code, 401)
+        self.assertEqual(self.exchanges(backend_b).company_id, company_b)
+        self.assertFalse(self.exchanges())
