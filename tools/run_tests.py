@@ -60,6 +60,21 @@ class RunnerError(Exception):
         self.exit_code = exit_code
 
 
+# Loggers of module loading and of the server: a line from one of them
+# means no test is running any more.
+LOADING_LOGGERS = frozenset(
+    {
+        "odoo.modules.loading",
+        "odoo.modules.module",
+        "odoo.modules.registry",
+        "odoo.registry",
+        "odoo.service.server",
+    }
+)
+# Logged at ERROR by module loading after failed tests, already counted.
+TESTS_FAILED_MESSAGE = "At least one test failed when loading the modules."
+
+
 @dataclass
 class Outcome:
     """What the Odoo log told about the run."""
@@ -69,6 +84,7 @@ class Outcome:
     errors: int = 0
     summaries: int = 0
     error_lines: list[str] = field(default_factory=list)
+    in_test: bool = False
 
     def feed(self, line: str) -> None:
         match = SUMMARY_RE.search(line)
@@ -79,20 +95,32 @@ class Outcome:
             self.errors += int(match["errors"])
             return
         match = LOG_LINE_RE.match(line)
-        if match and match["level"] in ("ERROR", "CRITICAL"):
-            if not is_test_logger(match["logger"]):
-                self.error_lines.append(line.rstrip())
+        if not match:
+            return  # continuation of a multi-line record (traceback)
+        logger, message = match["logger"], match["message"]
+        if is_test_logger(logger):
+            if message.startswith("Starting "):
+                self.in_test = True
+            return
+        if logger in LOADING_LOGGERS:
+            self.in_test = False
+        if (
+            match["level"] in ("ERROR", "CRITICAL")
+            and not self.in_test
+            and not message.startswith(TESTS_FAILED_MESSAGE)
+        ):
+            self.error_lines.append(line.rstrip())
 
 
 def is_test_logger(logger: str) -> bool:
     """Whether a log line comes from a test module or the test machinery.
 
-    Such lines belong to a failing test, which Odoo already counts in its
-    summary; every other ERROR or CRITICAL line (a module that fails to
-    load, a broken data file) happened outside the tests.
+    Test failures are logged there and counted by Odoo in its summary.
+    Errors logged by other code while a test runs belong to that test too;
+    every other ERROR or CRITICAL line (a module that fails to load, a
+    broken data file) happened outside the tests.
     """
-    parts = logger.split(".")
-    return "tests" in parts
+    return "tests" in logger.split(".")
 
 
 # ---------------------------------------------------------------------------
@@ -270,11 +298,29 @@ def build_command(args, db: str, addons: list[str], port: int) -> list[str]:
     ]
 
 
-def run_odoo(cmd: list[str], env: dict[str, str], timeout: int) -> tuple[int, Outcome]:
-    """Run Odoo, streaming its log to the console and to LOG_FILE."""
+def run_odoo(
+    cmd: list[str], env: dict[str, str], timeout: int, db: str
+) -> tuple[int, Outcome]:
+    """Run Odoo, streaming its log to the console and to LOG_FILE.
+
+    The log is written to a file of its own while Odoo runs, then moved to
+    LOG_FILE, so that concurrent runs in one checkout do not mix their logs.
+    """
     outcome = Outcome()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with LOG_FILE.open("w", encoding="utf-8") as log:
+    run_log = LOG_DIR / f"{db}.log"
+    try:
+        rc = _stream(cmd, env, timeout, run_log, outcome)
+    finally:
+        if run_log.exists():
+            os.replace(run_log, LOG_FILE)
+    return rc, outcome
+
+
+def _stream(
+    cmd: list[str], env: dict[str, str], timeout: int, path: Path, outcome: Outcome
+) -> int:
+    with path.open("w", encoding="utf-8") as log:
         log.write("$ " + " ".join(cmd) + "\n")
         proc = subprocess.Popen(
             cmd,
@@ -314,7 +360,7 @@ def run_odoo(cmd: list[str], env: dict[str, str], timeout: int) -> tuple[int, Ou
             print(message, flush=True)
             log.write(message + "\n")
             outcome.error_lines.append(message)
-    return rc, outcome
+    return rc
 
 
 def summarize(rc: int, outcome: Outcome) -> tuple[int, int]:
@@ -398,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     try:
-        rc, outcome = run_odoo(cmd, env, args.timeout)
+        rc, outcome = run_odoo(cmd, env, args.timeout, db)
     finally:
         if args.keep_db:
             print(f"Keeping database {db}.")
