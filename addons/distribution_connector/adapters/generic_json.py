@@ -34,7 +34,11 @@ class GenericJsonAdapter(DistributionAdapter):
         event_id = headers.get(EVENT_ID_HEADER)
         if not event_id and isinstance(payload, dict):
             event_id = payload.get("event_id")
-        return str(event_id) if event_id else super().event_id(topic, headers, payload, body)
+        return (
+            str(event_id)
+            if event_id
+            else super().event_id(topic, headers, payload, body)
+        )
 
     def external_reference(self, topic, payload):
         if isinstance(payload, dict) and payload.get("external_id") is not None:

@@ -39,7 +39,10 @@ class DistributionWebhookController(http.Controller):
 
         httprequest = request.httprequest
         limit = backend.webhook_max_bytes
-        if httprequest.content_length is not None and httprequest.content_length > limit:
+        if (
+            httprequest.content_length is not None
+            and httprequest.content_length > limit
+        ):
             return self._answer(413, f"body larger than {limit} bytes")
         try:
             # also bounds chunked bodies, which announce no length
@@ -51,14 +54,19 @@ class DistributionWebhookController(http.Controller):
         adapter = backend._get_adapter()
         content_type = httprequest.mimetype or ""
         if content_type not in adapter.content_types:
-            return self._answer(415, f"content type {content_type or 'missing'} not accepted")
+            return self._answer(
+                415, f"content type {content_type or 'missing'} not accepted"
+            )
 
         headers = {name.lower(): value for name, value in httprequest.headers.items()}
         if not adapter.verify_signature(headers, body):
             _logger.warning(
                 "Rejected webhook for backend %s topic %s: bad or missing signature "
                 "(from %s, %d bytes)",
-                backend.id, topic, httprequest.remote_addr, len(body),
+                backend.id,
+                topic,
+                httprequest.remote_addr,
+                len(body),
             )
             return self._answer(401, "bad or missing signature")
 
@@ -72,8 +80,14 @@ class DistributionWebhookController(http.Controller):
         except ValueError as err:
             # Authentic but unreadable: keep it for review, tell the sender.
             exchange, created = exchange_model._insert_inbound(
-                backend, topic, kind, adapter.event_id(topic, headers, None, body),
-                None, body, content_type, adapter.trace_headers(headers),
+                backend,
+                topic,
+                kind,
+                adapter.event_id(topic, headers, None, body),
+                None,
+                body,
+                content_type,
+                adapter.trace_headers(headers),
             )
             if created:
                 exchange._record_failure_unreadable(err)

@@ -172,7 +172,9 @@ class DistributionBackend(models.Model):
     def _ordered_warehouses(self):
         """Served warehouses, most preferred first."""
         self.ensure_one()
-        return self.warehouse_line_ids.sorted(lambda l: (l.sequence, l.id)).warehouse_id
+        return self.warehouse_line_ids.sorted(
+            lambda line: (line.sequence, line.id)
+        ).warehouse_id
 
     @api.depends("webhook_token")
     def _compute_webhook_url(self):
@@ -191,10 +193,14 @@ class DistributionBackend(models.Model):
                 backend[name] = False
 
     def _compute_secrets_set(self):
-        rows = {
-            row["id"]: row
-            for row in self.sudo().read(list(SECRET_FIELDS.values()), load=False)
-        } if self.ids else {}
+        rows = (
+            {
+                row["id"]: row
+                for row in self.sudo().read(list(SECRET_FIELDS.values()), load=False)
+            }
+            if self.ids
+            else {}
+        )
         for backend in self:
             row = rows.get(backend.id, {})
             for name, column in SECRET_FIELDS.items():
@@ -207,8 +213,9 @@ class DistributionBackend(models.Model):
             if name == "webhook_secret" and backend.webhook_secret_enc and value:
                 # rotation: keep accepting the old secret for a grace period
                 vals["webhook_secret_previous_enc"] = backend.webhook_secret_enc
-                vals["webhook_secret_previous_until"] = fields.Datetime.now() + timedelta(
-                    hours=backend.webhook_secret_grace_hours
+                vals["webhook_secret_previous_until"] = (
+                    fields.Datetime.now()
+                    + timedelta(hours=backend.webhook_secret_grace_hours)
                 )
             backend.write(vals)
             backend.message_post(
@@ -244,7 +251,11 @@ class DistributionBackend(models.Model):
         if backend.webhook_secret_enc:
             found.append(cipher.decrypt(backend.webhook_secret_enc))
         until = backend.webhook_secret_previous_until
-        if backend.webhook_secret_previous_enc and until and until > fields.Datetime.now():
+        if (
+            backend.webhook_secret_previous_enc
+            and until
+            and until > fields.Datetime.now()
+        ):
             found.append(cipher.decrypt(backend.webhook_secret_previous_enc))
         return found
 
@@ -270,7 +281,10 @@ class DistributionBackend(models.Model):
 
     def action_revoke_previous_webhook_secret(self):
         self.sudo().write(
-            {"webhook_secret_previous_enc": False, "webhook_secret_previous_until": False}
+            {
+                "webhook_secret_previous_enc": False,
+                "webhook_secret_previous_until": False,
+            }
         )
 
     def action_regenerate_webhook_token(self):
@@ -285,7 +299,10 @@ class DistributionBackend(models.Model):
         """
         columns = [*SECRET_FIELDS.values(), "webhook_secret_previous_enc"]
         backends = self.sudo().with_context(active_test=False)
-        for backend in backends or backends.search([]):
+        if not backends:
+            with_secret = [(column, "!=", False) for column in columns]
+            backends = backends.search(["|"] * (len(columns) - 1) + with_secret)
+        for backend in backends:
             backend.write(
                 {
                     column: cipher.rotate(backend[column])
@@ -300,7 +317,8 @@ class DistributionBackend(models.Model):
             if backend.adapter not in ADAPTERS:
                 raise ValidationError(
                     self.env._(
-                        "No adapter is installed for %(adapter)s.", adapter=backend.adapter
+                        "No adapter is installed for %(adapter)s.",
+                        adapter=backend.adapter,
                     )
                 )
 

@@ -22,9 +22,6 @@ STATES = [
     ("ignored", "Ignored"),
 ]
 
-#: seconds to wait before the n-th retry of a transient failure
-TRANSIENT_BACKOFF = (10, 30, 60, 300, 900)
-
 
 class DistributionExchange(models.Model):
     """One message exchanged with a backend: the inbox and the outbox.
@@ -40,39 +37,66 @@ class DistributionExchange(models.Model):
     _rec_name = "display_name"
 
     backend_id = fields.Many2one(
-        "distribution.backend", required=True, ondelete="restrict", index=True, readonly=True
+        "distribution.backend",
+        required=True,
+        ondelete="restrict",
+        index=True,
+        readonly=True,
     )
-    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    company_id = fields.Many2one(
+        related="backend_id.company_id", store=True, index=True
+    )
     direction = fields.Selection(
-        [("in", "Inbound"), ("out", "Outbound")], required=True, default="in", readonly=True
+        [("in", "Inbound"), ("out", "Outbound")],
+        required=True,
+        default="in",
+        readonly=True,
     )
     topic = fields.Char(required=True, readonly=True, index=True)
     kind = fields.Char(
-        string="Canonical object", readonly=True, help="Canonical object the topic carries."
+        string="Canonical object",
+        readonly=True,
+        help="Canonical object the topic carries.",
     )
     external_event_id = fields.Char(
-        string="Event id", required=True, readonly=True,
+        string="Event id",
+        required=True,
+        readonly=True,
         help="The sender's delivery identifier: the same event delivered twice "
         "is stored once.",
     )
     external_ref = fields.Char(
-        string="External reference", index="btree_not_null", readonly=True,
+        string="External reference",
+        index="btree_not_null",
+        readonly=True,
         help="External id of the business object (order number...).",
     )
     correlation_id = fields.Char(
         required=True, index=True, readonly=True, default=lambda self: uuid.uuid4().hex
     )
     content_type = fields.Char(readonly=True)
-    raw_body = fields.Text(readonly=True, help="The payload exactly as received or sent.")
-    headers = fields.Text(readonly=True, help="Selected headers, JSON (never auth headers).")
-    received_at = fields.Datetime(default=fields.Datetime.now, required=True, readonly=True)
+    raw_body = fields.Text(
+        readonly=True, help="The payload exactly as received or sent."
+    )
+    headers = fields.Text(
+        readonly=True, help="Selected headers, JSON (never auth headers)."
+    )
+    received_at = fields.Datetime(
+        default=fields.Datetime.now, required=True, readonly=True
+    )
     processed_at = fields.Datetime(readonly=True)
-    state = fields.Selection(STATES, required=True, default="received", index=True, readonly=True)
+    state = fields.Selection(
+        STATES, required=True, default="received", index=True, readonly=True
+    )
     attempts = fields.Integer(readonly=True)
     res_model = fields.Char(string="Result model", readonly=True, index=True)
-    res_id = fields.Many2oneReference(string="Result record", model_field="res_model", readonly=True)
+    res_id = fields.Many2oneReference(
+        string="Result record", model_field="res_model", readonly=True
+    )
     error = fields.Text(readonly=True)
-    response_status = fields.Integer(readonly=True, help="HTTP status of an outbound call.")
+    response_status = fields.Integer(
+        readonly=True, help="HTTP status of an outbound call."
+    )
     duration_ms = fields.Integer(string="Duration (ms)", readonly=True)
 
     _event_unique = models.Constraint(
@@ -83,16 +107,20 @@ class DistributionExchange(models.Model):
     @api.depends("backend_id", "topic", "external_ref", "external_event_id")
     def _compute_display_name(self):
         for exchange in self:
-            exchange.display_name = "%s / %s / %s" % (
-                exchange.backend_id.name or "",
-                exchange.topic or "",
-                exchange.external_ref or exchange.external_event_id or "",
+            exchange.display_name = " / ".join(
+                [
+                    exchange.backend_id.name or "",
+                    exchange.topic or "",
+                    exchange.external_ref or exchange.external_event_id or "",
+                ]
             )
 
     # -- inbox ----------------------------------------------------------------
 
     @api.model
-    def _insert_inbound(self, backend, topic, kind, event_id, external_ref, body, content_type, headers):
+    def _insert_inbound(
+        self, backend, topic, kind, event_id, external_ref, body, content_type, headers
+    ):
         """Insert an inbound exchange unless the event is known already.
 
         One statement, safe under concurrency: two deliveries of the same event
@@ -116,11 +144,18 @@ class DistributionExchange(models.Model):
                 ON CONFLICT (backend_id, direction, topic, external_event_id) DO NOTHING
                 RETURNING id
                 """,
-                backend.id, backend.company_id.id, topic, kind, event_id[:255],
-                external_ref, correlation_id[:64], content_type,
+                backend.id,
+                backend.company_id.id,
+                topic,
+                kind,
+                event_id[:255],
+                external_ref,
+                correlation_id[:64],
+                content_type,
                 body.decode("utf-8", errors="replace"),
                 json.dumps(headers, sort_keys=True),
-                self.env.uid, self.env.uid,
+                self.env.uid,
+                self.env.uid,
             ),
             # under concurrency PostgreSQL may ask to replay the transaction
             # (serialization failure): expected, replayed by the HTTP layer
@@ -174,11 +209,10 @@ class DistributionExchange(models.Model):
             if self._is_last_attempt():
                 self._record_failure(err)
                 return f"failed: {err.kind}, retries exhausted"
-            retry_after = err.retry_after or TRANSIENT_BACKOFF[
-                min(self.attempts - 1, len(TRANSIENT_BACKOFF) - 1)
-            ]
+            # the other side's delay when it gave one, else the job
+            # function's retry pattern (data/queue_job_data.xml)
             raise RetryableJobError(
-                self.backend_id._redact(err.message), seconds=retry_after, ignore_retry=False
+                self.backend_id._redact(err.message), seconds=err.retry_after
             ) from err
         except RetryableJobError:
             raise
@@ -188,7 +222,7 @@ class DistributionExchange(models.Model):
         except DistributionError as err:
             self._record_failure(err)
             return f"failed: {err.kind}"
-        except Exception as err:  # noqa: BLE001 - a bug must still be visible and reviewable
+        except Exception as err:
             _logger.exception("Unexpected error processing exchange %s", self.id)
             self._record_failure(
                 DistributionError(
@@ -245,7 +279,7 @@ class DistributionExchange(models.Model):
     # -- user actions -------------------------------------------------------------
 
     def action_retry(self):
-        """Process again (after the cause was fixed). Safe: done exchanges are skipped."""
+        """Process again once the cause is fixed; done exchanges are skipped."""
         to_retry = self.filtered(lambda e: e.state in ("error", "received"))
         to_retry.write({"state": "received"})
         to_retry._enqueue_processing()

@@ -19,19 +19,27 @@ class TestBackendSecrets(DistributionTestMixin, TransactionCase):
 
     def _raw_row(self, backend):
         self.env.flush_all()
-        self.env.cr.execute("SELECT * FROM distribution_backend WHERE id = %s", [backend.id])
-        return dict(zip([d.name for d in self.env.cr.description], self.env.cr.fetchone()))
+        self.env.cr.execute(
+            "SELECT * FROM distribution_backend WHERE id = %s", [backend.id]
+        )
+        return dict(
+            zip([d.name for d in self.env.cr.description], self.env.cr.fetchone())
+        )
 
     def test_secrets_never_stored_in_plain_text(self):
         backend = self.make_backend(
-            "Plain check", secret="webhook-plain-secret-42", api_key="key-plain-77",
+            "Plain check",
+            secret="webhook-plain-secret-42",
+            api_key="key-plain-77",
             api_secret="token-plain-99",
         )
         row = self._raw_row(backend)
         flat = repr(row)
         for plain in ("webhook-plain-secret-42", "key-plain-77", "token-plain-99"):
             self.assertNotIn(plain, flat)
-        self.assertTrue(row["webhook_secret_enc"].startswith("gAAAAA"), "Fernet token expected")
+        self.assertTrue(
+            row["webhook_secret_enc"].startswith("gAAAAA"), "Fernet token expected"
+        )
         self.assertEqual(backend._get_secret("api_secret"), "token-plain-99")
 
     def test_secrets_are_write_only(self):
@@ -42,11 +50,17 @@ class TestBackendSecrets(DistributionTestMixin, TransactionCase):
         self.assertFalse(backend.api_key_set)
 
     def test_saving_a_secret_without_key_is_a_clear_error(self):
-        with encryption_keys(""), self.assertRaisesRegex(UserError, "No encryption key is configured"):
+        with (
+            encryption_keys(""),
+            self.assertRaisesRegex(UserError, "No encryption key is configured"),
+        ):
             self.make_backend("No key", secret="cannot-store-me")
 
     def test_malformed_key_is_a_clear_error(self):
-        with encryption_keys("not-a-fernet-key"), self.assertRaisesRegex(UserError, "malformed"):
+        with (
+            encryption_keys("not-a-fernet-key"),
+            self.assertRaisesRegex(UserError, "malformed"),
+        ):
             cipher.encrypt("anything")
 
     def test_key_rotation_keeps_old_secrets_readable(self):
@@ -59,18 +73,25 @@ class TestBackendSecrets(DistributionTestMixin, TransactionCase):
             backend.action_reencrypt_secrets()
         with encryption_keys(new_key):
             self.assertEqual(backend._webhook_secrets(), ["rotate-me-please"])
-        with encryption_keys(old_key), self.assertRaisesRegex(UserError, "cannot be decrypted"):
+        with (
+            encryption_keys(old_key),
+            self.assertRaisesRegex(UserError, "cannot be decrypted"),
+        ):
             backend._webhook_secrets()
 
     def test_rotated_webhook_secret_accepted_until_end_date(self):
-        backend = self.make_backend("Rotation", secret="first-secret-abc", webhook_secret_grace_hours=24)
+        backend = self.make_backend(
+            "Rotation", secret="first-secret-abc", webhook_secret_grace_hours=24
+        )
         with freeze_time("2026-01-01 12:00:00"):
             backend.webhook_secret = "second-secret-def"
             self.assertEqual(
                 backend.webhook_secret_previous_until,
                 fields.Datetime.to_datetime("2026-01-02 12:00:00"),
             )
-            self.assertEqual(backend._webhook_secrets(), ["second-secret-def", "first-secret-abc"])
+            self.assertEqual(
+                backend._webhook_secrets(), ["second-secret-def", "first-secret-abc"]
+            )
         with freeze_time("2026-01-02 12:00:01"):
             self.assertEqual(backend._webhook_secrets(), ["second-secret-def"])
 
@@ -90,8 +111,13 @@ class TestBackendSecrets(DistributionTestMixin, TransactionCase):
         self.assertNotEqual(other.sudo().webhook_token, old)
 
     def test_redact_scrubs_every_secret(self):
-        backend = self.make_backend("Redact", secret="hook-secret-xyz", api_secret="api-token-xyz")
-        text = "failed with hook-secret-xyz and api-token-xyz at " + backend.sudo().webhook_token
+        backend = self.make_backend(
+            "Redact", secret="hook-secret-xyz", api_secret="api-token-xyz"
+        )
+        text = (
+            "failed with hook-secret-xyz and api-token-xyz at "
+            + backend.sudo().webhook_token
+        )
         redacted = backend._redact(text)
         self.assertNotIn("hook-secret-xyz", redacted)
         self.assertNotIn("api-token-xyz", redacted)
@@ -100,7 +126,9 @@ class TestBackendSecrets(DistributionTestMixin, TransactionCase):
 
     def test_ordered_warehouses(self):
         first = self.env["stock.warehouse"].create({"name": "Routing A", "code": "RTA"})
-        second = self.env["stock.warehouse"].create({"name": "Routing B", "code": "RTB"})
+        second = self.env["stock.warehouse"].create(
+            {"name": "Routing B", "code": "RTB"}
+        )
         self.backend.warehouse_line_ids = [
             (0, 0, {"warehouse_id": first.id, "sequence": 20}),
             (0, 0, {"warehouse_id": second.id, "sequence": 10}),
@@ -109,7 +137,9 @@ class TestBackendSecrets(DistributionTestMixin, TransactionCase):
 
     def test_plain_user_cannot_read_secrets_or_token(self):
         user = new_test_user(
-            self.env, login="dist_user_sec", groups="distribution_connector.group_distribution_user"
+            self.env,
+            login="dist_user_sec",
+            groups="distribution_connector.group_distribution_user",
         )
         backend = self.backend.with_user(user)
         self.assertEqual(backend.name, "Test channel")
@@ -124,8 +154,11 @@ class TestBackendSecrets(DistributionTestMixin, TransactionCase):
         company_b = self.env["res.company"].create({"name": "Company B (secrets)"})
         backend_b = self.make_backend("B channel", company=company_b)
         user_a = new_test_user(
-            self.env, login="dist_mgr_a", groups="distribution_connector.group_distribution_manager",
-            company_id=self.env.company.id, company_ids=[(6, 0, self.env.company.ids)],
+            self.env,
+            login="dist_mgr_a",
+            groups="distribution_connector.group_distribution_manager",
+            company_id=self.env.company.id,
+            company_ids=[(6, 0, self.env.company.ids)],
         )
         visible = self.env["distribution.backend"].with_user(user_a).search([])
         self.assertIn(self.backend, visible)
@@ -134,7 +167,9 @@ class TestBackendSecrets(DistributionTestMixin, TransactionCase):
             backend_b.with_user(user_a).read(["name"])
 
     def test_grace_period_uses_now(self):
-        backend = self.make_backend("Grace", secret="grace-one-aaaa", webhook_secret_grace_hours=1)
+        backend = self.make_backend(
+            "Grace", secret="grace-one-aaaa", webhook_secret_grace_hours=1
+        )
         backend.webhook_secret = "grace-two-bbbb"
         delta = backend.webhook_secret_previous_until - fields.Datetime.now()
         self.assertTrue(timedelta(minutes=59) < delta <= timedelta(hours=1))

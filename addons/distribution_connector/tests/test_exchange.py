@@ -10,7 +10,7 @@ from odoo.tools import mute_logger
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 
-from ..errors import PermanentError, TransientError
+from ..errors import PermanentError, RateLimitedError, TransientError
 from .common import DistributionTestMixin, committed_env
 
 
@@ -50,7 +50,8 @@ class TestExchange(DistributionTestMixin, TransactionCase):
             self.env.cr.execute(
                 "INSERT INTO distribution_exchange (backend_id, direction, topic, "
                 "external_event_id, correlation_id, received_at, state) "
-                "SELECT backend_id, direction, topic, external_event_id, 'x', now(), 'received' "
+                "SELECT backend_id, direction, topic, external_event_id, 'x', now(), "
+                "'received' "
                 "FROM distribution_exchange WHERE external_event_id = 'evt-1'"
             )
 
@@ -77,7 +78,39 @@ class TestExchange(DistributionTestMixin, TransactionCase):
         self.patch(type(self.Exchange), "_apply", boom)
         with self.assertRaises(RetryableJobError) as caught:
             exchange.process()
-        self.assertEqual(caught.exception.seconds, 10)
+        # no delay of its own: the retry pattern of the job function applies
+        self.assertIsNone(caught.exception.seconds)
+
+    def test_transient_error_on_the_last_attempt_is_recorded(self):
+        exchange, _created = self._insert()
+        exchange.with_delay(max_retries=3).process()
+        job = self.env["queue.job"].search([("model_name", "=", self.Exchange._name)])
+        job = job.filtered(lambda j: j.records == exchange)
+        self.assertEqual(len(job), 1)
+
+        def boom(self):
+            raise TransientError("channel still down")
+
+        self.patch(type(self.Exchange), "_apply", boom)
+        job.retry = 1
+        with self.assertRaises(RetryableJobError):
+            exchange.with_context(job_uuid=job.uuid).process()
+        job.retry = 2
+        result = exchange.with_context(job_uuid=job.uuid).process()
+        self.assertEqual(result, "failed: transient, retries exhausted")
+        self.assertEqual(exchange.state, "error")
+        self.assertIn("channel still down", exchange.error)
+
+    def test_rate_limited_error_retries_after_the_given_delay(self):
+        exchange, _created = self._insert()
+
+        def slow_down(self):
+            raise RateLimitedError("429 Too Many Requests", retry_after=42)
+
+        self.patch(type(self.Exchange), "_apply", slow_down)
+        with self.assertRaises(RetryableJobError) as caught:
+            exchange.process()
+        self.assertEqual(caught.exception.seconds, 42)
 
     def test_permanent_error_message_is_redacted(self):
         backend = self.make_backend("Leaky", api_secret="leaky-token-123456")
@@ -101,7 +134,9 @@ class TestExchange(DistributionTestMixin, TransactionCase):
             raise ZeroDivisionError("bug")
 
         self.patch(type(self.Exchange), "_apply", boom)
-        with mute_logger("odoo.addons.distribution_connector.models.distribution_exchange"):
+        with mute_logger(
+            "odoo.addons.distribution_connector.models.distribution_exchange"
+        ):
             self.assertEqual(exchange.process(), "failed: internal")
         self.assertEqual(exchange.state, "error")
         self.assertIn("ZeroDivisionError", exchange.error)
@@ -132,7 +167,13 @@ class TestExchange(DistributionTestMixin, TransactionCase):
 
     def test_headers_are_json(self):
         exchange, _created = self.Exchange._insert_inbound(
-            self.backend, "order", "order", "evt-h", None, b"{}", "application/json",
+            self.backend,
+            "order",
+            "order",
+            "evt-h",
+            None,
+            b"{}",
+            "application/json",
             {"user-agent": "test-agent"},
         )
         self.assertEqual(json.loads(exchange.headers), {"user-agent": "test-agent"})
@@ -147,20 +188,25 @@ class TestExchangeRace(DistributionTestMixin, TransactionCase):
         registry = self.registry
         # committed setup: the racing transactions must see the backend
         with committed_env(registry) as env:
-            backend_id = env["distribution.backend"].create(
-                {"name": "Race backend", "webhook_secret": "race-secret-1234"}
-            ).id
+            backend_id = (
+                env["distribution.backend"]
+                .create({"name": "Race backend", "webhook_secret": "race-secret-1234"})
+                .id
+            )
 
         def cleanup():
             with committed_env(registry) as env:
                 env.cr.execute(
-                    "DELETE FROM distribution_exchange WHERE backend_id = %s", [backend_id]
+                    "DELETE FROM distribution_exchange WHERE backend_id = %s",
+                    [backend_id],
                 )
                 env.cr.execute(
                     "DELETE FROM mail_message WHERE model = %s AND res_id = %s",
                     ["distribution.backend", backend_id],
                 )
-                env.cr.execute("DELETE FROM distribution_backend WHERE id = %s", [backend_id])
+                env.cr.execute(
+                    "DELETE FROM distribution_backend WHERE id = %s", [backend_id]
+                )
 
         self.addCleanup(cleanup)
         barrier = threading.Barrier(2, timeout=20)
@@ -171,13 +217,21 @@ class TestExchangeRace(DistributionTestMixin, TransactionCase):
             try:
                 with committed_env(registry) as env:
                     backend = env["distribution.backend"].browse(backend_id)
-                    backend.company_id  # noqa: B018 - read before the race
+                    backend.fetch(["company_id"])  # read before the race
                     barrier.wait()
 
                     def insert():
-                        _exchange, created = env["distribution.exchange"]._insert_inbound(
-                            backend, "order", "order", "race-evt", "1", b"{}",
-                            "application/json", {},
+                        _exchange, created = env[
+                            "distribution.exchange"
+                        ]._insert_inbound(
+                            backend,
+                            "order",
+                            "order",
+                            "race-evt",
+                            "1",
+                            b"{}",
+                            "application/json",
+                            {},
                         )
                         # hold the row a moment so the other insert really waits
                         time.sleep(0.2)
@@ -193,7 +247,7 @@ class TestExchangeRace(DistributionTestMixin, TransactionCase):
                         except psycopg2.errors.SerializationFailure:
                             env.cr.rollback()
                             env.invalidate_all()
-            except Exception as err:  # noqa: BLE001 - reported by the assertion
+            except Exception as err:
                 errors.append(err)
 
         threads = [threading.Thread(target=deliver) for _ in range(2)]
@@ -205,6 +259,7 @@ class TestExchangeRace(DistributionTestMixin, TransactionCase):
         self.assertEqual(sorted(results), [False, True])
         with committed_env(registry) as env:
             env.cr.execute(
-                "SELECT count(*) FROM distribution_exchange WHERE backend_id = %s", [backend_id]
+                "SELECT count(*) FROM distribution_exchange WHERE backend_id = %s",
+                [backend_id],
             )
             self.assertEqual(env.cr.fetchone()[0], 1)

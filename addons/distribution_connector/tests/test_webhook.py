@@ -8,7 +8,12 @@ from odoo.addons.queue_job.tests.common import trap_jobs
 
 from .common import DistributionTestMixin
 
-ORDER = {"external_id": "1001", "currency": "EUR", "customer": {"name": "Ada"}, "lines": []}
+ORDER = {
+    "external_id": "1001",
+    "currency": "EUR",
+    "customer": {"name": "Ada"},
+    "lines": [],
+}
 
 
 @tagged("-at_install", "post_install")
@@ -22,7 +27,9 @@ class TestWebhook(DistributionTestMixin, HttpCase):
 
     def post(self, body, headers, backend=None, topic="order"):
         return self.url_open(
-            self.webhook_path(backend or self.backend, topic), data=body, headers=headers
+            self.webhook_path(backend or self.backend, topic),
+            data=body,
+            headers=headers,
         )
 
     def exchanges(self, backend=None):
@@ -72,7 +79,9 @@ class TestWebhook(DistributionTestMixin, HttpCase):
         self.assertEqual(self.post(body, headers, backend).status_code, 200)
         body, headers = self.signed("new-secret-0002", ORDER, event_id="evt-new")
         self.assertEqual(self.post(body, headers, backend).status_code, 200)
-        backend.webhook_secret_previous_until = fields.Datetime.now() - timedelta(seconds=1)
+        backend.webhook_secret_previous_until = fields.Datetime.now() - timedelta(
+            seconds=1
+        )
         body, headers = self.signed("old-secret-0001", ORDER, event_id="evt-old-late")
         self.assertEqual(self.post(body, headers, backend).status_code, 401)
         self.assertEqual(len(self.exchanges(backend)), 2)
@@ -86,7 +95,9 @@ class TestWebhook(DistributionTestMixin, HttpCase):
         self.assertFalse(self.exchanges())
 
     def test_default_limit_is_two_mebibytes(self):
-        self.assertEqual(self.make_backend("Default limit").webhook_max_bytes, 2 * 1024 * 1024)
+        self.assertEqual(
+            self.make_backend("Default limit").webhook_max_bytes, 2 * 1024 * 1024
+        )
         body, headers = self.signed(self.secret, b"x" * (2 * 1024 * 1024 + 1))
         self.assertEqual(self.post(body, headers).status_code, 413)
 
@@ -109,7 +120,9 @@ class TestWebhook(DistributionTestMixin, HttpCase):
 
     def test_unknown_backend(self):
         body, headers = self.signed(self.secret, ORDER)
-        response = self.url_open("/distribution/webhook/no-such-token/order", data=body, headers=headers)
+        response = self.url_open(
+            "/distribution/webhook/no-such-token/order", data=body, headers=headers
+        )
         self.assertEqual(response.status_code, 404)
 
     def test_archived_backend_is_unknown(self):
