@@ -13,6 +13,7 @@ import hmac
 import json
 
 from ..errors import PermanentError
+from ..http_client import BackendHttpClient
 
 ADAPTERS = {}
 
@@ -63,8 +64,14 @@ class DistributionAdapter(abc.ABC):
     #: largest number of items one outbound call may carry
     max_batch_size = 250
 
+    #: HTTP client class; adapters subclass it for their auth scheme
+    http_client_class = BackendHttpClient
+
     def __init__(self, backend):
         self.backend = backend
+
+    def http_client(self):
+        return self.http_client_class(self.backend)
 
     # -- inbound webhooks -------------------------------------------------
 

@@ -1,3 +1,4 @@
 from . import distribution_backend
+from . import distribution_backend_throttle
 from . import distribution_backend_warehouse
 from . import distribution_exchange

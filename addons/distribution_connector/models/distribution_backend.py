@@ -89,6 +89,20 @@ class DistributionBackend(models.Model):
         help="Allow plain http and private or loopback addresses for the API "
         "(an on-premise WMS, a test server). Off: only https to public hosts.",
     )
+    http_connect_timeout = fields.Float(
+        string="Connect timeout (s)", default=5.0, help="Outbound HTTP calls."
+    )
+    http_read_timeout = fields.Float(
+        string="Read timeout (s)", default=30.0, help="Outbound HTTP calls."
+    )
+    rate_limit_per_second = fields.Float(
+        default=2.0,
+        help="Outbound calls per second allowed by the backend, shared by every "
+        "Odoo worker. 0 disables the limit.",
+    )
+    rate_limit_burst = fields.Integer(
+        default=10, help="Calls that may go out at once after a quiet period."
+    )
     job_user_id = fields.Many2one(
         "res.users",
         string="Run jobs as",
@@ -325,6 +339,10 @@ class DistributionBackend(models.Model):
     def _get_adapter(self):
         self.ensure_one()
         return ADAPTERS[self.adapter](self)
+
+    def _http_client(self):
+        """The HTTP client of this backend (shared rate limit, retries, log)."""
+        return self._get_adapter().http_client()
 
     def _compute_exchange_count(self):
         counts = dict(

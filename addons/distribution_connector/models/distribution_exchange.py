@@ -98,6 +98,9 @@ class DistributionExchange(models.Model):
         readonly=True, help="HTTP status of an outbound call."
     )
     duration_ms = fields.Integer(string="Duration (ms)", readonly=True)
+    response_body = fields.Text(
+        readonly=True, help="What the other side answered to an outbound call."
+    )
 
     _event_unique = models.Constraint(
         "UNIQUE(backend_id, direction, topic, external_event_id)",
