@@ -38,10 +38,8 @@ def retry_after_seconds(value, default=None):
     """Seconds from a Retry-After header (delta-seconds or HTTP date)."""
     if not value:
         return default
-    try:
+    if value.strip().replace(".", "", 1).isdigit():
         return max(0.0, float(value))
-    except ValueError:
-        pass
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
