@@ -128,6 +128,39 @@ class DistributionAdapter(abc.ABC):
             f"The {self.label} adapter cannot publish stock.", kind="unsupported"
         )
 
+    # -- outbound fulfillment ----------------------------------------------
+
+    def export_fulfillment(self, shipment):
+        """Tell the channel that (part of) an order shipped.
+
+        :param shipment: a canonical shipment (``schemas/shipment.json`` of
+            distribution_sync): ``order_external_id``, ``lines`` with ``sku``,
+            ``quantity`` and the channel's ``line_external_id`` when known,
+            ``carrier``, ``tracking_number``, ``tracking_url``
+        :return: ``{"external_id": <the channel's fulfillment id or None>}``
+        :raise: the errors of :meth:`export_stock`
+        """
+        raise PermanentError(
+            f"The {self.label} adapter cannot send fulfillments.", kind="unsupported"
+        )
+
+    # -- reconciliation ----------------------------------------------------
+
+    def pull_orders(self, updated_since):
+        """Orders changed since ``updated_since`` (naive UTC datetime), for
+        reconciliation: they go through the same inbox as webhooks, so a
+        pulled order that a webhook already delivered collapses into it.
+
+        :return: an iterable of ``{"topic", "event_id", "external_ref",
+            "payload"}``: ``topic`` is a webhook topic of this adapter,
+            ``payload`` the order as the webhook would carry it (a dict), and
+            ``event_id`` identifies this version of the order (e.g. its id
+            and updated_at), so that pulling it twice stores it once.
+        """
+        raise PermanentError(
+            f"The {self.label} adapter cannot pull orders.", kind="unsupported"
+        )
+
     def trace_headers(self, headers):
         keep = TRACE_HEADERS + tuple(h.lower() for h in self.kept_headers)
         return {name: value for name, value in headers.items() if name in keep}
