@@ -82,6 +82,12 @@ class DistributionAdapter(abc.ABC):
         ``headers`` is a dict with lower-case names.
         """
 
+    def is_ping(self, headers, content_type, params):
+        """True for a sender's test delivery (e.g. sent when a webhook is
+        created): answered 200, nothing stored. ``params`` holds the form
+        fields of a form-encoded body."""
+        return False
+
     def parse_body(self, headers, body):
         """Decode the raw body; raise ``ValueError`` when it is not readable."""
         return json.loads(body)
@@ -97,6 +103,11 @@ class DistributionAdapter(abc.ABC):
     def external_reference(self, topic, payload):
         """The external id of the business object the event is about."""
         return None
+
+    def resolve_topic(self, url_topic, headers):
+        """The event's topic: the URL's last segment by default; adapters whose
+        senders name the topic in a header (and may use slashes) override."""
+        return url_topic
 
     def canonical_kind(self, topic):
         """Canonical object carried by ``topic``; None when not handled."""

@@ -8,7 +8,8 @@ event id) and enqueues one job. Answers:
 * 413 body over the backend's limit, checked before the body is read
 * 415 content type not accepted, or a signed body that is not JSON (stored)
 * 401 missing or bad signature: nothing is written but a log line
-* 200 ``{"status": "accepted"|"duplicate", "exchange_id": id}``
+* 200 ``{"status": "accepted"|"duplicate", "exchange_id": id}``, or
+  ``{"status": "pong"}`` for a sender's test delivery (nothing stored)
 """
 
 import logging
@@ -30,7 +31,7 @@ class DistributionWebhookController(http.Controller):
         csrf=False,
         save_session=False,
     )
-    def receive(self, token, topic, **_params):
+    def receive(self, token, topic, **params):
         backend = request.env["distribution.backend"]._find_by_webhook_token(token)
         if not backend or not backend.active:
             return self._answer(404, "unknown backend")
@@ -53,12 +54,14 @@ class DistributionWebhookController(http.Controller):
 
         adapter = backend._get_adapter()
         content_type = httprequest.mimetype or ""
+        headers = {name.lower(): value for name, value in httprequest.headers.items()}
+        if adapter.is_ping(headers, content_type, params):
+            return self._answer(200, "pong")
         if content_type not in adapter.content_types:
             return self._answer(
                 415, f"content type {content_type or 'missing'} not accepted"
             )
 
-        headers = {name.lower(): value for name, value in httprequest.headers.items()}
         if not adapter.verify_signature(headers, body):
             _logger.warning(
                 "Rejected webhook for backend %s topic %s: bad or missing signature "
@@ -70,6 +73,7 @@ class DistributionWebhookController(http.Controller):
             )
             return self._answer(401, "bad or missing signature")
 
+        topic = adapter.resolve_topic(topic, headers)
         kind = adapter.canonical_kind(topic)
         if not kind:
             return self._answer(404, f"unknown topic {topic}")
