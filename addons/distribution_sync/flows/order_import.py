@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, float_round
+from odoo.tools.sql import escape_psql
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
@@ -231,16 +232,19 @@ class OrderImport:
                 return partner
         domain = self._partner_domain()
         email = customer.get("email")
+        # =ilike: case-insensitive equality once % and _ are escaped
         if email:
-            partner = partners.search(domain + [("email", "=ilike", email.strip())], limit=1)
+            partner = partners.search(
+                [*domain, ("email", "=ilike", escape_psql(email.strip()))], limit=1
+            )
             if partner:
                 return partner
         if billing.get("street") and billing.get("zip"):
             partner = partners.search(
-                domain
-                + [
-                    ("name", "=ilike", customer["name"].strip()),
-                    ("street", "=ilike", billing["street"].strip()),
+                [
+                    *domain,
+                    ("name", "=ilike", escape_psql(customer["name"].strip())),
+                    ("street", "=ilike", escape_psql(billing["street"].strip())),
                     ("zip", "=", billing["zip"].strip()),
                 ],
                 limit=1,
