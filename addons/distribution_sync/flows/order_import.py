@@ -125,6 +125,9 @@ class OrderImport:
             raise PermanentError(
                 f"Order {order.name} could not be confirmed: {err}", kind="confirm_failed"
             ) from err
+        if self.data.get("created_at"):
+            # confirming dates the order now: the customer ordered on the channel
+            order.date_order = _parse_datetime(self.data["created_at"])
 
     def _check_total(self, order):
         expected = self.data.get("total")
