@@ -28,12 +28,20 @@ def _parse_datetime(value):
 
 
 def _lines_fingerprint(data):
-    """What makes two versions of an order different for fulfilment."""
+    """What makes two versions of an order different for fulfilment.
+
+    Numbers are compared as numbers: ``2`` and ``2.0`` are the same quantity.
+    """
     relevant = [
-        (line["sku"], line["quantity"], line["unit_price"], line.get("discount_amount", 0))
+        (
+            line["sku"],
+            float(line["quantity"]),
+            float(line["unit_price"]),
+            float(line.get("discount_amount") or 0),
+        )
         for line in data["lines"]
     ]
-    relevant += [(s.get("code"), s["price"]) for s in data.get("shipping", [])]
+    relevant += [(s.get("code"), float(s["price"])) for s in data.get("shipping") or []]
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
@@ -102,6 +110,7 @@ class OrderImport:
                 "res_id": order.id,
                 "external_id": data["external_id"],
                 "external_updated_at": _parse_datetime(data.get("updated_at")),
+                "external_fingerprint": _lines_fingerprint(data),
             }
         )
         self._check_total(order)
@@ -154,11 +163,16 @@ class OrderImport:
             currency = self._currency()
             commands = [(5, 0, 0)] + self._order_lines(data, currency)
             order.write({"order_line": commands, "note": data.get("note") or order.note})
-            binding.external_updated_at = updated_at
+            binding.write(
+                {
+                    "external_updated_at": updated_at,
+                    "external_fingerprint": _lines_fingerprint(data),
+                }
+            )
             if self.backend.auto_confirm and data.get("status", "open") != "cancelled":
                 self._confirm(order)
             return order
-        if _lines_fingerprint(data) != self._order_fingerprint(order):
+        if _lines_fingerprint(data) != binding.external_fingerprint:
             raise PermanentError(
                 f"The channel changed order {data['external_id']} after {order.name} "
                 "was confirmed; the sales order was not changed. Review the "
@@ -168,24 +182,6 @@ class OrderImport:
             )
         binding.external_updated_at = updated_at
         return order
-
-    def _order_fingerprint(self, order):
-        """The fingerprint of the data this order was made from."""
-        first = self.env["distribution.exchange"].search(
-            [
-                ("res_model", "=", ORDER_MODEL),
-                ("res_id", "=", order.id),
-                ("backend_id", "=", self.backend.id),
-                ("state", "=", "done"),
-            ],
-            order="id",
-            limit=1,
-        )
-        if not first:
-            return None
-        adapter = self.backend._get_adapter()
-        original = adapter.to_canonical(self.kind, json.loads(first.raw_body))
-        return _lines_fingerprint(original)
 
     # -- customer -------------------------------------------------------------
 

@@ -40,6 +40,12 @@ class DistributionBinding(models.Model):
         help="The backend's last change time applied to the record: older "
         "events never overwrite newer data."
     )
+    external_fingerprint = fields.Char(
+        readonly=True,
+        copy=False,
+        help="Digest of the backend's data last applied to the record: a later "
+        "event is a change when its digest differs.",
+    )
 
     _external_unique = models.Constraint(
         "UNIQUE(backend_id, res_model, external_id)",
