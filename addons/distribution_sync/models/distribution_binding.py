@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from odoo.addons.distribution_connector.errors import TransientError
+
 #: models a binding may point to (the Reference field's choices)
 BINDABLE_MODELS = [
     ("product.product", "Product"),
@@ -97,13 +99,24 @@ class DistributionBinding(models.Model):
     def _lock(self, backend, model, external_id):
         """Serialize work on one external object until the transaction ends.
 
-        Two workers importing the same channel order wait for each other
-        instead of both creating it; the unique constraint is the last line.
+        Two workers importing the same channel order never both create it.
+        The lock is tried, not waited for: Odoo's transactions are REPEATABLE
+        READ, so a worker that waited would go on with a snapshot taken
+        before the other one committed, blind to what it created. The loser
+        retries later, in a new transaction that sees it. The unique
+        constraint is the last line.
+
+        :raise TransientError: another transaction holds the lock
         """
         self.env.cr.execute(
             SQL(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
                 backend.id,
                 f"{model}:{external_id}",
             )
         )
+        if not self.env.cr.fetchone()[0]:
+            raise TransientError(
+                f"{external_id} ({model}) is being imported by another worker.",
+                key=external_id,
+            )

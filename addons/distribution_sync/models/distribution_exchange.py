@@ -1,8 +1,10 @@
 import json
 
+from psycopg2.errors import UniqueViolation
+
 from odoo import fields, models
 
-from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.errors import PermanentError, TransientError
 
 from ..flows import FLOWS
 from ..models.distribution_exception import EXCEPTION_TYPES
@@ -28,7 +30,15 @@ class DistributionExchange(models.Model):
         canonical = backend._get_adapter().to_canonical(self.kind, payload)
         schemas.validate(self.kind, canonical)
         exchange = self.sudo().with_company(backend.company_id)
-        return flow_class(exchange, canonical).run()
+        try:
+            return flow_class(exchange, canonical).run()
+        except UniqueViolation as err:
+            # A concurrent import committed the same binding after this
+            # transaction's snapshot: a new attempt will see and reuse it.
+            raise TransientError(
+                "A concurrent import created the same record "
+                f"({err.diag.constraint_name}): retrying."
+            ) from err
 
     def _record_failure(self, err):
         super()._record_failure(err)
