@@ -1,0 +1,177 @@
+"""Races between real, committed transactions.
+
+Each worker runs in its own thread on a connection of its own
+(``own_transaction``), as two HTTP workers or two job runners would. Test
+cursors would not do: they all wrap the test's single transaction, which
+serializes the workers instead of racing them. Everything committed here is
+deleted again in a cleanup.
+"""
+
+import json
+import threading
+import time
+
+from psycopg2.errors import SerializationFailure
+
+from odoo.tests.common import TransactionCase, tagged
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from ..flows.order_import import OrderImport
+from .common import BASE_ORDER, CommittedDataMixin, own_transaction
+
+WORKER_TIMEOUT = 60
+
+
+@tagged("-at_install", "post_install")
+class TestConcurrency(CommittedDataMixin, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpCommittedData()
+
+    def setUp(self):
+        super().setUp()
+        self.backend_id, self.currency = self.commit_backend("Race channel", "RACE-MUG")
+
+    def payload(self):
+        return dict(
+            BASE_ORDER,
+            external_id="RACE-1",
+            currency=self.currency,
+            customer={"external_id": "RACE-CUST", "name": "Racing Customer"},
+            lines=[{"sku": "RACE-MUG", "quantity": 1, "unit_price": 5.0}],
+            shipping=[],
+            total=5.0,
+        )
+
+    def run_workers(self, work, *args):
+        """Run ``work(env, arg)`` for each arg at the same time, each in its
+        own thread and transaction; return their results (or errors)."""
+        barrier = threading.Barrier(len(args), timeout=WORKER_TIMEOUT)
+        results = [None] * len(args)
+
+        def worker(index, arg):
+            try:
+                with own_transaction(self.registry) as env:
+                    # a first read takes the transaction's snapshot, as the job
+                    # runner's bookkeeping does before the job body runs
+                    env["distribution.backend"].browse(self.backend_id).exists()
+                    barrier.wait()
+                    results[index] = work(env, arg)
+            except Exception as err:  # reported by the test
+                results[index] = err
+
+        threads = [
+            threading.Thread(target=worker, args=(index, arg))
+            for index, arg in enumerate(args)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WORKER_TIMEOUT)
+            self.assertFalse(thread.is_alive(), "a worker is stuck")
+        return results
+
+    def committed(self):
+        """An environment reading what the workers committed."""
+        return self.enterContext(own_transaction(self.registry))
+
+    def test_same_event_delivered_twice_at_once(self):
+        body = json.dumps(self.payload()).encode()
+
+        def deliver(env, _arg):
+            """What the webhook does, retried on a serialization failure as
+            Odoo's HTTP layer retries a request (``odoo.service.model.retrying``,
+            which cannot run here: after a failure it looks the registry up
+            again, under the lock the test server holds)."""
+            backend = env["distribution.backend"].browse(self.backend_id)
+            for attempt in range(1, 6):
+                try:
+                    exchange, created = env["distribution.exchange"]._insert_inbound(
+                        backend, "order", "order", "race-evt", "RACE-1", body,
+                        "application/json", {},
+                    )  # fmt: skip
+                    env.cr.commit()
+                    return exchange.id, created, attempt
+                except SerializationFailure:
+                    env.cr.rollback()
+            raise AssertionError("no attempt succeeded")
+
+        results = self.run_workers(deliver, 1, 2)
+        for result in results:
+            self.assertIsInstance(result, tuple, result)
+        self.assertEqual(sorted(created for _id, created, _n in results), [False, True])
+        self.assertEqual(results[0][0], results[1][0])
+        # REPEATABLE READ: the loser's insert cannot wait and then skip a row
+        # its snapshot does not see; it fails, and the retry finds the row
+        self.assertEqual(
+            sorted(attempts for _id, _created, attempts in results), [1, 2]
+        )
+        env = self.committed()
+        self.assertEqual(
+            env["distribution.exchange"].search_count(
+                [("backend_id", "=", self.backend_id)]
+            ),
+            1,
+        )
+
+    def test_two_events_of_one_order_processed_at_once(self):
+        with own_transaction(self.registry) as env:
+            backend = env["distribution.backend"].browse(self.backend_id)
+            exchange_ids = []
+            for event_id in ("race-evt-1", "race-evt-2"):
+                exchange, _created = env["distribution.exchange"]._insert_inbound(
+                    backend, "order", "order", event_id, "RACE-1",
+                    json.dumps(self.payload()).encode(), "application/json", {},
+                )  # fmt: skip
+                exchange_ids.append(exchange.id)
+
+        # the worker that creates the order holds it a while before committing
+        create = OrderImport._create
+
+        def slow_create(flow):
+            order = create(flow)
+            time.sleep(1)
+            return order
+
+        self.patch(OrderImport, "_create", slow_create)
+
+        def attempt(env, exchange_id):
+            """One run of the job: commit when it ends, roll back when it raises."""
+            try:
+                outcome = env["distribution.exchange"].browse(exchange_id).process()
+            except RetryableJobError:
+                env.cr.rollback()
+                return "retry"
+            env.cr.commit()
+            return outcome
+
+        results = self.run_workers(attempt, *exchange_ids)
+        for result in results:
+            self.assertIsInstance(result, str, f"a job failed: {result!r}")
+        # both read before either committed: one imports, the other one is
+        # postponed instead of creating the order a second time
+        self.assertEqual(
+            sorted(result.split(":")[0] for result in results), ["done", "retry"]
+        )
+        # the runner runs the postponed job again later, in a new transaction
+        for exchange_id, result in zip(exchange_ids, results, strict=True):
+            if result == "retry":
+                with own_transaction(self.registry) as env:
+                    self.assertTrue(attempt(env, exchange_id).startswith("done"))
+
+        env = self.committed()
+        orders = env["sale.order"].search(
+            [("distribution_backend_id", "=", self.backend_id)]
+        )
+        self.assertEqual(len(orders), 1)
+        bindings = env["distribution.binding"].search(
+            [("backend_id", "=", self.backend_id), ("res_model", "=", "sale.order")]
+        )
+        self.assertEqual(len(bindings), 1)
+        self.assertEqual(bindings.res_id, orders.id)
+        exchanges = env["distribution.exchange"].browse(exchange_ids)
+        self.assertEqual(exchanges.mapped("state"), ["done", "done"])
+        self.assertEqual(set(exchanges.mapped("res_id")), {orders.id})
+        self.assertFalse(exchanges.exception_ids)
