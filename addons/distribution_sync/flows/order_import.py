@@ -118,7 +118,8 @@ class OrderImport:
             self._confirm(order)
         order.message_post(
             body=self.env._(
-                "Imported from %(backend)s (exchange %(exchange)s, correlation id %(corr)s).",
+                "Imported from %(backend)s (exchange %(exchange)s, "
+                "correlation id %(corr)s).",
                 backend=self.backend.name,
                 exchange=self.exchange.id,
                 corr=self.exchange.correlation_id,
@@ -132,7 +133,8 @@ class OrderImport:
                 order.action_confirm()
         except (UserError, ValidationError) as err:
             raise PermanentError(
-                f"Order {order.name} could not be confirmed: {err}", kind="confirm_failed"
+                f"Order {order.name} could not be confirmed: {err}",
+                kind="confirm_failed",
             ) from err
         if self.data.get("created_at"):
             # confirming dates the order now: the customer ordered on the channel
@@ -157,12 +159,16 @@ class OrderImport:
     def _update(self, binding, order):
         data = self.data
         updated_at = _parse_datetime(data.get("updated_at"))
-        if binding.external_updated_at and (not updated_at or updated_at <= binding.external_updated_at):
+        if binding.external_updated_at and (
+            not updated_at or updated_at <= binding.external_updated_at
+        ):
             return order  # stale or repeated: the newer data stays
         if order.state in ("draft", "sent"):
             currency = self._currency()
-            commands = [(5, 0, 0)] + self._order_lines(data, currency)
-            order.write({"order_line": commands, "note": data.get("note") or order.note})
+            commands = [(5, 0, 0), *self._order_lines(data, currency)]
+            order.write(
+                {"order_line": commands, "note": data.get("note") or order.note}
+            )
             binding.write(
                 {
                     "external_updated_at": updated_at,
@@ -220,12 +226,17 @@ class OrderImport:
         return partner, invoice_address, shipping_address
 
     def _partner_domain(self):
-        return [("company_id", "in", [False, self.company.id]), ("type", "=", "contact")]
+        return [
+            ("company_id", "in", [False, self.company.id]),
+            ("type", "=", "contact"),
+        ]
 
     def _find_partner(self, customer, billing):
         partners = self.env[PARTNER_MODEL]
         if customer.get("external_id"):
-            binding = self.bindings._find(self.backend, PARTNER_MODEL, customer["external_id"])
+            binding = self.bindings._find(
+                self.backend, PARTNER_MODEL, customer["external_id"]
+            )
             partner = binding._record() if binding else partners
             if partner:
                 return partner
@@ -272,7 +283,10 @@ class OrderImport:
             vals["country_id"] = country.id
             if address.get("state_code"):
                 state = self.env["res.country.state"].search(
-                    [("country_id", "=", country.id), ("code", "=", address["state_code"])],
+                    [
+                        ("country_id", "=", country.id),
+                        ("code", "=", address["state_code"]),
+                    ],
                     limit=1,
                 )
                 vals["state_id"] = state.id or False
@@ -284,16 +298,21 @@ class OrderImport:
         if not address:
             return partner
         vals = self._address_vals(address)
-        own = all((partner[f].id if f in ("country_id", "state_id") else partner[f]) == v
-                  for f, v in vals.items() if v)
+        own = all(
+            (partner[f].id if f in ("country_id", "state_id") else partner[f]) == v
+            for f, v in vals.items()
+            if v
+        )
         if own and (not address.get("name") or address["name"] == partner.name):
             return partner
         name = address.get("name") or partner.name
         children = partner.child_ids.filtered(
-            lambda c: c.type == address_type
-            and c.name == name
-            and c.street == vals["street"]
-            and c.zip == vals["zip"]
+            lambda c: (
+                c.type == address_type
+                and c.name == name
+                and c.street == vals["street"]
+                and c.zip == vals["zip"]
+            )
         )
         if children:
             return children[0]
@@ -313,26 +332,34 @@ class OrderImport:
 
     def _currency(self):
         code = self.data["currency"]
-        currency = self.env["res.currency"].with_context(active_test=False).search(
-            [("name", "=", code)], limit=1
+        currency = (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", code)], limit=1)
         )
         if not currency:
             raise PermanentError(
-                f"Unknown currency {code}.", kind="currency_mismatch", key=code,
+                f"Unknown currency {code}.",
+                kind="currency_mismatch",
+                key=code,
                 json_path="$.currency",
             )
         return currency
 
     def _pricelist(self, partner, currency):
-        pricelist = self.backend.pricelist_id or partner.with_company(
-            self.company
-        ).property_product_pricelist
+        pricelist = (
+            self.backend.pricelist_id
+            or partner.with_company(self.company).property_product_pricelist
+        )
         expected = pricelist.currency_id if pricelist else self.company.currency_id
         if expected != currency:
             raise PermanentError(
                 f"The order is in {currency.name} but "
-                + (f"pricelist {pricelist.display_name} is in {expected.name}"
-                   if pricelist else f"company {self.company.name} sells in {expected.name}")
+                + (
+                    f"pricelist {pricelist.display_name} is in {expected.name}"
+                    if pricelist
+                    else f"company {self.company.name} sells in {expected.name}"
+                )
                 + ". Set a pricelist in that currency on the backend.",
                 kind="currency_mismatch",
                 key=currency.name,
@@ -344,15 +371,21 @@ class OrderImport:
         found = self.env["account.tax"]
         included = bool(self.data.get("taxes_included"))
         for index, tax in enumerate(taxes or []):
-            candidates = self.env["account.tax"].search(
-                [
-                    *self.env["account.tax"]._check_company_domain(self.company),
-                    ("type_tax_use", "=", "sale"),
-                    ("amount_type", "=", "percent"),
-                ]
-            ).filtered(
-                lambda t: float_compare(t.amount, tax["rate"], precision_digits=4) == 0
-                and t.price_include == included
+            candidates = (
+                self.env["account.tax"]
+                .search(
+                    [
+                        *self.env["account.tax"]._check_company_domain(self.company),
+                        ("type_tax_use", "=", "sale"),
+                        ("amount_type", "=", "percent"),
+                    ]
+                )
+                .filtered(
+                    lambda t: (
+                        float_compare(t.amount, tax["rate"], precision_digits=4) == 0
+                        and t.price_include == included
+                    )
+                )
             )
             if not candidates:
                 raise PermanentError(
@@ -373,7 +406,10 @@ class OrderImport:
         if product:
             return product
         products = self.env[PRODUCT_MODEL].search(
-            [("default_code", "=", sku), ("company_id", "in", [False, self.company.id])],
+            [
+                ("default_code", "=", sku),
+                ("company_id", "in", [False, self.company.id]),
+            ],
             limit=2,
         )
         if len(products) == 1:
@@ -403,9 +439,13 @@ class OrderImport:
             discount_amount = line.get("discount_amount") or 0.0
             discount = 0.0
             if discount_amount and gross:
-                discount = float_round(discount_amount / gross * 100, precision_digits=discount_digits)
-                if currency.compare_amounts(gross * (1 - discount / 100), gross - discount_amount):
-                    # the percentage cannot carry this discount to the cent: net the price
+                discount = float_round(
+                    discount_amount / gross * 100, precision_digits=discount_digits
+                )
+                if currency.compare_amounts(
+                    gross * (1 - discount / 100), gross - discount_amount
+                ):
+                    # no percentage carries this discount to the cent: net the price
                     price = (gross - discount_amount) / quantity
                     discount = 0.0
             vals = {
@@ -413,7 +453,13 @@ class OrderImport:
                 "product_uom_qty": quantity,
                 "price_unit": price,
                 "discount": discount,
-                "tax_ids": [(6, 0, self._taxes(line.get("taxes"), f"$.lines[{index}].taxes").ids)],
+                "tax_ids": [
+                    (
+                        6,
+                        0,
+                        self._taxes(line.get("taxes"), f"$.lines[{index}].taxes").ids,
+                    )
+                ],
             }
             if line.get("name"):
                 vals["name"] = line["name"]
@@ -421,7 +467,9 @@ class OrderImport:
         if unknown:
             first = unknown[0]
             if len(unknown) > 1:
-                first.message += " Also unknown: " + ", ".join(e.key for e in unknown[1:]) + "."
+                first.message += (
+                    " Also unknown: " + ", ".join(e.key for e in unknown[1:]) + "."
+                )
             raise first
         for index, shipping in enumerate(data.get("shipping") or []):
             product = self.backend.shipping_product_id
@@ -432,13 +480,25 @@ class OrderImport:
                     json_path=f"$.shipping[{index}]",
                 )
             commands.append(
-                (0, 0, {
-                    "product_id": product.id,
-                    "product_uom_qty": 1,
-                    "price_unit": shipping["price"],
-                    "name": shipping.get("name") or product.name,
-                    "tax_ids": [(6, 0, self._taxes(shipping.get("taxes"), f"$.shipping[{index}].taxes").ids)],
-                })
+                (
+                    0,
+                    0,
+                    {
+                        "product_id": product.id,
+                        "product_uom_qty": 1,
+                        "price_unit": shipping["price"],
+                        "name": shipping.get("name") or product.name,
+                        "tax_ids": [
+                            (
+                                6,
+                                0,
+                                self._taxes(
+                                    shipping.get("taxes"), f"$.shipping[{index}].taxes"
+                                ).ids,
+                            )
+                        ],
+                    },
+                )
             )
         return commands
 
@@ -456,14 +516,18 @@ class OrderImport:
             if product.is_storable:
                 needed[product] = needed.get(product, 0.0) + vals["product_uom_qty"]
         for warehouse in warehouses:
-            products = self.env[PRODUCT_MODEL].browse([p.id for p in needed]).with_context(
-                warehouse_id=warehouse.id
+            products = (
+                self.env[PRODUCT_MODEL]
+                .browse([p.id for p in needed])
+                .with_context(warehouse_id=warehouse.id)
             )
             free = {p.id: p.free_qty for p in products}
             if all(
-                float_compare(free[product.id], qty, precision_rounding=product.uom_id.rounding) >= 0
+                float_compare(
+                    free[product.id], qty, precision_rounding=product.uom_id.rounding
+                )
+                >= 0
                 for product, qty in needed.items()
             ):
                 return warehouse
         return warehouses[0]
-

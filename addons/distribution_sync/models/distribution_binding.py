@@ -26,9 +26,13 @@ class DistributionBinding(models.Model):
     backend_id = fields.Many2one(
         "distribution.backend", required=True, ondelete="cascade", index=True
     )
-    company_id = fields.Many2one(related="backend_id.company_id", store=True, index=True)
+    company_id = fields.Many2one(
+        related="backend_id.company_id", store=True, index=True
+    )
     res_model = fields.Char(string="Model", required=True, index=True)
-    res_id = fields.Many2oneReference(string="Record id", model_field="res_model", required=True)
+    res_id = fields.Many2oneReference(
+        string="Record id", model_field="res_model", required=True
+    )
     record_ref = fields.Reference(
         BINDABLE_MODELS,
         string="Odoo record",
@@ -75,7 +79,9 @@ class DistributionBinding(models.Model):
         for vals in vals_list:
             ref = vals.get("record_ref")
             if ref and not vals.get("res_model"):
-                model, res_id = ref.split(",") if isinstance(ref, str) else (ref._name, ref.id)
+                model, res_id = (
+                    ref.split(",") if isinstance(ref, str) else (ref._name, ref.id)
+                )
                 vals.update(res_model=model, res_id=int(res_id))
         return super().create(vals_list)
 

@@ -33,18 +33,33 @@ class DistributionException(models.Model):
 
     name = fields.Char(compute="_compute_name", store=True)
     exchange_id = fields.Many2one(
-        "distribution.exchange", required=True, ondelete="cascade", index=True, readonly=True
+        "distribution.exchange",
+        required=True,
+        ondelete="cascade",
+        index=True,
+        readonly=True,
     )
-    backend_id = fields.Many2one(related="exchange_id.backend_id", store=True, index=True)
-    company_id = fields.Many2one(related="exchange_id.company_id", store=True, index=True)
+    backend_id = fields.Many2one(
+        related="exchange_id.backend_id", store=True, index=True
+    )
+    company_id = fields.Many2one(
+        related="exchange_id.company_id", store=True, index=True
+    )
     topic = fields.Char(related="exchange_id.topic")
     external_ref = fields.Char(related="exchange_id.external_ref", store=True)
     type = fields.Selection(
-        EXCEPTION_TYPES, required=True, default="internal", index=True, readonly=True, tracking=True
+        EXCEPTION_TYPES,
+        required=True,
+        default="internal",
+        index=True,
+        readonly=True,
+        tracking=True,
     )
     message = fields.Text(readonly=True)
     json_path = fields.Char(
-        string="JSON path", readonly=True, help="Where the payload is wrong, e.g. $.lines[0].sku"
+        string="JSON path",
+        readonly=True,
+        help="Where the payload is wrong, e.g. $.lines[0].sku",
     )
     key = fields.Char(
         index=True,
@@ -63,9 +78,13 @@ class DistributionException(models.Model):
     user_id = fields.Many2one("res.users", string="Assignee", tracking=True, index=True)
     ignore_reason = fields.Text(readonly=True, tracking=True)
     resolved_at = fields.Datetime(readonly=True)
-    occurrences = fields.Integer(default=1, readonly=True, help="Attempts that failed this way.")
+    occurrences = fields.Integer(
+        default=1, readonly=True, help="Attempts that failed this way."
+    )
     payload_pretty = fields.Text(string="Payload", compute="_compute_payload_pretty")
-    exchange_state = fields.Selection(related="exchange_id.state", string="Exchange state")
+    exchange_state = fields.Selection(
+        related="exchange_id.state", string="Exchange state"
+    )
 
     @api.depends("type", "external_ref", "key")
     def _compute_name(self):
@@ -82,7 +101,9 @@ class DistributionException(models.Model):
         for exc in self:
             raw = exc.exchange_id.raw_body or ""
             try:
-                exc.payload_pretty = json.dumps(json.loads(raw), indent=2, sort_keys=True)
+                exc.payload_pretty = json.dumps(
+                    json.loads(raw), indent=2, sort_keys=True
+                )
             except ValueError:
                 exc.payload_pretty = raw
 
@@ -106,7 +127,11 @@ class DistributionException(models.Model):
     def _ignore(self, reason):
         open_ones = self.filtered(lambda e: e.state == "open")
         open_ones.write(
-            {"state": "ignored", "ignore_reason": reason, "resolved_at": fields.Datetime.now()}
+            {
+                "state": "ignored",
+                "ignore_reason": reason,
+                "resolved_at": fields.Datetime.now(),
+            }
         )
         open_ones.exchange_id.action_ignore()
         return True

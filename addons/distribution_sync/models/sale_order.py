@@ -15,16 +15,18 @@ class SaleOrder(models.Model):
     distribution_external_id = fields.Char(
         string="Channel order id", readonly=True, copy=False, index="btree_not_null"
     )
-    distribution_exchange_count = fields.Integer(compute="_compute_distribution_exchange_count")
+    distribution_exchange_count = fields.Integer(
+        compute="_compute_distribution_exchange_count"
+    )
 
     def _distribution_exchange_domain(self):
         return [("res_model", "=", "sale.order"), ("res_id", "in", self.ids)]
 
     def _compute_distribution_exchange_count(self):
         counts = dict(
-            self.env["distribution.exchange"].sudo()._read_group(
-                self._distribution_exchange_domain(), ["res_id"], ["__count"]
-            )
+            self.env["distribution.exchange"]
+            .sudo()
+            ._read_group(self._distribution_exchange_domain(), ["res_id"], ["__count"])
         )
         for order in self:
             order.distribution_exchange_count = counts.get(order.id, 0)

@@ -15,7 +15,9 @@ SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "schemas")
 def validator(kind):
     path = os.path.join(SCHEMA_DIR, f"{kind}.json")
     if not os.path.exists(path):
-        raise PermanentError(f"No canonical schema for {kind!r}.", kind="unsupported_topic", key=kind)
+        raise PermanentError(
+            f"No canonical schema for {kind!r}.", kind="unsupported_topic", key=kind
+        )
     with open(path, encoding="utf-8") as schema_file:
         schema = json.load(schema_file)
     Draft202012Validator.check_schema(schema)
@@ -33,7 +35,9 @@ def json_path(error):
 def validate(kind, data):
     """Raise a ``PermanentError`` of kind ``invalid_payload`` naming every
     failing JSON path (the first one in ``json_path``)."""
-    errors = sorted(validator(kind).iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        validator(kind).iter_errors(data), key=lambda e: list(e.absolute_path)
+    )
     if not errors:
         return data
     lines = [f"{json_path(error)}: {error.message}" for error in errors[:20]]
