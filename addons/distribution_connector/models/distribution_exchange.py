@@ -127,8 +127,11 @@ class DistributionExchange(models.Model):
         """Insert an inbound exchange unless the event is known already.
 
         One statement, safe under concurrency: two deliveries of the same event
-        racing each other end with one row; the loser waits for the winner's
-        commit on the unique index and inserts nothing.
+        racing each other end with one row. The loser waits for the winner's
+        commit on the unique index; under Odoo's REPEATABLE READ isolation it
+        then gets a serialization failure, and its transaction is replayed
+        (the HTTP layer does so for webhooks), which finds the row and
+        inserts nothing.
 
         :return: (exchange, created)
         """
@@ -220,18 +223,24 @@ class DistributionExchange(models.Model):
         except RetryableJobError:
             raise
         except psycopg2.Error:
-            # lock contention / serialization: the runner retries the job
+            # The transaction is unusable: let the runner roll it back. It
+            # retries serialization failures, deadlocks and lock timeouts;
+            # anything else fails the job, visibly, in the job queue.
             raise
         except DistributionError as err:
             self._record_failure(err)
             return f"failed: {err.kind}"
         except Exception as err:
-            _logger.exception("Unexpected error processing exchange %s", self.id)
+            details = self.backend_id._redact(traceback.format_exc())
+            # the traceback may quote secrets: log it redacted
+            _logger.error(
+                "Unexpected error processing exchange %s\n%s", self.id, details
+            )
             self._record_failure(
                 DistributionError(
                     f"{type(err).__name__}: {err}",
                     kind="internal",
-                    details=traceback.format_exc(),
+                    details=details,
                 )
             )
             return "failed: internal"

@@ -3,12 +3,31 @@
 import functools
 import json
 import os
+import re
+from datetime import datetime
 
 from jsonschema import Draft202012Validator, FormatChecker
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "schemas")
+
+#: RFC 3339 date-time, checked here rather than by an optional jsonschema
+#: extra, so validation does not depend on what else is installed
+RFC3339 = re.compile(
+    r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$"
+)
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_date_time(value):
+    if not isinstance(value, str):
+        return True
+    if not RFC3339.match(value):
+        return False
+    datetime.fromisoformat(value.upper().replace("Z", "+00:00").replace(" ", "T"))
+    return True
 
 
 @functools.cache
@@ -21,7 +40,7 @@ def validator(kind):
     with open(path, encoding="utf-8") as schema_file:
         schema = json.load(schema_file)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+    return Draft202012Validator(schema, format_checker=FORMATS)
 
 
 def json_path(error):
