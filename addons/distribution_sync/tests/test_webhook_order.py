@@ -1,0 +1,81 @@
+"""End to end through the real HTTP route: a signed webhook becomes one
+confirmed sales order, whatever the redeliveries."""
+
+import json
+
+from odoo.tests.common import HttpCase, tagged
+
+from odoo.addons.queue_job.tests.common import trap_jobs
+
+from .common import OrderImportMixin
+
+
+@tagged("-at_install", "post_install")
+class TestWebhookOrder(OrderImportMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpOrderImport()
+        cls.secret = "secret-of-Test channel-0123456789"
+
+    def perform(self, trap):
+        """Run the trapped jobs' bodies in the test's environment (the jobs
+        were enqueued by requests whose cursors are closed by now)."""
+        for job in trap.enqueued_jobs:
+            records = job.recordset.with_env(self.env)
+            getattr(records, job.method_name)(*job.args, **job.kwargs)
+
+    def deliver(self, payload, event_id):
+        body, headers = self.signed(self.secret, payload, event_id=event_id)
+        return self.url_open(
+            self.webhook_path(self.backend), data=body, headers=headers
+        )
+
+    def test_signed_webhook_becomes_a_confirmed_order(self):
+        payload = self.order_payload()
+        with trap_jobs() as trap:
+            response = self.deliver(payload, "evt-e2e-1")
+            self.assertEqual(response.status_code, 200, response.text)
+            self.assertEqual(response.json()["status"], "accepted")
+            self.assertFalse(self.orders(), "nothing is processed inside the request")
+            trap.assert_jobs_count(1)
+            self.perform(trap)
+        order = self.orders("CH-1001")
+        self.assertEqual(len(order), 1)
+        self.assertEqual(order.state, "sale")
+        self.assertEqual(order.amount_total, 42.0)
+        self.assertEqual(
+            sorted(self.product_lines(order).mapped("product_id.default_code")),
+            ["MUG-BLUE", "MUG-RED"],
+        )
+        exchange = self.Exchange.browse(response.json()["exchange_id"])
+        self.assertEqual((exchange.state, exchange.res_id), ("done", order.id))
+
+    def test_redeliveries_and_a_second_event_give_one_order(self):
+        payload = self.order_payload()
+        with trap_jobs() as trap:
+            first = self.deliver(payload, "evt-e2e-2").json()
+            again = self.deliver(payload, "evt-e2e-2").json()
+            # the channel sends the same order again as another event
+            later = self.deliver(
+                self.order_payload(updated_at="2025-03-01T11:00:00Z"), "evt-e2e-3"
+            ).json()
+            self.assertEqual(
+                again, {"status": "duplicate", "exchange_id": first["exchange_id"]}
+            )
+            self.assertEqual(later["status"], "accepted")
+            trap.assert_jobs_count(2)
+            self.perform(trap)
+        self.assertEqual(len(self.orders("CH-1001")), 1)
+
+    def test_unknown_sku_waits_in_the_review_queue_with_its_payload(self):
+        payload = self.order_payload()
+        payload["lines"][0]["sku"] = "MUG-GREEN"
+        with trap_jobs() as trap:
+            answer = self.deliver(payload, "evt-e2e-4").json()
+            self.perform(trap)
+        exchange = self.Exchange.browse(answer["exchange_id"])
+        exception = self.assertOneException(exchange, "unknown_sku")
+        self.assertEqual(exception.key, "MUG-GREEN")
+        self.assertEqual(json.loads(exception.payload_pretty)["external_id"], "CH-1001")
+        self.assertFalse(self.orders())
