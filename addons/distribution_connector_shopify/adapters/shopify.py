@@ -1,0 +1,790 @@
+"""Shopify adapter.
+
+Inbound: Shopify signs each webhook with ``X-Shopify-Hmac-Sha256``, the
+base64 HMAC-SHA256 of the raw body keyed with the app's client secret (the
+backend's webhook secret); ``X-Shopify-Topic`` names the topic
+(``orders/create``...), ``X-Shopify-Event-Id`` identifies the event across
+retries. Payloads are REST Admin API resources (``shopify_mapping``).
+
+Outbound, on the GraphQL Admin API (``shopify_api``): stock with
+``inventorySetQuantities`` (compare-and-set, at most 250 quantities a call),
+fulfillments from the order's fulfillment orders; order pulls on the REST
+``orders.json`` endpoint, whose resources are the webhook payloads.
+"""
+
+import base64
+import hashlib
+import math
+from datetime import timezone
+from urllib.parse import parse_qs, urlsplit
+
+from odoo.addons.distribution_connector.adapters.base import (
+    DistributionAdapter,
+    any_digest_matches,
+    hmac_digest,
+    register_adapter,
+)
+from odoo.addons.distribution_connector.errors import (
+    DistributionError,
+    PermanentError,
+)
+
+from . import shopify_mapping
+from .shopify_api import ShopifyGraphql, ShopifyHttpClient, check
+
+HMAC_HEADER = "x-shopify-hmac-sha256"
+TOPIC_HEADER = "x-shopify-topic"
+EVENT_ID_HEADER = "x-shopify-event-id"
+WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
+TRIGGERED_AT_HEADER = "x-shopify-triggered-at"
+
+INVENTORY_ITEM_GID = "gid://shopify/InventoryItem/"
+LOCATION_GID = "gid://shopify/Location/"
+ORDER_GID = "gid://shopify/Order/"
+LINE_ITEM_GID = "gid://shopify/LineItem/"
+
+#: userError codes of inventorySetQuantities meaning "not the number you
+#: compared with"
+STALE_CODES = {"COMPARE_QUANTITY_STALE", "CHANGE_FROM_QUANTITY_STALE"}
+#: fulfillment order statuses that can still be fulfilled
+FULFILLABLE = {"OPEN", "IN_PROGRESS"}
+#: first API version with ``fulfillmentCreate`` (before: fulfillmentCreateV2)
+FULFILLMENT_CREATE_SINCE = "2025-04"
+#: largest page of the REST orders endpoint
+ORDERS_PAGE_SIZE = 250
+
+
+def sign(secret, body):
+    """Value Shopify puts in ``X-Shopify-Hmac-Sha256`` for ``body``."""
+    return base64.b64encode(hmac_digest(secret, body)).decode()
+
+
+def gid(prefix, value):
+    """``value`` as a global id of that kind (digits are accepted too)."""
+    text = str(value or "").strip()
+    if text.isdigit():
+        return prefix + text
+    if text.startswith(prefix) and text[len(prefix) :].isdigit():
+        return text
+    return None
+
+
+def chunks(entries, size):
+    for start in range(0, len(entries), size):
+        yield entries[start : start + size]
+
+
+SET_QUANTITIES = """
+mutation DistributionSetAvailable($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+
+SET_QUANTITIES_SCHEMA = {
+    "type": "object",
+    "required": ["inventorySetQuantities"],
+    "properties": {
+        "inventorySetQuantities": {
+            "type": "object",
+            "required": ["userErrors"],
+            "properties": {
+                "inventoryAdjustmentGroup": {"type": ["object", "null"]},
+                "userErrors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["message"],
+                        "properties": {
+                            "code": {"type": ["string", "null"]},
+                            "field": {
+                                "type": ["array", "null"],
+                                "items": {"type": "string"},
+                            },
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+AVAILABLE_QUANTITIES = """
+query DistributionAvailable($ids: [ID!]!, $locationId: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["available"]) { name quantity }
+      }
+    }
+  }
+}
+"""
+
+AVAILABLE_QUANTITIES_SCHEMA = {
+    "type": "object",
+    "required": ["nodes"],
+    "properties": {
+        "nodes": {
+            "type": "array",
+            "items": {
+                "type": ["object", "null"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "inventoryLevel": {
+                        "type": ["object", "null"],
+                        "required": ["quantities"],
+                        "properties": {
+                            "quantities": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["name", "quantity"],
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "quantity": {"type": "integer"},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+FULFILLMENT_ORDERS = """
+query DistributionFulfillmentOrders($id: ID!, $after: String) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 5, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        status
+        lineItems(first: 50) {
+          pageInfo { hasNextPage }
+          nodes { id sku remainingQuantity lineItem { id } }
+        }
+      }
+    }
+  }
+}
+"""
+
+PAGE_INFO = {
+    "type": "object",
+    "required": ["hasNextPage"],
+    "properties": {
+        "hasNextPage": {"type": "boolean"},
+        "endCursor": {"type": ["string", "null"]},
+    },
+}
+
+FULFILLMENT_ORDERS_SCHEMA = {
+    "type": "object",
+    "required": ["order"],
+    "properties": {
+        "order": {
+            "type": ["object", "null"],
+            "required": ["fulfillmentOrders"],
+            "properties": {
+                "fulfillmentOrders": {
+                    "type": "object",
+                    "required": ["pageInfo", "nodes"],
+                    "properties": {
+                        "pageInfo": PAGE_INFO,
+                        "nodes": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "status", "lineItems"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "status": {"type": "string"},
+                                    "lineItems": {
+                                        "type": "object",
+                                        "required": ["pageInfo", "nodes"],
+                                        "properties": {
+                                            "pageInfo": PAGE_INFO,
+                                            "nodes": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "required": [
+                                                        "id",
+                                                        "remainingQuantity",
+                                                        "lineItem",
+                                                    ],
+                                                    "properties": {
+                                                        "id": {"type": "string"},
+                                                        "sku": {
+                                                            "type": ["string", "null"]
+                                                        },
+                                                        "remainingQuantity": {
+                                                            "type": "integer",
+                                                            "minimum": 0,
+                                                        },
+                                                        "lineItem": {
+                                                            "type": "object",
+                                                            "required": ["id"],
+                                                            "properties": {
+                                                                "id": {"type": "string"}
+                                                            },
+                                                        },
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        }
+    },
+}
+
+FULFILLMENT_CREATE = """
+mutation DistributionFulfill($fulfillment: %(input)s!) {
+  %(mutation)s(fulfillment: $fulfillment) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}
+"""
+
+
+def fulfillment_create_schema(mutation):
+    return {
+        "type": "object",
+        "required": [mutation],
+        "properties": {
+            mutation: {
+                "type": "object",
+                "required": ["userErrors"],
+                "properties": {
+                    "fulfillment": {
+                        "type": ["object", "null"],
+                        "required": ["id"],
+                        "properties": {"id": {"type": "string"}},
+                    },
+                    "userErrors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["message"],
+                            "properties": {"message": {"type": "string"}},
+                        },
+                    },
+                },
+            }
+        },
+    }
+
+
+ORDERS_PAGE_SCHEMA = {
+    "type": "object",
+    "required": ["orders"],
+    "properties": {
+        "orders": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "updated_at"],
+                "properties": {
+                    "id": {"type": ["integer", "string"], "pattern": r"^\d+$"},
+                    "updated_at": {"type": "string", "minLength": 1},
+                },
+            },
+        }
+    },
+}
+
+
+def quantity_position(field):
+    """Index of the quantity a userError is about: ``["input", "quantities",
+    "3", "compareQuantity"]`` -> 3."""
+    field = field or []
+    for index, part in enumerate(field[:-1]):
+        if part == "quantities" and str(field[index + 1]).isdigit():
+            return int(field[index + 1])
+    return None
+
+
+def whole_number(value):
+    """``value`` as an int when it is a whole number, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        return None
+    return int(value)
+
+
+@register_adapter
+class ShopifyAdapter(DistributionAdapter):
+    code = "shopify"
+    label = "Shopify"
+    topics = {
+        "orders/create": "order",
+        "orders/updated": "order",
+        "orders/paid": "order",
+        "orders/cancelled": "order_cancellation",
+        "refunds/create": "return",
+    }
+    kept_headers = (
+        TOPIC_HEADER,
+        EVENT_ID_HEADER,
+        WEBHOOK_ID_HEADER,
+        TRIGGERED_AT_HEADER,
+        "x-shopify-shop-domain",
+        "x-shopify-api-version",
+    )
+    #: Shopify refuses input arrays longer than 250 items
+    max_batch_size = 250
+    http_client_class = ShopifyHttpClient
+
+    # -- inbound webhooks -------------------------------------------------
+
+    def verify_signature(self, headers, body):
+        given = headers.get(HMAC_HEADER, "").strip()
+        expected = [sign(secret, body) for secret in self.backend._webhook_secrets()]
+        return any_digest_matches(expected, given)
+
+    def resolve_topic(self, url_topic, headers):
+        """``X-Shopify-Topic``; else the URL's last segment, where a topic is
+        written with a dash (``orders-create``) since it cannot hold a slash."""
+        topic = headers.get(TOPIC_HEADER, "").strip()
+        return topic or url_topic.replace("-", "/")
+
+    def event_id(self, topic, headers, payload, body):
+        event_id = headers.get(EVENT_ID_HEADER) or headers.get(WEBHOOK_ID_HEADER)
+        if event_id and event_id.strip():
+            return event_id.strip()
+        return "sha256:" + hashlib.sha256(body).hexdigest()
+
+    def external_reference(self, topic, payload):
+        if not isinstance(payload, dict):
+            return None
+        key = "order_id" if topic.startswith("refunds/") else "id"
+        value = payload.get(key)
+        return str(value) if value is not None else None
+
+    def to_canonical(self, kind, payload):
+        mapper = shopify_mapping.MAPPERS.get(kind)
+        if not mapper:
+            raise PermanentError(
+                f"The Shopify adapter does not map {kind} objects.",
+                kind="unsupported_topic",
+                key=kind,
+            )
+        return mapper(payload)
+
+    # -- outbound: helpers ----------------------------------------------------
+
+    @property
+    def api_version(self):
+        return self.backend.shopify_api_version or "2025-01"
+
+    def graphql(self, client=None):
+        return ShopifyGraphql(client or self.http_client(), self.api_version)
+
+    def location_gid(self):
+        location = gid(LOCATION_GID, self.backend.shopify_location_id)
+        if not location:
+            raise PermanentError(
+                f"Backend {self.backend.name} has no Shopify location to publish "
+                "stock to.",
+                kind="configuration",
+            )
+        return location
+
+    # -- outbound stock -------------------------------------------------------
+
+    def export_stock(self, items):
+        """Set the ``available`` quantity at the backend's location.
+
+        Items with a ``compare_quantity`` are sent with Shopify's
+        compare-and-set (``compareQuantity``); items never published before
+        are sent in separate calls with ``ignoreCompareQuantity`` (the flag
+        holds for a whole call). A stale compare is reported as ``mismatch``
+        with the quantity Shopify holds, read back; when Shopify already holds
+        the quantity we want (a previous attempt got through), it is ``ok``.
+        """
+        location = self.location_gid()
+        results = [None] * len(items)
+        compared, blind = [], []
+        seen = set()
+        for index, item in enumerate(items):
+            entry, error = self._stock_entry(index, item, seen)
+            if error:
+                results[index] = self._result(item, "error", None, error)
+            else:
+                (blind if entry["compare"] is None else compared).append(entry)
+        graphql = self.graphql()
+        for group, ignore_compare in ((compared, False), (blind, True)):
+            for batch in chunks(group, self.max_batch_size):
+                self._set_quantities(graphql, location, batch, ignore_compare, results)
+        return results
+
+    def _stock_entry(self, index, item, seen):
+        item_gid = gid(INVENTORY_ITEM_GID, item.get("external_ref"))
+        if not item_gid:
+            return None, (
+                "No Shopify inventory item (gid://shopify/InventoryItem/...) is "
+                f"known for this product (got {item.get('external_ref')!r})."
+            )
+        if item_gid in seen:
+            return None, f"Inventory item {item_gid} appears twice in one export."
+        quantity = whole_number(item.get("quantity"))
+        if quantity is None or quantity < 0:
+            return None, (
+                f"Shopify counts whole units: cannot publish {item.get('quantity')!r}."
+            )
+        compare = item.get("compare_quantity")
+        if compare is not None:
+            compare = whole_number(compare)
+            if compare is None:
+                return None, (
+                    f"Cannot compare with {item.get('compare_quantity')!r}: not a "
+                    "whole number."
+                )
+        seen.add(item_gid)
+        return {
+            "index": index,
+            "item": item,
+            "gid": item_gid,
+            "quantity": quantity,
+            "compare": compare,
+        }, None
+
+    @staticmethod
+    def _result(item, status, actual, message=""):
+        return {
+            "sku": item.get("sku"),
+            "status": status,
+            "actual_quantity": actual,
+            "message": message,
+        }
+
+    def _set_quantities(self, graphql, location, batch, ignore_compare, results):
+        """One batch; Shopify applies a call whole or not at all, so when
+        some quantities are refused the others are sent again without them."""
+        pending = list(batch)
+        while pending:
+            quantities = []
+            for entry in pending:
+                quantity = {
+                    "inventoryItemId": entry["gid"],
+                    "locationId": location,
+                    "quantity": entry["quantity"],
+                }
+                if not ignore_compare:
+                    quantity["compareQuantity"] = entry["compare"]
+                quantities.append(quantity)
+            variables = {
+                "input": {
+                    "name": "available",
+                    "reason": "correction",
+                    "referenceDocumentUri": (
+                        f"gid://distribution-sync/StockPublish/{self.backend.id}"
+                    ),
+                    "ignoreCompareQuantity": ignore_compare,
+                    "quantities": quantities,
+                }
+            }
+            data = graphql.execute(
+                "inventorySetQuantities", SET_QUANTITIES, variables, topic="stock"
+            )
+            answer = check(SET_QUANTITIES_SCHEMA, data, "inventorySetQuantities")[
+                "inventorySetQuantities"
+            ]
+            refused = self._refused(answer["userErrors"], pending)
+            stale = []
+            for position, errors in refused.items():
+                entry = pending[position]
+                if any(error.get("code") in STALE_CODES for error in errors):
+                    stale.append(entry)
+                else:
+                    message = "; ".join(
+                        f"{error.get('code') or 'ERROR'}: {error['message']}"
+                        for error in errors
+                    )
+                    results[entry["index"]] = self._result(
+                        entry["item"], "error", None, message
+                    )
+            if stale:
+                self._report_stale(graphql, location, stale, results)
+            rest = [e for p, e in enumerate(pending) if p not in refused]
+            if not refused or answer.get("inventoryAdjustmentGroup") is not None:
+                for entry in rest:
+                    results[entry["index"]] = self._result(
+                        entry["item"], "ok", entry["quantity"]
+                    )
+                return
+            pending = rest  # nothing was applied: send the accepted ones again
+
+    def _refused(self, user_errors, pending):
+        """userErrors by position in ``pending``; an error about the whole
+        call (location, reason...) fails the export."""
+        refused = {}
+        for error in user_errors:
+            position = quantity_position(error.get("field"))
+            if position is None or position >= len(pending):
+                code = error.get("code") or ""
+                raise PermanentError(
+                    f"Shopify refused the stock update: {code} {error['message']}",
+                    kind="configuration"
+                    if code in ("INVALID_LOCATION", "INVALID_REASON", "INVALID_NAME")
+                    else "permanent",
+                    key=code or None,
+                )
+            refused.setdefault(position, []).append(error)
+        return refused
+
+    def _report_stale(self, graphql, location, stale, results):
+        actual = {}
+        message = ""
+        try:
+            data = graphql.execute(
+                "inventoryLevels",
+                AVAILABLE_QUANTITIES,
+                {"ids": [entry["gid"] for entry in stale], "locationId": location},
+                topic="stock",
+            )
+            for node in check(AVAILABLE_QUANTITIES_SCHEMA, data, "inventory levels")[
+                "nodes"
+            ]:
+                level = (node or {}).get("inventoryLevel") or {}
+                for quantity in level.get("quantities") or []:
+                    if quantity["name"] == "available":
+                        actual[node.get("id")] = quantity["quantity"]
+        except DistributionError as err:
+            # the compare failed either way: report it without the number
+            message = f" (could not read Shopify's quantity back: {err.message})"
+        for entry in stale:
+            found = actual.get(entry["gid"])
+            if found is not None and found == entry["quantity"]:
+                results[entry["index"]] = self._result(
+                    entry["item"], "ok", found, "Shopify already had this quantity."
+                )
+                continue
+            shown = "unknown" if found is None else found
+            results[entry["index"]] = self._result(
+                entry["item"],
+                "mismatch",
+                found,
+                f"Shopify's available quantity is {shown}, not {entry['compare']}"
+                f"{message}.",
+            )
+
+    # -- outbound fulfillment -----------------------------------------------
+
+    def export_fulfillment(self, shipment):
+        """Fulfill the shipped quantities from the order's open fulfillment
+        orders, with tracking information; one fulfillment per fulfillment
+        order (Shopify fulfills one location at a time). Quantities already
+        fulfilled are not sent again: repeating an export does nothing."""
+        order_gid = gid(ORDER_GID, shipment.get("order_external_id"))
+        if not order_gid:
+            raise PermanentError(
+                f"Not a Shopify order id: {shipment.get('order_external_id')!r}.",
+                kind="invalid_payload",
+                json_path="$.order_external_id",
+            )
+        graphql = self.graphql()
+        fulfillment_orders = self._fulfillment_orders(graphql, order_gid)
+        plan = self._allocate(fulfillment_orders, shipment.get("lines") or [])
+        if not plan:
+            return {"external_id": None, "message": "Already fulfilled on Shopify."}
+        tracking = shopify_mapping.compact(
+            {
+                "number": shipment.get("tracking_number"),
+                "url": shipment.get("tracking_url"),
+                "company": shipment.get("carrier"),
+            }
+        )
+        if self.api_version >= FULFILLMENT_CREATE_SINCE:
+            mutation, input_type = "fulfillmentCreate", "FulfillmentInput"
+        else:
+            mutation, input_type = "fulfillmentCreateV2", "FulfillmentV2Input"
+        query = FULFILLMENT_CREATE % {"mutation": mutation, "input": input_type}
+        schema = fulfillment_create_schema(mutation)
+        created = []
+        for fulfillment_order_id, lines in plan.items():
+            fulfillment = {
+                "notifyCustomer": bool(self.backend.shopify_notify_customer),
+                "lineItemsByFulfillmentOrder": [
+                    {
+                        "fulfillmentOrderId": fulfillment_order_id,
+                        "fulfillmentOrderLineItems": [
+                            {"id": line_id, "quantity": quantity}
+                            for line_id, quantity in lines
+                        ],
+                    }
+                ],
+            }
+            if tracking:
+                fulfillment["trackingInfo"] = tracking
+            data = graphql.execute(
+                mutation, query, {"fulfillment": fulfillment}, topic="fulfillment"
+            )
+            answer = check(schema, data, mutation)[mutation]
+            if answer["userErrors"] or not answer.get("fulfillment"):
+                messages = "; ".join(e["message"] for e in answer["userErrors"][:5])
+                raise PermanentError(
+                    f"Shopify refused the fulfillment of {order_gid}: "
+                    f"{messages or 'no fulfillment returned'}",
+                    kind="permanent",
+                    key=shipment.get("order_external_id"),
+                )
+            created.append(answer["fulfillment"]["id"])
+        return {"external_id": created[0], "external_ids": created}
+
+    def _fulfillment_orders(self, graphql, order_gid):
+        found = []
+        after = None
+        cursors = set()
+        while True:
+            data = graphql.execute(
+                "fulfillmentOrders",
+                FULFILLMENT_ORDERS,
+                {"id": order_gid, "after": after},
+                topic="fulfillment",
+            )
+            order = check(FULFILLMENT_ORDERS_SCHEMA, data, "fulfillment orders")[
+                "order"
+            ]
+            if order is None:
+                raise PermanentError(
+                    f"Shopify does not know order {order_gid}.",
+                    kind="permanent",
+                    key=order_gid,
+                )
+            connection = order["fulfillmentOrders"]
+            for node in connection["nodes"]:
+                if node["lineItems"]["pageInfo"]["hasNextPage"]:
+                    raise PermanentError(
+                        f"Fulfillment order {node['id']} has more than 50 lines: "
+                        "fulfill it in Shopify.",
+                        kind="permanent",
+                        key=order_gid,
+                    )
+                found.append(node)
+            page = connection["pageInfo"]
+            if not page["hasNextPage"]:
+                return found
+            after = page.get("endCursor")
+            if not after or after in cursors:
+                raise PermanentError(
+                    "Shopify's fulfillment order pages do not advance.",
+                    kind="permanent",
+                )
+            cursors.add(after)
+
+    def _allocate(self, fulfillment_orders, lines):
+        """{fulfillment order id: [(fulfillment order line id, quantity)]}."""
+        candidates = [
+            (node["id"], line)
+            for node in fulfillment_orders
+            if node["status"] in FULFILLABLE
+            for line in node["lineItems"]["nodes"]
+        ]
+        every_line = [
+            line for node in fulfillment_orders for line in node["lineItems"]["nodes"]
+        ]
+        remaining = {line["id"]: line["remainingQuantity"] for _fo, line in candidates}
+        plan = {}
+        for index, line in enumerate(lines):
+            need = whole_number(line.get("quantity"))
+            if need is None or need < 0:
+                raise PermanentError(
+                    f"Shopify fulfills whole units, not {line.get('quantity')!r}.",
+                    kind="invalid_payload",
+                    json_path=f"$.lines[{index}].quantity",
+                )
+            line_gid = gid(LINE_ITEM_GID, line.get("line_external_id"))
+
+            def matches(fo_line, line=line, line_gid=line_gid):
+                if line_gid:
+                    return fo_line["lineItem"]["id"] == line_gid
+                return fo_line.get("sku") == line.get("sku")
+
+            if need and not any(matches(fo_line) for fo_line in every_line):
+                raise PermanentError(
+                    f"SKU {line.get('sku')} is not on the Shopify order.",
+                    kind="permanent",
+                    key=line.get("sku"),
+                    json_path=f"$.lines[{index}]",
+                )
+            for fulfillment_order_id, fo_line in candidates:
+                if not need:
+                    break
+                if not matches(fo_line) or not remaining[fo_line["id"]]:
+                    continue
+                quantity = min(need, remaining[fo_line["id"]])
+                remaining[fo_line["id"]] -= quantity
+                need -= quantity
+                plan.setdefault(fulfillment_order_id, []).append(
+                    (fo_line["id"], quantity)
+                )
+        return plan
+
+    # -- reconciliation ---------------------------------------------------------
+
+    def pull_orders(self, updated_since):
+        """Every order updated since ``updated_since``, page after page of the
+        REST orders endpoint (its resources are the webhook payloads),
+        following the ``Link: <...page_info=...>; rel="next"`` header."""
+        if updated_since.tzinfo is not None:
+            updated_since = updated_since.astimezone(timezone.utc).replace(tzinfo=None)
+        client = self.http_client()
+        path = f"admin/api/{self.api_version}/orders.json"
+        params = {
+            "updated_at_min": updated_since.replace(microsecond=0).isoformat()
+            + "+00:00",
+            "status": "any",
+            "limit": ORDERS_PAGE_SIZE,
+        }
+        cursors = set()
+        seen = set()
+        while True:
+            response = client.request("GET", path, topic="order_pull", params=params)
+            try:
+                answer = response.json()
+            except ValueError as err:
+                raise PermanentError(
+                    "Shopify answered an orders page that is not JSON.",
+                    kind="permanent",
+                ) from err
+            for order in check(ORDERS_PAGE_SCHEMA, answer, "an orders page")["orders"]:
+                key = (str(order["id"]), order["updated_at"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield {
+                    "topic": "orders/updated",
+                    "event_id": f"pull:{key[0]}:{key[1]}",
+                    "external_ref": key[0],
+                    "payload": order,
+                }
+            next_url = (response.links.get("next") or {}).get("url")
+            if not next_url:
+                return
+            page_info = parse_qs(urlsplit(next_url).query).get("page_info")
+            if not page_info or page_info[0] in cursors:
+                raise PermanentError(
+                    "Shopify's orders pages do not advance (Link header without a "
+                    "new page_info).",
+                    kind="permanent",
+                )
+            cursors.add(page_info[0])
+            # a page_info carries the filters: only the page size may follow it
+            params = {"limit": ORDERS_PAGE_SIZE, "page_info": page_info[0]}
