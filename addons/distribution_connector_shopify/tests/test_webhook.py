@@ -1,0 +1,168 @@
+"""Shopify deliveries through the real webhook route."""
+
+import json
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests.common import HttpCase, tagged
+
+from odoo.addons.queue_job.tests.common import trap_jobs
+
+from .common import ShopifyTestMixin, fixture
+
+
+@tagged("-at_install", "post_install")
+class TestShopifyWebhook(ShopifyTestMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpShopify()
+        cls.Exchange = cls.env["distribution.exchange"].sudo()
+
+    def post(self, body, headers, backend=None, url_topic="shopify"):
+        return self.url_open(
+            self.webhook_path(backend or self.backend, url_topic),
+            data=body,
+            headers=headers,
+        )
+
+    def exchanges(self, backend=None):
+        return self.Exchange.search([("backend_id", "=", (backend or self.backend).id)])
+
+    def test_signed_delivery_is_stored_and_enqueued(self):
+        body, headers = self.shopify_delivery(
+            self.secret,
+            self.order_fixture(),
+            event_id="evt-shopify-1",
+            webhook_id="wh-1",
+            triggered_at="2025-03-01T10:00:01Z",
+        )
+        with trap_jobs() as trap:
+            response = self.post(body, headers)
+            self.assertEqual(response.status_code, 200, response.text)
+            self.assertEqual(response.json()["status"], "accepted")
+            trap.assert_jobs_count(1)
+        exchange = self.exchanges()
+        self.assertRecordValues(
+            exchange,
+            [
+                {
+                    "topic": "orders/create",
+                    "kind": "order",
+                    "external_event_id": "evt-shopify-1",
+                    "external_ref": "5810000001001",
+                    "state": "received",
+                }
+            ],
+        )
+        self.assertEqual(exchange.raw_body.encode(), body)
+        kept = json.loads(exchange.headers)
+        self.assertEqual(kept["x-shopify-triggered-at"], "2025-03-01T10:00:01Z")
+        self.assertEqual(kept["x-shopify-shop-domain"], "demo-pottery.myshopify.com")
+        self.assertNotIn("x-shopify-hmac-sha256", kept)
+
+    def test_bad_signature_writes_nothing(self):
+        body, headers = self.shopify_delivery("not-the-secret", self.order_fixture())
+        with trap_jobs() as trap:
+            self.assertEqual(self.post(body, headers).status_code, 401)
+            trap.assert_jobs_count(0)
+        self.assertFalse(self.exchanges())
+
+    def test_missing_signature_writes_nothing(self):
+        body, headers = self.shopify_delivery(self.secret, self.order_fixture())
+        del headers["X-Shopify-Hmac-Sha256"]
+        self.assertEqual(self.post(body, headers).status_code, 401)
+        self.assertFalse(self.exchanges())
+
+    def test_signature_of_other_bytes_is_refused(self):
+        body, headers = self.shopify_delivery(self.secret, self.order_fixture())
+        self.assertEqual(
+            self.post(body.replace(b"42.00", b"4.20"), headers).status_code, 401
+        )
+        # the generic adapter's hex signature is not Shopify's base64
+        headers["X-Shopify-Hmac-Sha256"] = (
+            headers["X-Shopify-Hmac-Sha256"].encode().hex()
+        )
+        self.assertEqual(self.post(body, headers).status_code, 401)
+
+    def test_rotated_client_secret(self):
+        backend = self.make_shopify_backend("Rotated shop", secret="old-client-secret")
+        backend.webhook_secret = "new-client-secret"
+        for secret, event_id in (
+            ("old-client-secret", "e-old"),
+            ("new-client-secret", "e-new"),
+        ):
+            body, headers = self.shopify_delivery(
+                secret, self.order_fixture(), event_id=event_id
+            )
+            self.assertEqual(self.post(body, headers, backend).status_code, 200)
+        backend.webhook_secret_previous_until = fields.Datetime.now() - timedelta(
+            seconds=1
+        )
+        body, headers = self.shopify_delivery(
+            "old-client-secret", self.order_fixture(), event_id="e-late"
+        )
+        self.assertEqual(self.post(body, headers, backend).status_code, 401)
+        self.assertEqual(len(self.exchanges(backend)), 2)
+
+    def test_topic_comes_from_the_header(self):
+        deliveries = [
+            (
+                "orders/cancelled",
+                fixture("orders_cancelled.json"),
+                "order_cancellation",
+            ),
+            ("refunds/create", fixture("refunds_create.json"), "return"),
+            ("orders/paid", self.order_fixture(), "order"),
+        ]
+        for topic, payload, kind in deliveries:
+            body, headers = self.shopify_delivery(
+                self.secret, payload, topic=topic, event_id=f"evt-{topic}"
+            )
+            self.assertEqual(self.post(body, headers).status_code, 200)
+            exchange = self.exchanges().filtered(lambda e, t=topic: e.topic == t)
+            self.assertEqual(exchange.kind, kind)
+            self.assertEqual(exchange.external_ref, "5810000001001")
+
+    def test_topic_from_the_url_without_header(self):
+        body, headers = self.shopify_delivery(
+            self.secret, self.order_fixture(), topic=None, event_id="evt-url"
+        )
+        response = self.post(body, headers, url_topic="orders-updated")
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.exchanges().topic, "orders/updated")
+
+    def test_unhandled_topic_is_not_found(self):
+        body, headers = self.shopify_delivery(
+            self.secret, {"id": 1}, topic="products/update", event_id="evt-product"
+        )
+        self.assertEqual(self.post(body, headers).status_code, 404)
+        self.assertFalse(self.exchanges())
+
+    def test_same_event_id_twice_is_one_exchange(self):
+        body, headers = self.shopify_delivery(
+            self.secret, self.order_fixture(), event_id="evt-dup"
+        )
+        with trap_jobs() as trap:
+            first = self.post(body, headers).json()
+            # Shopify retries with the same event id (and a new delivery time)
+            headers["X-Shopify-Triggered-At"] = "2025-03-01T10:05:00Z"
+            second = self.post(body, headers).json()
+            trap.assert_jobs_count(1)
+        self.assertEqual((first["status"], second["status"]), ("accepted", "duplicate"))
+        self.assertEqual(first["exchange_id"], second["exchange_id"])
+        self.assertEqual(len(self.exchanges()), 1)
+
+    def test_event_id_falls_back_to_webhook_id_then_body(self):
+        body, headers = self.shopify_delivery(
+            self.secret, self.order_fixture(), webhook_id="wh-only"
+        )
+        self.post(body, headers)
+        self.assertEqual(self.exchanges().external_event_id, "wh-only")
+        body, headers = self.shopify_delivery(
+            self.secret, self.order_fixture(note="other"), topic="orders/updated"
+        )
+        self.post(body, headers)
+        self.assertEqual(self.post(body, headers).json()["status"], "duplicate")
+        updated = self.exchanges().filtered(lambda e: e.topic == "orders/updated")
+        self.assertTrue(updated.external_event_id.startswith("sha256:"))
