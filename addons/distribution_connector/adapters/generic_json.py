@@ -3,10 +3,16 @@
 Signature: ``X-Distribution-Signature: sha256=<hex HMAC-SHA256 of the raw
 body with the webhook secret>``. Event id: ``X-Distribution-Event-Id``, else
 the payload's ``event_id``, else a digest of the body.
+
+Stock: ``POST {api_base_url}/stock`` with ``{"items": [{"sku", "quantity",
+"compare_quantity"}]}``; the answer is ``{"results": [{"sku", "status":
+"ok" | "mismatch" | "error", "actual_quantity", "message"}]}``.
 """
 
+from ..errors import PermanentError
 from .base import DistributionAdapter, any_digest_matches, hmac_digest, register_adapter
 
+STOCK_STATUSES = ("ok", "mismatch", "error")
 SIGNATURE_HEADER = "x-distribution-signature"
 EVENT_ID_HEADER = "x-distribution-event-id"
 
@@ -50,3 +56,52 @@ class GenericJsonAdapter(DistributionAdapter):
             payload = dict(payload)
             payload.pop("event_id", None)
         return payload
+
+    def export_stock(self, items):
+        payload = {
+            "items": [
+                {key: item[key] for key in ("sku", "quantity", "compare_quantity")}
+                for item in items
+            ]
+        }
+        answer = self.http_client().json("POST", "stock", topic="stock", json=payload)
+        return stock_results(items, answer)
+
+
+def stock_results(items, answer):
+    """The results of a stock answer, one per item in the items' order;
+    anything malformed is a PermanentError."""
+    results = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(results, list):
+        raise PermanentError(
+            "The stock answer has no results list.", kind="invalid_response"
+        )
+    by_sku = {}
+    for result in results:
+        actual = result.get("actual_quantity") if isinstance(result, dict) else None
+        if (
+            not isinstance(result, dict)
+            or result.get("status") not in STOCK_STATUSES
+            or not (actual is None or isinstance(actual, int | float))
+        ):
+            raise PermanentError(
+                "The stock answer holds a malformed result.", kind="invalid_response"
+            )
+        by_sku[str(result.get("sku"))] = result
+    checked = []
+    for item in items:
+        result = by_sku.get(str(item["sku"]))
+        if result is None:
+            raise PermanentError(
+                f"The stock answer has no result for SKU {item['sku']}.",
+                kind="invalid_response",
+            )
+        checked.append(
+            {
+                "sku": item["sku"],
+                "status": result["status"],
+                "actual_quantity": result.get("actual_quantity"),
+                "message": str(result.get("message") or ""),
+            }
+        )
+    return checked

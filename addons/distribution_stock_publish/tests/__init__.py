@@ -2,3 +2,4 @@ from . import test_rules
 from . import test_allocation_property
 from . import test_engine
 from . import test_dirty
+from . import test_export
