@@ -1,0 +1,12 @@
+{
+    "name": "Distribution Connector WooCommerce",
+    "summary": "WooCommerce webhooks, orders, stock, fulfillments and order pulls "
+    "for Distribution Sync",
+    "version": "19.0.1.0.0",
+    "category": "Sales/Sales",
+    "website": "https://github.com/distribution-sync/distribution-sync",
+    "author": "Distribution Sync Contributors",
+    "license": "LGPL-3",
+    "depends": ["distribution_sync"],
+    "external_dependencies": {"python": ["requests"]},
+}
