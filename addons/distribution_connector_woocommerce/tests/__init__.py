@@ -1,0 +1,6 @@
+from . import test_mapping
+from . import test_webhook
+from . import test_order_import
+from . import test_export_stock
+from . import test_fulfillment
+from . import test_pull_orders

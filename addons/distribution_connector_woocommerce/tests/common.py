@@ -1,0 +1,197 @@
+"""WooCommerce backends, signed deliveries and payload fixtures for tests."""
+
+import copy
+import json
+import os
+from functools import cache
+
+from odoo.addons.distribution_connector.tests.common import DistributionTestMixin
+from odoo.addons.distribution_connector.tests.fake_server import FakeServer
+
+from ..adapters.woocommerce import WooCommerceAdapter, WooCommerceHttpClient, sign
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+@cache
+def _read_fixture(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as fixture:
+        return json.load(fixture)
+
+
+def fixture(name):
+    """A fresh copy of a JSON fixture of ``tests/fixtures``."""
+    return copy.deepcopy(_read_fixture(name))
+
+
+class WooCommerceTestMixin(DistributionTestMixin):
+    """A WooCommerce backend and the deliveries a shop would send it."""
+
+    SECRET = "woo-secret-0123456789"
+
+    @classmethod
+    def setUpWooCommerce(cls):
+        cls.setUpDistribution()
+        cls.backend = cls.make_woo_backend("Woo shop", secret=cls.SECRET)
+
+    @classmethod
+    def make_woo_backend(cls, name, secret=None, **vals):
+        return cls.make_backend(
+            name,
+            secret=secret or cls.SECRET,
+            adapter="woocommerce",
+            **vals,
+        )
+
+    @staticmethod
+    def woo_delivery(
+        secret, payload, topic="order.created", delivery_id="d-1", webhook_id=7
+    ):
+        """(body bytes, headers) of a WooCommerce webhook delivery."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        resource, event = topic.split(".", 1)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "WooCommerce/9.8.0 Hookshot (WordPress/6.8)",
+            "X-WC-Webhook-Source": "https://shop.example.com/",
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Resource": resource,
+            "X-WC-Webhook-Event": event,
+            "X-WC-Webhook-Signature": sign(secret, body),
+            "X-WC-Webhook-ID": str(webhook_id),
+            "X-WC-Webhook-Delivery-ID": delivery_id,
+        }
+        return body, headers
+
+
+class FakeShop:
+    """A WooCommerce shop played by a ``FakeServer``: product and variation
+    stock, orders with their notes; answers the batch, order and note
+    endpoints the way the REST API v3 does once the scripted faults are
+    used up."""
+
+    API = "/wp-json/wc/v3"
+
+    def __init__(self, server):
+        self.server = server
+        self.stock = {}
+        self.unknown_ids = set()
+        self.orders = {}
+        self.notes = {}
+        server.route("POST", f"{self.API}/products/batch", self._batch)
+
+    def add_parent(self, parent_id):
+        """Serve the variations batch of ``parent_id``."""
+        self.server.route(
+            "POST", f"{self.API}/products/{parent_id}/variations/batch", self._batch
+        )
+
+    def _batch(self, recorded):
+        answers = []
+        for update in recorded.json().get("update", []):
+            object_id = update["id"]
+            if object_id in self.unknown_ids:
+                answers.append(
+                    {
+                        "id": object_id,
+                        "error": {
+                            "code": "woocommerce_rest_product_invalid_id",
+                            "message": "Invalid ID.",
+                            "data": {"status": 400},
+                        },
+                    }
+                )
+                continue
+            self.stock[object_id] = update["stock_quantity"]
+            product = fixture("product.json")
+            product.update(
+                id=object_id,
+                manage_stock=update["manage_stock"],
+                stock_quantity=self.stock[object_id],
+            )
+            answers.append(product)
+        return 200, {"update": answers}, {}
+
+    def add_order(self, order):
+        order_id = order["id"]
+        self.orders[order_id] = order
+        self.notes.setdefault(order_id, [])
+        path = f"{self.API}/orders/{order_id}"
+        self.server.route("GET", path, lambda recorded: (200, order, {}))
+        self.server.route("PUT", path, lambda recorded: self._update(order, recorded))
+        self.server.route(
+            "GET", f"{path}/notes", lambda recorded: (200, self.notes[order_id], {})
+        )
+        self.server.route(
+            "POST", f"{path}/notes", lambda recorded: self._note(order_id, recorded)
+        )
+
+    @staticmethod
+    def _update(order, recorded):
+        order.update(recorded.json())
+        return 200, order, {}
+
+    def _note(self, order_id, recorded):
+        data = recorded.json()
+        note = {
+            "id": 280 + len(self.notes[order_id]),
+            "author": "system",
+            "date_created": "2025-03-25T10:00:00",
+            "date_created_gmt": "2025-03-25T13:00:00",
+            "note": data["note"],
+            "customer_note": data.get("customer_note", False),
+        }
+        self.notes[order_id].insert(0, note)
+        return 201, note, {}
+
+
+class WooCommerceOutboundMixin(WooCommerceTestMixin):
+    """A backend that calls a fake shop on 127.0.0.1 through the shared HTTP
+    client; the client's waits are recorded in ``self.waits``, not slept."""
+
+    CONSUMER_KEY = "ck_0123456789abcdef"
+    CONSUMER_SECRET = "cs_fedcba9876543210"
+
+    @classmethod
+    def setUpOutbound(cls):
+        # the client logs and throttles through cursors of its own
+        cls.registry_enter_test_mode_cls()
+        cls.setUpWooCommerce()
+        cls.server = FakeServer().start()
+        cls.addClassCleanup(cls.server.stop)
+
+    def setUp(self):
+        super().setUp()
+        self.server.requests.clear()
+        self.server.scripts.clear()
+        self.server.handlers.clear()
+        self.shop = FakeShop(self.server)
+        self.waits = []
+        self.backend.write(
+            {
+                "api_base_url": self.server.url,
+                "allow_private_network": True,
+                "api_key": self.CONSUMER_KEY,
+                "api_secret": self.CONSUMER_SECRET,
+                "rate_limit_per_second": 0,
+                "http_read_timeout": 0.5,
+            }
+        )
+        waits = self.waits
+        self.patch(
+            WooCommerceAdapter,
+            "http_client",
+            lambda adapter: WooCommerceHttpClient(adapter.backend, sleep=waits.append),
+        )
+        self.adapter = self.backend._get_adapter()
+
+    def failing(self, error_class, function, *args):
+        """The error ``function(*args)`` raises. Unlike ``assertRaises`` in
+        Odoo tests, this keeps what the call wrote (its outbound log)."""
+        try:
+            result = function(*args)
+            if hasattr(result, "__next__"):
+                list(result)
+        except error_class as err:
+            return err
+        self.fail(f"{error_class.__name__} not raised")
