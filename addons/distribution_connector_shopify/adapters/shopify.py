@@ -37,6 +37,7 @@ TOPIC_HEADER = "x-shopify-topic"
 EVENT_ID_HEADER = "x-shopify-event-id"
 WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
 TRIGGERED_AT_HEADER = "x-shopify-triggered-at"
+SHOP_HEADER = "x-shopify-shop-domain"
 
 INVENTORY_ITEM_GID = "gid://shopify/InventoryItem/"
 LOCATION_GID = "gid://shopify/Location/"
@@ -344,7 +345,7 @@ class ShopifyAdapter(DistributionAdapter):
         EVENT_ID_HEADER,
         WEBHOOK_ID_HEADER,
         TRIGGERED_AT_HEADER,
-        "x-shopify-shop-domain",
+        SHOP_HEADER,
         "x-shopify-api-version",
     )
     #: Shopify refuses input arrays longer than 250 items
@@ -354,9 +355,21 @@ class ShopifyAdapter(DistributionAdapter):
     # -- inbound webhooks -------------------------------------------------
 
     def verify_signature(self, headers, body):
+        """The HMAC of one of the backend's client secrets; and, when the
+        backend's API URL names a myshopify.com shop, a delivery from that
+        shop (an app installed on several shops signs all their webhooks with
+        the same secret)."""
         given = headers.get(HMAC_HEADER, "").strip()
         expected = [sign(secret, body) for secret in self.backend._webhook_secrets()]
-        return any_digest_matches(expected, given)
+        signed = any_digest_matches(expected, given)
+        shop = self.shop_domain()
+        sender = headers.get(SHOP_HEADER, "").strip().lower()
+        return signed and not (shop and sender and sender != shop)
+
+    def shop_domain(self):
+        """``<shop>.myshopify.com`` of the backend's API URL, if it is one."""
+        host = (urlsplit(self.backend.api_base_url or "").hostname or "").lower()
+        return host if host.endswith(".myshopify.com") else None
 
     def resolve_topic(self, url_topic, headers):
         """``X-Shopify-Topic``; else the URL's last segment, where a topic is

@@ -85,6 +85,17 @@ class TestShopifyWebhook(ShopifyTestMixin, HttpCase):
         )
         self.assertEqual(self.post(body, headers).status_code, 401)
 
+    def test_delivery_from_another_shop_is_refused(self):
+        self.backend.api_base_url = "https://demo-pottery.myshopify.com"
+        body, headers = self.shopify_delivery(
+            self.secret, self.order_fixture(), event_id="evt-shop"
+        )
+        self.assertEqual(self.post(body, headers).status_code, 200)
+        headers["X-Shopify-Shop-Domain"] = "other-shop.myshopify.com"
+        headers["X-Shopify-Event-Id"] = "evt-other-shop"
+        self.assertEqual(self.post(body, headers).status_code, 401)
+        self.assertEqual(len(self.exchanges()), 1)
+
     def test_rotated_client_secret(self):
         backend = self.make_shopify_backend("Rotated shop", secret="old-client-secret")
         backend.webhook_secret = "new-client-secret"
