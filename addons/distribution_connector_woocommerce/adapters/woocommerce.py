@@ -24,8 +24,11 @@ What WooCommerce does, and what this adapter makes of it:
   payload alone never makes a return (:func:`map_refund_returns` maps the
   refunds whose lines are known, e.g. fetched from ``orders/<id>/refunds``).
 * **Stock**: ``products/batch`` and ``products/<parent>/variations/batch``,
-  at most 100 objects a request. WooCommerce has no compare-and-set: the
-  quantity is written as is, then read back from the batch answer.
+  at most 100 objects a request, addressed by ``product:<id>`` or
+  ``variation:<parent id>:<id>``, or for simple products by their SKU
+  (``GET products?sku=``; that endpoint does not list variations).
+  WooCommerce has no compare-and-set: the quantity is written as is, then
+  read back from the batch answer.
 """
 
 import base64
@@ -575,25 +578,35 @@ class WooCommerceAdapter(DistributionAdapter):
         endpoints, ``max_batch_size`` objects a request; simple products by
         ``products/batch``, variations by their parent's variations batch.
 
+        An item names its WooCommerce object by ``external_ref``
+        (``product:<id>`` or ``variation:<parent id>:<id>``); without one,
+        products are looked up by SKU (``GET products?sku=...``).
+
         ``compare_quantity`` is not sent: WooCommerce has no compare-and-set.
         Each item is confirmed by the quantity the batch answer reports:
         ``ok`` when it is the one sent, ``mismatch`` otherwise, ``error``
         with WooCommerce's message for an object it refused.
         """
         results = [None] * len(items)
+        refs = [parse_product_ref(item.get("external_ref")) for item in items]
+        client = self.http_client()
+        by_sku = self._products_by_sku(
+            client,
+            [
+                item.get("sku")
+                for item, ref in zip(items, refs, strict=True)
+                if ref is None and not item.get("external_ref")
+            ],
+        )
         products = []
         variations = defaultdict(list)
         for index, item in enumerate(items):
-            ref = parse_product_ref(item.get("external_ref"))
+            ref = refs[index]
+            if ref is None and not item.get("external_ref"):
+                ref = by_sku.get(item.get("sku"))
             if ref is None:
                 results[index] = self._stock_result(
-                    item,
-                    "error",
-                    None,
-                    f"No WooCommerce product for SKU {item.get('sku')}: the "
-                    "external reference must be product:<id> or "
-                    "variation:<parent id>:<id>, not "
-                    f"{item.get('external_ref')!r}.",
+                    item, "error", None, self._no_product_message(item)
                 )
                 continue
             parent, object_id = ref
@@ -602,7 +615,6 @@ class WooCommerceAdapter(DistributionAdapter):
                 products.append(entry)
             else:
                 variations[parent].append(entry)
-        client = self.http_client()
         for chunk in _chunks(products, self.max_batch_size):
             self._batch_stock(client, "products/batch", chunk, items, results)
         for parent, entries in variations.items():
@@ -610,6 +622,45 @@ class WooCommerceAdapter(DistributionAdapter):
                 path = f"products/{parent}/variations/batch"
                 self._batch_stock(client, path, chunk, items, results)
         return results
+
+    def _products_by_sku(self, client, skus):
+        """SKU -> (None, product id) of the products the shop lists with
+        these SKUs. The products endpoint does not list variations: those
+        need their ``variation:<parent id>:<id>`` reference."""
+        wanted = sorted({sku for sku in skus if sku and "," not in sku})
+        found = {}
+        for chunk in _chunks(wanted, PAGE_SIZE):
+            listed = client.json(
+                "GET",
+                self._endpoint("products"),
+                topic="stock",
+                params={"sku": ",".join(chunk), "per_page": PAGE_SIZE},
+            )
+            if not isinstance(listed, list):
+                raise PermanentError(
+                    "WooCommerce answered GET products without a list.",
+                    kind="permanent",
+                )
+            for product in listed:
+                if not isinstance(product, dict) or product.get("sku") not in chunk:
+                    continue
+                try:
+                    found[product["sku"]] = (None, int(product.get("id")))
+                except (TypeError, ValueError):
+                    continue
+        return found
+
+    @staticmethod
+    def _no_product_message(item):
+        if item.get("external_ref"):
+            return (
+                f"{item['external_ref']!r} is not a WooCommerce reference: use "
+                "product:<id> or variation:<parent id>:<id>."
+            )
+        return (
+            f"No WooCommerce product has SKU {item.get('sku')}: a variation "
+            "needs the external reference variation:<parent id>:<id>."
+        )
 
     @staticmethod
     def _stock_result(item, status, actual, message=""):
