@@ -76,9 +76,23 @@ class FakeShop:
         self.server = server
         self.stock = {}
         self.unknown_ids = set()
+        #: SKU -> id of the simple products the shop lists
+        self.catalog = {}
         self.orders = {}
         self.notes = {}
         server.route("POST", f"{self.API}/products/batch", self._batch)
+        server.route("GET", f"{self.API}/products", self._products)
+
+    def _products(self, recorded):
+        skus = recorded.query.get("sku", [""])[0].split(",")
+        listed = []
+        for sku in skus:
+            if sku in self.catalog:
+                product = fixture("product.json")
+                product.update(id=self.catalog[sku], sku=sku)
+                listed.append(product)
+        headers = {"X-WP-Total": str(len(listed)), "X-WP-TotalPages": "1"}
+        return 200, listed, headers
 
     def add_parent(self, parent_id):
         """Serve the variations batch of ``parent_id``."""

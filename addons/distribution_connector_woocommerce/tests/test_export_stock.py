@@ -147,13 +147,50 @@ class TestExportStock(WooCommerceOutboundMixin, TransactionCase):
             (results[0]["status"], results[0]["actual_quantity"]), ("ok", 4)
         )
 
-    def test_item_without_a_woocommerce_id_is_an_error_without_a_call(self):
+    def test_malformed_reference_is_an_error_without_a_call(self):
         results = self.adapter.export_stock(
-            [item("MUG-BLUE", 1), item("variation:20", 1), item(None, 1, sku="X")]
+            [item("MUG-BLUE", 1), item("variation:20", 1), item("product:x", 1)]
         )
         self.assertEqual({r["status"] for r in results}, {"error"})
         self.assertIn("product:<id>", results[0]["message"])
         self.assertEqual(self.server.requests, [])
+
+    def test_products_without_reference_are_found_by_sku(self):
+        self.shop.catalog.update({"WOO-A": 501, "WOO-B": 502})
+        results = self.adapter.export_stock(
+            [
+                item(None, 3, sku="WOO-A"),
+                item(None, 4, sku="WOO-VARIANT"),
+                item("product:9", 5),
+                item(None, 6, sku="WOO-B"),
+            ]
+        )
+        lookups = self.server.calls("GET", "/wp-json/wc/v3/products")
+        self.assertEqual(len(lookups), 1)
+        self.assertEqual(
+            lookups[0].query,
+            {"sku": ["WOO-A,WOO-B,WOO-VARIANT"], "per_page": ["100"]},
+        )
+        self.assertEqual(
+            [u["id"] for u in self.batch_calls()[0].json()["update"]], [501, 9, 502]
+        )
+        self.assertEqual(
+            [(r["sku"], r["status"]) for r in results],
+            [("WOO-A", "ok"), ("WOO-VARIANT", "error"), ("product:9", "ok"),
+             ("WOO-B", "ok")],
+        )  # fmt: skip
+        self.assertIn("variation:<parent id>:<id>", results[1]["message"])
+        self.assertEqual(self.shop.stock, {501: 3, 9: 5, 502: 6})
+
+    def test_sku_lookup_answer_must_be_a_list(self):
+        self.server.add(
+            "GET", "/wp-json/wc/v3/products", json_body={"code": "rest_no_route"}
+        )
+        error = self.failing(
+            PermanentError, self.adapter.export_stock, [item(None, 1, sku="WOO-A")]
+        )
+        self.assertEqual(error.kind, "permanent")
+        self.assertEqual(self.batch_calls(), [])
 
     def test_missing_credentials_is_a_configuration_error(self):
         backend = self.make_woo_backend(
