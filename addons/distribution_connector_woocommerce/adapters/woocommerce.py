@@ -531,9 +531,10 @@ class WooCommerceAdapter(DistributionAdapter):
 
     def payload_kind(self, topic, payload):
         """The canonical object of one delivery: a cancelled order's update
-        is a cancellation. Not called by the webhook route yet, which picks
-        the kind per topic (``canonical_kind``): until it is, a cancelled
-        order arrives as an order whose status is ``cancelled``."""
+        is a cancellation. Not called by the webhook route, which picks the
+        kind per topic (``canonical_kind``): there a cancelled order arrives
+        as an order whose status is ``cancelled``, for the order import to
+        cancel."""
         kind = self.canonical_kind(topic)
         if (
             kind == "order"
