@@ -4,3 +4,4 @@ from . import test_order_import
 from . import test_stock_export
 from . import test_fulfillment
 from . import test_pull_orders
+from . import test_stock_publish

@@ -198,6 +198,28 @@ class TestStockExport(FakeShopifyMixin, TransactionCase):
         self.assertEqual(len(self.graphql_calls()), 1, "the second batch waits")
         self.assertEqual(self.waits, [])
 
+    def test_failure_after_a_batch_keeps_what_shopify_confirmed(self):
+        inventory = FakeInventory()
+        calls = []
+
+        def shopify(recorded):
+            calls.append(recorded)
+            if len(calls) == 2:
+                return 429, {"errors": "Too many requests"}, {"Retry-After": "60"}
+            return inventory(recorded)
+
+        self.server.route("POST", GRAPHQL_PATH, shopify)
+        error = self.failing(
+            RateLimitedError,
+            self.adapter().export_stock,
+            [stock_item(n, 2) for n in range(300)],
+        )
+        self.assertEqual(error.retry_after, 60)
+        partial = error.partial_results
+        self.assertEqual([r["status"] for r in partial[:250]], ["ok"] * 250)
+        self.assertEqual(partial[250:], [None] * 50)
+        self.assertEqual(len(inventory.levels), 250)
+
     def test_429_with_retry_after_is_waited_in_place(self):
         self.server.add("POST", GRAPHQL_PATH, status=429, headers={"Retry-After": "2"})
         self.serve(FakeInventory())

@@ -1,0 +1,107 @@
+"""Distribution Stock Publishing's sweep and export jobs, to a fake Shopify
+through the Shopify adapter."""
+
+from odoo.tests.common import TransactionCase, tagged
+
+from odoo.addons.queue_job.tests.common import trap_jobs
+
+from .common import GRAPHQL_PATH, FakeInventory, FakeShopifyMixin
+
+MUG_ITEM = "gid://shopify/InventoryItem/45000000000001"
+PLATE_ITEM = "gid://shopify/InventoryItem/45000000000002"
+
+
+@tagged("-at_install", "post_install")
+class TestStockPublish(FakeShopifyMixin, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpFakeShopify()
+        cls.Level = cls.env["distribution.stock.level"]
+        cls.warehouse = cls.env["stock.warehouse"].create(
+            {"name": "Shopify warehouse", "code": "SHPW"}
+        )
+        Product = cls.env["product.product"]
+        cls.mug = Product.create(
+            {"name": "Shopify mug", "default_code": "SHP-MUG", "is_storable": True}
+        )
+        cls.plate = Product.create(
+            {"name": "Shopify plate", "default_code": "SHP-PLATE", "is_storable": True}
+        )
+        for product, qty in ((cls.mug, 30), (cls.plate, 5)):
+            cls.env["stock.quant"]._update_available_quantity(
+                product, cls.warehouse.lot_stock_id, qty
+            )
+        cls.env["distribution.publish.rule"].create(
+            {
+                "backend_id": cls.backend.id,
+                "warehouse_ids": [(6, 0, cls.warehouse.ids)],
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.inventory = FakeInventory({MUG_ITEM: 0, PLATE_ITEM: 0})
+        self.server.route("POST", GRAPHQL_PATH, self.inventory)
+
+    def level(self, product):
+        return self.Level.search(
+            [("backend_id", "=", self.backend.id), ("product_id", "=", product.id)]
+        )
+
+    def publish(self, references=None):
+        """Sweep, give the levels their inventory items, run the export jobs."""
+        with trap_jobs() as trap:
+            self.Level.sweep()
+            for product, reference in (references or {}).items():
+                self.level(product).external_ref = reference
+            return [
+                job.perform()
+                for job in trap.enqueued_jobs
+                if job.method_name == "export_batch"
+            ]
+
+    def test_sweep_publishes_to_shopify_and_records_what_it_confirmed(self):
+        results = self.publish({self.mug: MUG_ITEM, self.plate: PLATE_ITEM})
+        self.assertEqual(len(results), 1, results)
+        self.assertEqual(self.inventory.levels, {MUG_ITEM: 30, PLATE_ITEM: 5})
+        (sent,) = [c.json()["variables"]["input"] for c in self.graphql_calls()]
+        self.assertTrue(sent["ignoreCompareQuantity"], "never published before")
+        for product, qty in ((self.mug, 30), (self.plate, 5)):
+            level = self.level(product)
+            self.assertEqual((level.state, level.published_qty), ("clean", qty))
+            self.assertTrue(level.published_at)
+
+    def test_next_publication_compares_with_what_was_published(self):
+        self.publish({self.mug: MUG_ITEM, self.plate: PLATE_ITEM})
+        self.server.requests.clear()
+        # two mugs leave the warehouse while Shopify's number was set to 25
+        self.env["stock.quant"]._update_available_quantity(
+            self.mug, self.warehouse.lot_stock_id, -2
+        )
+        self.inventory.levels[MUG_ITEM] = 25
+        self.Level._mark_products_dirty(self.mug.ids)
+        self.Level._flush_dirty_marks()
+        self.publish()
+        sets = [
+            c.json()["variables"]["input"]["quantities"]
+            for c in self.graphql_calls()
+            if "inventorySetQuantities" in c.json()["query"]
+        ]
+        # compared with what we published (refused: stale), then, as the
+        # publishing engine decides, once more with the number Shopify holds
+        self.assertEqual(
+            [(q[0]["quantity"], q[0]["compareQuantity"]) for q in sets],
+            [(28, 30), (28, 25)],
+        )
+        self.assertEqual(self.inventory.levels[MUG_ITEM], 28)
+        mug = self.level(self.mug)
+        self.assertEqual((mug.state, mug.published_qty), ("clean", 28))
+
+    def test_level_without_inventory_item_is_in_error(self):
+        self.publish({self.mug: MUG_ITEM})
+        plate = self.level(self.plate)
+        self.assertEqual(plate.state, "error")
+        self.assertIn("gid://shopify/InventoryItem/", plate.error)
+        self.assertEqual(self.inventory.levels[PLATE_ITEM], 0)
+        self.assertEqual(self.level(self.mug).published_qty, 30)
