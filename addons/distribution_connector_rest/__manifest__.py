@@ -1,0 +1,13 @@
+{
+    "name": "Distribution Connector REST",
+    "summary": "Configurable JSON/HTTP adapter for B2B portals, warehouse systems "
+    "and 3PLs that speak the canonical Distribution Sync objects",
+    "version": "19.0.1.0.0",
+    "category": "Sales/Sales",
+    "website": "https://github.com/distribution-sync/distribution-sync",
+    "author": "Distribution Sync Contributors",
+    "license": "LGPL-3",
+    "depends": ["distribution_sync"],
+    "external_dependencies": {"python": ["requests"]},
+    "data": ["views/distribution_backend_views.xml"],
+}

@@ -1,0 +1,52 @@
+from odoo import fields, models
+
+
+class DistributionBackend(models.Model):
+    _inherit = "distribution.backend"
+
+    adapter = fields.Selection(
+        selection_add=[("rest", "REST (canonical JSON)")],
+        ondelete={"rest": "set default"},
+    )
+    # -- inbound ------------------------------------------------------------
+    rest_signature_header = fields.Char(
+        string="Signature header",
+        default="X-Signature",
+        help="Header carrying the HMAC-SHA256 of the raw body, made with the "
+        "webhook secret.",
+    )
+    rest_signature_encoding = fields.Selection(
+        [("hex", "Hexadecimal"), ("base64", "Base64")],
+        string="Signature encoding",
+        default="hex",
+    )
+    rest_signature_prefix = fields.Char(
+        string="Signature prefix", default="sha256=", help="e.g. sha256="
+    )
+    rest_event_id_header = fields.Char(
+        string="Event id header",
+        default="X-Event-Id",
+        help="Header identifying a delivery (stable across the sender's "
+        "retries); without it, a digest of the body does.",
+    )
+    # -- outbound -------------------------------------------------------------
+    rest_auth = fields.Selection(
+        [
+            ("bearer", "Bearer token (API secret)"),
+            ("basic", "Basic (API key and API secret)"),
+            ("hmac", "HMAC signature of the body (API secret)"),
+            ("none", "None"),
+        ],
+        string="Authentication",
+        default="bearer",
+    )
+    rest_auth_header = fields.Char(
+        string="HMAC header",
+        default="X-Signature",
+        help="Header that carries our signature when authentication is HMAC.",
+    )
+    rest_stock_path = fields.Char(string="Stock endpoint", default="stock")
+    rest_fulfillment_path = fields.Char(
+        string="Fulfillment endpoint", default="fulfillments"
+    )
+    rest_orders_path = fields.Char(string="Orders endpoint", default="orders")

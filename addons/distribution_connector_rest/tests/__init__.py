@@ -1,0 +1,2 @@
+from . import test_rest_webhook
+from . import test_rest_outbound

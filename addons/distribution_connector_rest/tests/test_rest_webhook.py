@@ -1,0 +1,102 @@
+import base64
+import hashlib
+import hmac
+import json
+
+from odoo.tests.common import HttpCase, tagged
+
+from odoo.addons.distribution_sync.tests.common import OrderImportMixin
+from odoo.addons.queue_job.tests.common import trap_jobs
+
+SECRET = "portal-webhook-secret-1234"
+
+
+def portal_signature(secret, body):
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
+
+
+@tagged("-at_install", "post_install")
+class TestRestWebhook(OrderImportMixin, HttpCase):
+    """A B2B portal that signs with its own header, in base64, no prefix."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpOrderImport()
+        cls.portal = cls.make_backend(
+            "B2B portal",
+            secret=SECRET,
+            adapter="rest",
+            kind="b2b_portal",
+            rest_signature_header="X-Portal-Signature",
+            rest_signature_encoding="base64",
+            rest_signature_prefix=False,
+            rest_event_id_header="X-Portal-Delivery",
+        )
+
+    def post(self, payload, topic="order", signature=None, delivery=None):
+        body = json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Portal-Signature": signature
+            if signature is not None
+            else portal_signature(SECRET, body).decode(),
+        }
+        if delivery:
+            headers["X-Portal-Delivery"] = delivery
+        return self.url_open(
+            self.webhook_path(self.portal, topic), data=body, headers=headers
+        )
+
+    def exchanges(self):
+        return self.Exchange.search([("backend_id", "=", self.portal.id)])
+
+    def test_configured_signature_is_accepted(self):
+        with trap_jobs() as trap:
+            response = self.post(self.order_payload(), delivery="d-1")
+            trap.assert_jobs_count(1)
+        self.assertEqual(response.json()["status"], "accepted")
+        exchange = self.exchanges()
+        self.assertEqual(exchange.kind, "order")
+        self.assertEqual(exchange.external_event_id, "d-1")
+        self.assertEqual(json.loads(exchange.headers)["x-portal-delivery"], "d-1")
+
+    def test_other_encodings_and_secrets_are_rejected(self):
+        body = json.dumps(self.order_payload()).encode()
+        hex_signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        self.assertEqual(
+            self.post(self.order_payload(), signature=hex_signature).status_code, 401
+        )
+        wrong = portal_signature("another-secret", body).decode()
+        self.assertEqual(
+            self.post(self.order_payload(), signature=wrong).status_code, 401
+        )
+        self.assertEqual(self.post(self.order_payload(), signature="").status_code, 401)
+        self.assertFalse(self.exchanges())
+
+    def test_configured_event_id_collapses_redeliveries(self):
+        self.post(self.order_payload(), delivery="d-2")
+        again = self.post(self.order_payload(), delivery="d-2")
+        self.assertEqual(again.json()["status"], "duplicate")
+        self.assertEqual(len(self.exchanges()), 1)
+
+    def test_every_canonical_topic_is_accepted_and_others_are_not(self):
+        shipment = {
+            "order_external_id": "CH-1",
+            "lines": [{"sku": "MUG-BLUE", "quantity": 1}],
+        }
+        self.assertEqual(self.post(shipment, topic="shipment").status_code, 200)
+        self.assertEqual(self.exchanges().kind, "shipment")
+        self.assertEqual(self.exchanges().external_ref, "CH-1")
+        self.assertEqual(self.post(shipment, topic="orders-create").status_code, 404)
+
+    def test_signed_order_becomes_a_confirmed_order(self):
+        with trap_jobs() as trap:
+            answer = self.post(self.order_payload(), delivery="d-3").json()
+            for job in trap.enqueued_jobs:
+                getattr(job.recordset.with_env(self.env), job.method_name)()
+        exchange = self.Exchange.browse(answer["exchange_id"])
+        self.assertEqual(exchange.state, "done", exchange.error)
+        order = self.orders("CH-1001", backend=self.portal)
+        self.assertEqual(len(order), 1)
+        self.assertEqual(order.state, "sale")
