@@ -168,3 +168,19 @@ class TestOrderImport(WooCommerceTestMixin, HttpCase):
         self.assertEqual(
             self.Exchange.search_count([("backend_id", "=", self.backend.id)]), 2
         )
+
+    def test_cancelled_update_cancels_the_sales_order(self):
+        self.deliver(self.order_payload(), delivery_id="created")
+        order = self.orders()
+        self.assertEqual(order.state, "sale")
+        cancelled = self.order_payload(
+            status="cancelled", date_modified_gmt="2025-03-22T20:00:00"
+        )
+        exchange, status, _jobs = self.deliver(
+            cancelled, topic="order.updated", delivery_id="cancelled"
+        )
+        self.assertEqual(status, "accepted")
+        self.assertEqual(exchange.kind, "order")
+        self.assertEqual(exchange.state, "done", exchange.error)
+        self.assertEqual(self.orders(), order)
+        self.assertEqual(order.state, "cancel")
