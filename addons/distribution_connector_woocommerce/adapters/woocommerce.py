@@ -440,7 +440,11 @@ def parse_product_ref(external_ref):
 
 def stock_amount(quantity):
     """WooCommerce stores whole quantities: round down, never publish more
-    than allowed."""
+    than allowed. None when ``quantity`` is not a number."""
+    if isinstance(quantity, bool) or not isinstance(quantity, (int, float, Decimal)):
+        return None
+    if not math.isfinite(quantity):
+        return None
     return int(Decimal(str(quantity)).to_integral_value(rounding=ROUND_FLOOR))
 
 
@@ -449,11 +453,8 @@ def tracking_note(shipment):
     carrier = shipment.get("carrier")
     number = shipment.get("tracking_number")
     url = shipment.get("tracking_url")
-    text = (
-        f"Your order has shipped with {carrier}."
-        if carrier
-        else ("Your order has shipped.")
-    )
+    text = "Your order has shipped"
+    text += f" with {carrier}." if carrier else "."
     if number:
         text += f" Tracking number: {number}."
     if url:
@@ -610,8 +611,14 @@ class WooCommerceAdapter(DistributionAdapter):
                     item, "error", None, self._no_product_message(item)
                 )
                 continue
+            quantity = stock_amount(item.get("quantity"))
+            if quantity is None:
+                results[index] = self._stock_result(
+                    item, "error", None, f"{item.get('quantity')!r} is not a quantity."
+                )
+                continue
             parent, object_id = ref
-            entry = (index, object_id, stock_amount(item["quantity"]))
+            entry = (index, object_id, quantity)
             if parent is None:
                 products.append(entry)
             else:

@@ -149,7 +149,12 @@ class TestExportStock(WooCommerceOutboundMixin, TransactionCase):
 
     def test_malformed_reference_is_an_error_without_a_call(self):
         results = self.adapter.export_stock(
-            [item("MUG-BLUE", 1), item("variation:20", 1), item("product:x", 1)]
+            [
+                item("MUG-BLUE", 1),
+                item("variation:20", 1),
+                item("product:x", 1),
+                item("product:1", None),
+            ]
         )
         self.assertEqual({r["status"] for r in results}, {"error"})
         self.assertIn("product:<id>", results[0]["message"])
