@@ -14,4 +14,5 @@ def register_flow(cls):
     return cls
 
 
+from . import order_cancellation  # noqa: E402
 from . import order_import  # noqa: E402

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-from datetime import datetime, timezone
 
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, float_round
@@ -11,20 +10,14 @@ from odoo.tools.sql import escape_psql
 from odoo.addons.distribution_connector.errors import PermanentError
 
 from . import register_flow
-
-ORDER_MODEL = "sale.order"
-PRODUCT_MODEL = "product.product"
-PARTNER_MODEL = "res.partner"
-
-
-def _parse_datetime(value):
-    """ISO 8601 -> naive UTC datetime (Odoo's convention)."""
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if moment.tzinfo:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
+from .common import (
+    ORDER_MODEL,
+    PARTNER_MODEL,
+    PRODUCT_MODEL,
+    find_product,
+    parse_datetime,
+)
+from .order_cancellation import cancel_order
 
 
 def _lines_fingerprint(data):
@@ -97,7 +90,7 @@ class OrderImport:
         if warehouse:
             vals["warehouse_id"] = warehouse.id
         if data.get("created_at"):
-            vals["date_order"] = _parse_datetime(data["created_at"])
+            vals["date_order"] = parse_datetime(data["created_at"])
         if self.backend.salesperson_id:
             vals["user_id"] = self.backend.salesperson_id.id
         if self.backend.sales_team_id:
@@ -109,12 +102,17 @@ class OrderImport:
                 "res_model": ORDER_MODEL,
                 "res_id": order.id,
                 "external_id": data["external_id"],
-                "external_updated_at": _parse_datetime(data.get("updated_at")),
+                "external_updated_at": parse_datetime(data.get("updated_at")),
                 "external_fingerprint": _lines_fingerprint(data),
             }
         )
         self._check_total(order)
-        if self.backend.auto_confirm and data.get("status", "open") != "cancelled":
+        if data.get("status") == "cancelled":
+            # Kept as a cancelled quotation rather than skipped: the binding
+            # exists, so a cancellation event arriving next finds the order
+            # cancelled already instead of opening an "unknown order".
+            cancel_order(self.exchange, order, self.env._("Cancelled on the channel."))
+        elif self.backend.auto_confirm:
             self._confirm(order)
         order.message_post(
             body=self.env._(
@@ -138,7 +136,7 @@ class OrderImport:
             ) from err
         if self.data.get("created_at"):
             # confirming dates the order now: the customer ordered on the channel
-            order.date_order = _parse_datetime(self.data["created_at"])
+            order.date_order = parse_datetime(self.data["created_at"])
 
     def _check_total(self, order):
         expected = self.data.get("total")
@@ -158,11 +156,18 @@ class OrderImport:
 
     def _update(self, binding, order):
         data = self.data
-        updated_at = _parse_datetime(data.get("updated_at"))
+        updated_at = parse_datetime(data.get("updated_at"))
         if binding.external_updated_at and (
             not updated_at or updated_at <= binding.external_updated_at
         ):
             return order  # stale or repeated: the newer data stays
+        if data.get("status") == "cancelled":
+            # channels that report cancellations as order updates
+            cancel_order(
+                self.exchange, order, self.env._("The channel's order is cancelled.")
+            )
+            binding.external_updated_at = updated_at
+            return order
         if order.state in ("draft", "sent"):
             currency = self._currency()
             commands = [(5, 0, 0), *self._order_lines(data, currency)]
@@ -175,7 +180,7 @@ class OrderImport:
                     "external_fingerprint": _lines_fingerprint(data),
                 }
             )
-            if self.backend.auto_confirm and data.get("status", "open") != "cancelled":
+            if self.backend.auto_confirm:
                 self._confirm(order)
             return order
         if _lines_fingerprint(data) != binding.external_fingerprint:
@@ -401,27 +406,7 @@ class OrderImport:
     # -- lines --------------------------------------------------------------------
 
     def _product(self, sku, json_path):
-        binding = self.bindings._find(self.backend, PRODUCT_MODEL, sku)
-        product = binding._record() if binding else self.env[PRODUCT_MODEL]
-        if product:
-            return product
-        products = self.env[PRODUCT_MODEL].search(
-            [
-                ("default_code", "=", sku),
-                ("company_id", "in", [False, self.company.id]),
-            ],
-            limit=2,
-        )
-        if len(products) == 1:
-            return products
-        reason = "matches several products" if products else "matches no product"
-        raise PermanentError(
-            f"SKU {sku} {reason} for {self.backend.name}: map it to a product "
-            "(SKU mapping) or set the product's internal reference, then retry.",
-            kind="unknown_sku",
-            key=sku,
-            json_path=json_path,
-        )
+        return find_product(self.env, self.backend, sku, json_path)
 
     def _order_lines(self, data, currency):
         unknown = []
@@ -463,6 +448,8 @@ class OrderImport:
             }
             if line.get("name"):
                 vals["name"] = line["name"]
+            if line.get("external_id"):
+                vals["distribution_line_external_id"] = line["external_id"]
             commands.append((0, 0, vals))
         if unknown:
             first = unknown[0]

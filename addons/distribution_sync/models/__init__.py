@@ -3,3 +3,4 @@ from . import distribution_binding
 from . import distribution_exception
 from . import distribution_exchange
 from . import sale_order
+from . import sale_order_line

@@ -5,3 +5,4 @@ from . import test_secrets_hygiene
 from . import test_job_runner
 from . import test_concurrency
 from . import test_webhook_order
+from . import test_order_cancellation

@@ -146,16 +146,17 @@ class OrderImportMixin(DistributionTestMixin):
         payload.update(copy.deepcopy(overrides))
         return payload
 
-    def receive(self, payload, event_id=None, backend=None):
-        """Store an inbound order exchange the way the webhook does."""
+    def receive(self, payload, event_id=None, backend=None, kind="order"):
+        """Store an inbound exchange the way the webhook does (its topic is
+        the canonical kind it carries)."""
         backend = backend or self.backend
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         event_id = event_id or "sha256:" + hashlib.sha256(body).hexdigest()
         external_ref = payload.get("external_id") if isinstance(payload, dict) else None
         exchange, _created = self.Exchange._insert_inbound(
             backend,
-            "order",
-            "order",
+            kind,
+            kind,
             event_id,
             external_ref,
             body,
@@ -190,6 +191,69 @@ class OrderImportMixin(DistributionTestMixin):
         self.assertEqual(exceptions.type, exception_type, exceptions.message)
         self.assertEqual(exceptions.state, "open")
         return exceptions
+
+
+class StockFlowMixin(OrderImportMixin):
+    """The order import's channel with stock: both mugs storable, ten of
+    each in the company's warehouse; orders confirmed, delivered, shipped."""
+
+    @classmethod
+    def setUpStockFlows(cls):
+        cls.setUpOrderImport()
+        (cls.mug_blue | cls.mug_red).is_storable = True
+        cls.warehouse = cls.env["stock.warehouse"].search(
+            [("company_id", "=", cls.company.id)], limit=1
+        )
+        cls.stock_location = cls.warehouse.lot_stock_id
+        cls.Quant = cls.env["stock.quant"]
+        for product in cls.mug_blue | cls.mug_red:
+            cls.Quant._update_available_quantity(product, cls.stock_location, 10)
+
+    def apply(self, kind, payload, event_id=None, backend=None):
+        """Receive an event of ``kind`` and run its job body; the exchange."""
+        exchange = self.receive(payload, event_id=event_id, backend=backend, kind=kind)
+        exchange.process()
+        return exchange
+
+    def confirmed_order(self, external_id="CH-1001", **overrides):
+        """An imported, confirmed order (2 blue mugs, 1 red) and its delivery."""
+        self.import_order(self.order_payload(external_id=external_id, **overrides))
+        order = self.orders(external_id)
+        self.assertEqual(order.state, "sale")
+        return order, self.delivery(order)
+
+    @staticmethod
+    def delivery(order):
+        return order.picking_ids.filtered(
+            lambda p: (
+                p.picking_type_code == "outgoing" and p.state not in ("done", "cancel")
+            )
+        )
+
+    def ship_by_hand(self, picking, quantities=None):
+        """Validate a delivery as a user does: every move in full, or the
+        given ``{product: quantity}`` and a backorder for the rest."""
+        for move in picking.move_ids:
+            if quantities is not None:
+                move.quantity = quantities.get(move.product_id, 0.0)
+            move.picked = True
+        picking.with_context(skip_backorder=True).button_validate()
+        self.assertEqual(picking.state, "done")
+        return picking
+
+    def quants(self, product, location=None):
+        return self.Quant.search(
+            [
+                ("product_id", "=", product.id),
+                ("location_id", "child_of", (location or self.stock_location).id),
+            ]
+        )
+
+    def reserved(self, product, location=None):
+        return sum(self.quants(product, location).mapped("reserved_quantity"))
+
+    def on_hand(self, product, location=None):
+        return sum(self.quants(product, location).mapped("quantity"))
 
 
 @contextmanager
