@@ -16,3 +16,4 @@ def register_flow(cls):
 
 from . import order_cancellation  # noqa: E402
 from . import order_import  # noqa: E402
+from . import order_return  # noqa: E402

@@ -8,6 +8,7 @@ BINDABLE_MODELS = [
     ("product.product", "Product"),
     ("res.partner", "Customer"),
     ("sale.order", "Sales order"),
+    ("stock.picking", "Transfer"),
 ]
 
 
@@ -40,7 +41,10 @@ class DistributionBinding(models.Model):
         inverse="_inverse_record_ref",
     )
     external_id = fields.Char(
-        required=True, help="The backend's id: SKU, customer id, order id..."
+        required=True,
+        help="The backend's id: SKU, customer id, order id, location code... "
+        "A transfer is bound under the kind of object it answers to, e.g. "
+        "shipment:<3PL shipment id>, return:<refund id>, fulfillment:<id>.",
     )
     external_updated_at = fields.Datetime(
         help="The backend's last change time applied to the record: older "

@@ -6,3 +6,4 @@ from . import test_job_runner
 from . import test_concurrency
 from . import test_webhook_order
 from . import test_order_cancellation
+from . import test_order_return
