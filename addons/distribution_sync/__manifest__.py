@@ -18,6 +18,7 @@
         "views/distribution_binding_views.xml",
         "views/distribution_backend_views.xml",
         "views/sale_order_views.xml",
+        "views/stock_picking_views.xml",
         "views/distribution_sync_menus.xml",
     ],
 }

@@ -17,3 +17,5 @@ def register_flow(cls):
 from . import order_cancellation  # noqa: E402
 from . import order_import  # noqa: E402
 from . import order_return  # noqa: E402
+from . import shipment_import  # noqa: E402
+from . import receipt_import  # noqa: E402

@@ -4,3 +4,4 @@ from . import distribution_exception
 from . import distribution_exchange
 from . import sale_order
 from . import sale_order_line
+from . import stock_picking

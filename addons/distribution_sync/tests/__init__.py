@@ -7,3 +7,5 @@ from . import test_concurrency
 from . import test_webhook_order
 from . import test_order_cancellation
 from . import test_order_return
+from . import test_shipment_import
+from . import test_receipt_import
