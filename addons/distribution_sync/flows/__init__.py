@@ -19,3 +19,4 @@ from . import order_import  # noqa: E402
 from . import order_return  # noqa: E402
 from . import shipment_import  # noqa: E402
 from . import receipt_import  # noqa: E402
+from . import stock_snapshot  # noqa: E402

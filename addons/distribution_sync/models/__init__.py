@@ -5,3 +5,4 @@ from . import distribution_exchange
 from . import sale_order
 from . import sale_order_line
 from . import stock_picking
+from . import stock_quant

@@ -9,6 +9,7 @@ BINDABLE_MODELS = [
     ("res.partner", "Customer"),
     ("sale.order", "Sales order"),
     ("stock.picking", "Transfer"),
+    ("stock.location", "Location"),
 ]
 
 

@@ -1,6 +1,9 @@
 import json
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+MANAGER_GROUP = "distribution_connector.group_distribution_manager"
 
 EXCEPTION_TYPES = [
     ("invalid_payload", "Invalid payload"),
@@ -21,6 +24,8 @@ EXCEPTION_TYPES = [
     ("over_receipt", "Received more than expected"),
     ("validation_failed", "Validation failed"),
     ("stock_refused", "Stock operation refused"),
+    ("unknown_location", "Unknown location"),
+    ("stock_drift", "Stock drift"),
     ("configuration", "Configuration"),
     ("unsupported_topic", "Unsupported topic"),
     ("transient", "Gave up after retries"),
@@ -28,6 +33,10 @@ EXCEPTION_TYPES = [
     ("permanent", "Rejected by the other side"),
     ("internal", "Internal error"),
 ]
+
+#: what a flow finds while it succeeds, rather than why it failed: kept
+#: open when the exchange ends done, never overwritten by its failures
+FINDING_TYPES = ("stock_drift",)
 
 
 class DistributionException(models.Model):
@@ -97,6 +106,42 @@ class DistributionException(models.Model):
         related="exchange_id.state", string="Exchange state"
     )
 
+    # -- stock drift: what a count found --------------------------------------
+    product_id = fields.Many2one(
+        "product.product", readonly=True, index="btree_not_null"
+    )
+    location_id = fields.Many2one(
+        "stock.location", readonly=True, index="btree_not_null"
+    )
+    uom_id = fields.Many2one(related="product_id.uom_id", string="Unit")
+    odoo_qty = fields.Float(
+        string="Odoo quantity",
+        digits="Product Unit",
+        readonly=True,
+        help="On hand in Odoo (location and sub-locations) when counted.",
+    )
+    counted_qty = fields.Float(
+        string="Counted quantity", digits="Product Unit", readonly=True
+    )
+    drift_qty = fields.Float(
+        string="Difference",
+        digits="Product Unit",
+        compute="_compute_drift_qty",
+        help="Counted minus Odoo quantity.",
+    )
+    counted_at = fields.Datetime(readonly=True)
+    approved_by_id = fields.Many2one(
+        "res.users", string="Count applied by", readonly=True, tracking=True
+    )
+    approved_at = fields.Datetime(string="Count applied on", readonly=True)
+
+    # one open drift per (backend, product, location): later counts update it
+    _open_drift_unique = models.UniqueIndex(
+        "(backend_id, product_id, location_id) "
+        "WHERE type = 'stock_drift' AND state = 'open'",
+        "A stock drift is already open for this product and location.",
+    )
+
     @api.depends("type", "external_ref", "key")
     def _compute_name(self):
         labels = dict(EXCEPTION_TYPES)
@@ -107,6 +152,11 @@ class DistributionException(models.Model):
             if exc.external_ref:
                 parts.append(f"({exc.external_ref})")
             exc.name = " ".join(parts)
+
+    @api.depends("odoo_qty", "counted_qty")
+    def _compute_drift_qty(self):
+        for exc in self:
+            exc.drift_qty = exc.counted_qty - exc.odoo_qty
 
     def _compute_payload_pretty(self):
         for exc in self:
@@ -119,8 +169,13 @@ class DistributionException(models.Model):
                 exc.payload_pretty = raw
 
     def action_retry(self):
-        """Re-run the exchanges once the cause is fixed (one job each)."""
-        for exc in self.filtered(lambda e: e.state == "open"):
+        """Re-run the exchanges once the cause is fixed (one job each).
+
+        Findings (stock drifts) are not failures of their exchange: a later
+        snapshot or Apply count settles them, not a retry."""
+        for exc in self.filtered(
+            lambda e: e.state == "open" and e.type not in FINDING_TYPES
+        ):
             exc.exchange_id.action_retry()
             exc.message_post(body=self.env._("Retry requested."))
         return True
@@ -146,6 +201,68 @@ class DistributionException(models.Model):
         )
         open_ones.exchange_id.action_ignore()
         return True
+
+    def action_apply_count(self):
+        """Adjust Odoo's stock to what the warehouse counted: the manager's
+        approval of a stock drift.
+
+        The difference the count found is applied to the quant of the
+        location itself (no lot, package or owner) as an inventory
+        adjustment, so that moves validated since the count are kept.
+        """
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise AccessError(
+                self.env._("Only Distribution Managers may apply a stock count.")
+            )
+        for exc in self:
+            if exc.type != "stock_drift" or exc.state != "open":
+                raise UserError(
+                    self.env._(
+                        "%(name)s is not an open stock drift.", name=exc.display_name
+                    )
+                )
+            exc._apply_count()
+        return True
+
+    def _apply_count(self):
+        self.ensure_one()
+        product, location = self.product_id, self.location_id
+        # the manager's approval is the authority: stock rights not required
+        quants = self.env["stock.quant"].sudo()
+        quant = quants._gather(product, location, strict=True)[:1]
+        if not quant:
+            quant = quants.create(
+                {"product_id": product.id, "location_id": location.id}
+            )
+        quant.write(
+            {
+                "inventory_quantity": quant.quantity + self.drift_qty,
+                "inventory_quantity_set": True,
+            }
+        )
+        quant.with_context(
+            inventory_name=self.env._(
+                "Count of %(backend)s (%(ref)s)",
+                backend=self.backend_id.name,
+                ref=self.external_ref or self.exchange_id.id,
+            )
+        )._apply_inventory()
+        self.sudo().write(
+            {
+                "state": "resolved",
+                "resolved_at": fields.Datetime.now(),
+                "approved_by_id": self.env.user.id,
+                "approved_at": fields.Datetime.now(),
+            }
+        )
+        self.message_post(
+            body=self.env._(
+                "Count applied: %(product)s in %(location)s adjusted by %(diff)s.",
+                product=product.display_name,
+                location=location.display_name,
+                diff=f"{self.drift_qty:+g}",
+            )
+        )
 
     def action_assign_to_me(self):
         self.write({"user_id": self.env.uid})

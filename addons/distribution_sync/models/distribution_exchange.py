@@ -7,7 +7,7 @@ from odoo import fields, models
 from odoo.addons.distribution_connector.errors import PermanentError, TransientError
 
 from ..flows import FLOWS
-from ..models.distribution_exception import EXCEPTION_TYPES
+from ..models.distribution_exception import EXCEPTION_TYPES, FINDING_TYPES
 from ..tools import schemas
 
 
@@ -41,7 +41,7 @@ class DistributionExchange(models.Model):
             ) from err
 
     def _record_failure(self, err):
-        super()._record_failure(err)
+        result = super()._record_failure(err)
         kinds = dict(EXCEPTION_TYPES)
         vals = {
             "type": err.kind if err.kind in kinds else "permanent",
@@ -52,16 +52,23 @@ class DistributionExchange(models.Model):
         }
         exceptions = self.env["distribution.exception"].sudo()
         existing = exceptions.search(
-            [("exchange_id", "=", self.id), ("state", "=", "open")], limit=1
+            [
+                ("exchange_id", "=", self.id),
+                ("state", "=", "open"),
+                ("type", "not in", FINDING_TYPES),
+            ],
+            limit=1,
         )
         if existing:
             vals["occurrences"] = existing.occurrences + 1
             existing.write(vals)
         else:
             exceptions.create({**vals, "exchange_id": self.id})
+        return result
 
     def _record_success(self, result):
-        super()._record_success(result)
-        self.exception_ids.filtered(lambda e: e.state == "open").sudo().write(
-            {"state": "resolved", "resolved_at": fields.Datetime.now()}
-        )
+        recorded = super()._record_success(result)
+        self.exception_ids.filtered(
+            lambda e: e.state == "open" and e.type not in FINDING_TYPES
+        ).sudo().write({"state": "resolved", "resolved_at": fields.Datetime.now()})
+        return recorded

@@ -9,3 +9,4 @@ from . import test_order_cancellation
 from . import test_order_return
 from . import test_shipment_import
 from . import test_receipt_import
+from . import test_stock_snapshot
