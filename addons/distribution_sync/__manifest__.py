@@ -1,8 +1,9 @@
 {
     "name": "Distribution Sync",
-    "summary": "Canonical orders validated with JSON Schema, bindings, the order "
-    "import flow and the exception review queue",
-    "version": "19.0.1.0.0",
+    "summary": "Canonical objects validated with JSON Schema, bindings, the order, "
+    "cancellation, return, shipment, receipt, stock snapshot and fulfillment "
+    "flows, and the exception review queue",
+    "version": "19.0.1.1.0",
     "category": "Sales/Sales",
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",
@@ -13,6 +14,7 @@
         "security/ir.model.access.csv",
         "security/distribution_sync_security.xml",
         "data/product_data.xml",
+        "data/queue_job_data.xml",
         "wizards/distribution_exception_ignore_views.xml",
         "views/distribution_exception_views.xml",
         "views/distribution_binding_views.xml",

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from odoo.addons.distribution_connector.adapters.base import DistributionAdapter
+
 
 class DistributionBackend(models.Model):
     _inherit = "distribution.backend"
@@ -24,9 +26,25 @@ class DistributionBackend(models.Model):
         ),
         help="Service product used for the channel's shipping lines.",
     )
-    salesperson_id = fields.Many2one("res.users", string="Salesperson")
+    salesperson_id = fields.Many2one("res.users")
     sales_team_id = fields.Many2one("crm.team", string="Sales team", check_company=True)
+    send_fulfillments = fields.Boolean(
+        default=True,
+        tracking=True,
+        help="Tell the channel when a delivery of its orders ships (quantities, "
+        "carrier, tracking), when its adapter can.",
+    )
     exception_count = fields.Integer(compute="_compute_exception_count")
+
+    def _sends_fulfillments(self):
+        """True when fulfillments go out to this backend: wanted, and its
+        adapter implements ``export_fulfillment``."""
+        self.ensure_one()
+        adapter_class = type(self._get_adapter())
+        return self.send_fulfillments and (
+            adapter_class.export_fulfillment
+            is not DistributionAdapter.export_fulfillment
+        )
 
     def _compute_exception_count(self):
         counts = dict(

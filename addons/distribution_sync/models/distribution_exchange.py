@@ -1,14 +1,23 @@
 import json
+import logging
 
 from psycopg2.errors import UniqueViolation
 
 from odoo import fields, models
 
-from odoo.addons.distribution_connector.errors import PermanentError, TransientError
+from odoo.addons.distribution_connector.errors import (
+    DistributionError,
+    PermanentError,
+    TransientError,
+)
 
-from ..flows import FLOWS
+from ..flows import FLOWS, OUTBOUND_FLOWS
 from ..models.distribution_exception import EXCEPTION_TYPES, FINDING_TYPES
 from ..tools import schemas
+
+_logger = logging.getLogger(__name__)
+
+OUTBOUND_CHANNEL = "root.distribution.outbound"
 
 
 class DistributionExchange(models.Model):
@@ -17,7 +26,9 @@ class DistributionExchange(models.Model):
     exception_ids = fields.One2many("distribution.exception", "exchange_id")
 
     def _apply(self):
-        flow_class = FLOWS.get(self.kind) if self.direction == "in" else None
+        if self.direction == "out":
+            return self._apply_outbound()
+        flow_class = FLOWS.get(self.kind)
         if not flow_class:
             return super()._apply()
         backend = self.backend_id
@@ -40,8 +51,36 @@ class DistributionExchange(models.Model):
                 f"({err.diag.constraint_name}): retrying."
             ) from err
 
+    def _outbound_flow(self):
+        """The outbound flow sending this exchange; None for the HTTP client's
+        log of single calls, which share the topic but not the kind."""
+        flow_class = OUTBOUND_FLOWS.get(self.topic) if self.direction == "out" else None
+        return flow_class if flow_class and flow_class.kind == self.kind else None
+
+    def _apply_outbound(self):
+        flow_class = self._outbound_flow()
+        if not flow_class:
+            return super()._apply()
+        exchange = self.sudo().with_company(self.backend_id.company_id)
+        return flow_class(exchange).run()
+
+    def _enqueue_processing(self):
+        """Outbound exchanges (a retried fulfillment) run on the outbound
+        channel, never in the way of inbound orders."""
+        outbound = self.filtered(lambda e: e._outbound_flow())
+        for exchange in outbound:
+            exchange.with_user(exchange.backend_id.job_user_id).with_delay(
+                channel=OUTBOUND_CHANNEL,
+                description=f"Send {exchange.topic} exchange #{exchange.id}",
+                identity_key=f"distribution.exchange.process:{exchange.id}:"
+                f"{exchange.attempts}",
+            ).process()
+        return super(DistributionExchange, self - outbound)._enqueue_processing()
+
     def _record_failure(self, err):
         result = super()._record_failure(err)
+        if self.direction == "out" and not self.raw_body:
+            self._keep_outbound_payload()
         kinds = dict(EXCEPTION_TYPES)
         vals = {
             "type": err.kind if err.kind in kinds else "permanent",
@@ -66,9 +105,52 @@ class DistributionExchange(models.Model):
             exceptions.create({**vals, "exchange_id": self.id})
         return result
 
+    def _keep_outbound_payload(self):
+        """What the failed call was to send, for the review queue (the flow's
+        own write was rolled back with its attempt). Never raises."""
+        flow_class = self._outbound_flow()
+        if not flow_class:
+            return
+        exchange = self.sudo().with_company(self.backend_id.company_id)
+        try:
+            with self.env.cr.savepoint():
+                payload = flow_class(exchange).payload()
+                self.raw_body = json.dumps(payload, indent=2, sort_keys=True)
+        except DistributionError as err:
+            _logger.info("No payload kept for exchange %s: %s", self.id, err.kind)
+
     def _record_success(self, result):
         recorded = super()._record_success(result)
         self.exception_ids.filtered(
             lambda e: e.state == "open" and e.type not in FINDING_TYPES
         ).sudo().write({"state": "resolved", "resolved_at": fields.Datetime.now()})
         return recorded
+
+    # -- outbound fulfillments -------------------------------------------------
+
+    def _fulfillment_exchange(self, backend, picking):
+        """The outbound exchange sending ``picking`` to ``backend``: one per
+        delivery, whatever the job runs."""
+        event_id = f"stock.picking/{picking.id}"
+        exchange = self.search(
+            [
+                ("backend_id", "=", backend.id),
+                ("direction", "=", "out"),
+                ("topic", "=", "fulfillment"),
+                ("external_event_id", "=", event_id),
+            ],
+            limit=1,
+        )
+        return exchange or self.create(
+            {
+                "backend_id": backend.id,
+                "direction": "out",
+                "topic": "fulfillment",
+                "kind": "shipment",
+                "external_event_id": event_id,
+                "external_ref": picking.sale_id.distribution_external_id,
+                "content_type": "application/json",
+                "res_model": "stock.picking",
+                "res_id": picking.id,
+            }
+        )

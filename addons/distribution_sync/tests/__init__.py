@@ -10,3 +10,5 @@ from . import test_order_return
 from . import test_shipment_import
 from . import test_receipt_import
 from . import test_stock_snapshot
+from . import test_fulfillment_export
+from . import test_flow_jobs
