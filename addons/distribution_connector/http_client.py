@@ -245,6 +245,7 @@ class BackendHttpClient:
             "response_status": response.status_code if response is not None else 0,
             "duration_ms": int(duration * 1000),
             "attempts": 1,
+            "call_log": True,
         }
         try:
             with backend.env.registry.cursor() as cr:

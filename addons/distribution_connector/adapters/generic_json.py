@@ -26,8 +26,17 @@ def sign(secret, body):
 class GenericJsonAdapter(DistributionAdapter):
     code = "generic_json"
     label = "Generic JSON"
+    #: canonical objects, sent as themselves (the URL's topic names them)
     topics = {
-        "order": "order",
+        kind: kind
+        for kind in (
+            "order",
+            "order_cancellation",
+            "return",
+            "shipment",
+            "receipt",
+            "stock_snapshot",
+        )
     }
     kept_headers = (EVENT_ID_HEADER,)
 

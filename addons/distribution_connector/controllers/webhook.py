@@ -109,7 +109,7 @@ class DistributionWebhookController(http.Controller):
         )
         if not created:
             return self._answer(200, "duplicate", exchange_id=exchange.id)
-        exchange._enqueue_processing()
+        exchange._delay_process(backend, attempts=0)
         return self._answer(200, "accepted", exchange_id=exchange.id)
 
     @staticmethod

@@ -373,10 +373,25 @@ class DistributionBackend(models.Model):
         """Backend owning ``token`` (archived ones included: they answer 404)."""
         if not token or len(token) > 128:
             return self.browse()
+        # one narrow query: what the webhook route reads, nothing more
         return (
             self.sudo()
             .with_context(active_test=False)
-            .search([("webhook_token", "=", token)], limit=1)
+            .search_fetch(
+                [("webhook_token", "=", token)],
+                [
+                    "active",
+                    "paused",
+                    "adapter",
+                    "company_id",
+                    "job_user_id",
+                    "webhook_max_bytes",
+                    "webhook_secret_enc",
+                    "webhook_secret_previous_enc",
+                    "webhook_secret_previous_until",
+                ],
+                limit=1,
+            )
         )
 
     def _check_can_sign(self):

@@ -36,11 +36,11 @@ class DistributionExchange(models.Model):
     _order = "id desc"
     _rec_name = "display_name"
 
+    # indexed by the unique constraint below, which starts with it
     backend_id = fields.Many2one(
         "distribution.backend",
         required=True,
         ondelete="restrict",
-        index=True,
         readonly=True,
     )
     company_id = fields.Many2one(
@@ -98,6 +98,11 @@ class DistributionExchange(models.Model):
         readonly=True, help="HTTP status of an outbound call."
     )
     duration_ms = fields.Integer(string="Duration (ms)", readonly=True)
+    call_log = fields.Boolean(
+        readonly=True,
+        help="A record of one HTTP call made by the HTTP client: kept for "
+        "tracing, never processed nor retried.",
+    )
     response_body = fields.Text(
         readonly=True, help="What the other side answered to an outbound call."
     )
@@ -187,12 +192,26 @@ class DistributionExchange(models.Model):
         The job carries the exchange id only: no payload, no secret.
         """
         for exchange in self:
-            backend = exchange.backend_id
-            exchange.with_user(backend.job_user_id).with_delay(
-                description=f"Process {exchange.direction} exchange #{exchange.id} "
-                f"({exchange.topic})",
-                identity_key=f"distribution.exchange.process:{exchange.id}:{exchange.attempts}",
-            ).process()
+            exchange._delay_process(exchange.backend_id, exchange.attempts)
+
+    def _delay_process(self, backend, attempts):
+        """Enqueue ``process`` for this exchange, reading nothing from it.
+
+        The webhook calls it with what it has at hand, so that a request
+        costs one insert for the exchange and one for its job. The job runs
+        in the backend's company; chatter tracking of the job is skipped.
+        """
+        self.ensure_one()
+        self.with_user(backend.job_user_id).with_company(
+            backend.company_id
+        ).with_context(
+            tracking_disable=True,
+            mail_create_nolog=True,
+            mail_create_nosubscribe=True,
+        ).with_delay(
+            description=f"Process exchange #{self.id}",
+            identity_key=f"distribution.exchange.process:{self.id}:{attempts}",
+        ).process()
 
     # -- processing -------------------------------------------------------------
 
@@ -292,7 +311,9 @@ class DistributionExchange(models.Model):
 
     def action_retry(self):
         """Process again once the cause is fixed; done exchanges are skipped."""
-        to_retry = self.filtered(lambda e: e.state in ("error", "received"))
+        to_retry = self.filtered(
+            lambda e: e.state in ("error", "received") and not e.call_log
+        )
         to_retry.write({"state": "received"})
         to_retry._enqueue_processing()
         return True

@@ -62,6 +62,9 @@ class TestHttpClient(DistributionTestMixin, TransactionCase):
         self.assertEqual(
             (log.state, log.response_status, log.topic), ("done", 200, "stock")
         )
+        self.assertTrue(log.call_log)
+        log.action_retry()
+        self.assertEqual(log.state, "done", "a call log is never processed again")
         self.assertEqual(log.raw_body, '{"a": 1}')
         self.assertGreaterEqual(log.duration_ms, 0)
         self.assertNotIn("bearer-secret-123", repr(log.read()))
