@@ -22,6 +22,9 @@ SECTIONS = [
 ]
 
 
+LIST_ITEM = re.compile(r"^(\s*)(?:[-*]|\d+\.)\s")
+
+
 def md_to_rst(text):
     out = []
     lines = text.splitlines()
@@ -42,6 +45,17 @@ def md_to_rst(text):
             continue
         # `code` -> ``code`` (leave ``already double`` alone)
         line = re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", line)
+        item = LIST_ITEM.match(line)
+        previous = out[-1] if out else ""
+        previous_item = LIST_ITEM.match(previous)
+        if (
+            item
+            and previous.strip()
+            and (not previous_item or item.group(1) != previous_item.group(1))
+        ):
+            # a list after a paragraph, or a nested list, starts after a
+            # blank line in reStructuredText
+            out.append("")
         out.append(line)
         index += 1
     return "\n".join(out).strip() + "\n"
