@@ -14,6 +14,7 @@ subclass and return it from ``distribution.stock.level._stock_publish_engine``.
 
 import json
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from odoo.tools import SQL
@@ -32,6 +33,7 @@ OPEN_MOVE_STATES = ("waiting", "confirmed", "partially_available", "assigned")
 #: fields of ``distribution.stock.level`` written by the engine
 COMPUTED_FIELDS = [
     "computed_qty",
+    "differs",
     "pool_qty",
     "explanation",
     "state",
@@ -58,8 +60,9 @@ class RuleSpec:
     product_safety: dict = field(default_factory=dict)
     #: category id -> Safety of a category override
     category_safety: dict = field(default_factory=dict)
-    #: index of the rule's pool in the stock rows (set by the engine)
-    pool: int = -1
+    #: columns of the rule's pool in the stock rows: measure -> index (set by
+    #: the engine)
+    columns: dict = field(default_factory=dict)
     #: the rule's own safety stock
     default_safety: Safety = None
 
@@ -78,10 +81,23 @@ class RuleSpec:
 
 
 @dataclass
+class Pool:
+    """One set of sources and what the rules on it need to know."""
+
+    patterns: tuple
+    #: measures among on_hand, reserved, incoming, outgoing
+    measures: list
+    #: measure -> column index in the stock rows (set by read_stock's layout)
+    columns: dict = field(default_factory=dict)
+
+
+@dataclass
 class Partition:
     members: list
     #: rule id -> index in members
     index: dict
+    #: (pool, safeties...) -> results of apply_partition
+    memo: dict = field(default_factory=dict)
 
 
 class StockPublishEngine:
@@ -90,11 +106,14 @@ class StockPublishEngine:
 
     #: levels written per UPDATE statement
     write_chunk = 10000
+    #: PostgreSQL work_mem while grouping the stock of the catalog
+    work_mem = "64MB"
 
     def __init__(self, env):
         self.env = env(su=True)
         self.cr = env.cr
         self._category_ancestors = None
+        self._resolved_categories = {}
 
     # -- rules -----------------------------------------------------------
 
@@ -159,17 +178,28 @@ class StockPublishEngine:
             category_safety=category_safety,
         )
 
-    def _pools(self, specs):
-        """Distinct source sets: [(patterns, with_moves)]; sets spec.pool."""
+    @staticmethod
+    def _pools(specs):
+        """The distinct sets of sources, with the measures their rules need,
+        laid out as columns of the stock rows; sets ``spec.columns``."""
         pools, index = [], {}
         for spec in specs:
             if spec.patterns not in index:
                 index[spec.patterns] = len(pools)
-                pools.append([spec.patterns, False])
-            spec.pool = index[spec.patterns]
-            if spec.basis == FORECAST:
-                pools[spec.pool][1] = True
-        return [tuple(pool) for pool in pools]
+                pools.append(Pool(spec.patterns, [ON_HAND]))
+            pool = pools[index[spec.patterns]]
+            needed = {FREE: ["reserved"], FORECAST: ["incoming", "outgoing"]}
+            for measure in needed.get(spec.basis, []):
+                if measure not in pool.measures:
+                    pool.measures.append(measure)
+        column = 1  # column 0 is the product id
+        for pool in pools:
+            for measure in pool.measures:
+                pool.columns[measure] = column
+                column += 1
+        for spec in specs:
+            spec.columns = pools[index[spec.patterns]].columns
+        return pools
 
     @staticmethod
     def _partitions(specs):
@@ -193,52 +223,90 @@ class StockPublishEngine:
     def read_stock(self, pools, product_ids=None):
         """Stock of each product over each pool, grouped in SQL.
 
-        :param pools: list of ``(patterns, with_moves)``: the ``parent_path
-            LIKE`` patterns of a set of sources, and whether the forecast needs
-            the moves into and out of them
+        :param pools: list of :class:`Pool`: the ``parent_path LIKE``
+            patterns of a set of sources, the measures needed and where they
+            go in a row
         :param product_ids: restrict to these products (None: all)
-        :return: ``{product_id: row}``; for pool ``k``, ``row[4k + 1]`` to
-            ``row[4k + 4]`` are on hand, reserved, incoming and outgoing in
-            the product's unit (internal locations under the sources only;
-            incoming/outgoing: moves not done that enter or leave the set).
-            Products with neither quants nor moves there are left out.
+        :return: ``{product_id: row}``; ``row[pool.columns[measure]]`` is the
+            measure of the product over the pool, in the product's unit:
+            ``on_hand`` and ``reserved`` sum the quants of the internal
+            locations under the sources; ``incoming`` and ``outgoing`` the
+            moves not done that enter or leave them. Products with neither
+            quants nor moves there are left out.
         """
-        if not pools:
-            return {}
-        all_patterns = sorted({p for patterns, _moves in pools for p in patterns})
+        all_patterns = sorted({p for pool in pools for p in pool.patterns})
         if not all_patterns:
             return {}
-        keys = [SQL.identifier(f"k{k}") for k in range(len(pools))]
-        location_flags = SQL(", ").join(
-            SQL("l.parent_path LIKE ANY(%s) AS %s", list(patterns), key)
-            for (patterns, _moves), key in zip(pools, keys, strict=True)
+        flags = SQL(", ").join(
+            SQL("l.parent_path LIKE ANY(%s) AS %s", list(pool.patterns), _flag(k))
+            for k, pool in enumerate(pools)
         )
-        sums = []
-        for key in keys:
-            sums.append(
-                SQL("COALESCE(SUM(q.quantity) FILTER (WHERE loc.%s), 0)::float8", key)
+        quant_sums, move_sums, columns = [], [], []
+        for k, pool in enumerate(pools):
+            for measure in pool.measures:
+                name = SQL.identifier(f"c{pool.columns[measure]}")
+                if measure == ON_HAND:
+                    quant_sums.append(_sum("q.quantity", SQL("loc.%s", _flag(k)), name))
+                elif measure == "reserved":
+                    quant_sums.append(
+                        _sum("q.reserved_quantity", SQL("loc.%s", _flag(k)), name)
+                    )
+                else:
+                    inside, outside = (
+                        ("dst", "src")
+                        if measure == "incoming"
+                        else (
+                            "src",
+                            "dst",
+                        )
+                    )
+                    move_sums.append(
+                        _sum(
+                            "m.product_qty",
+                            SQL(
+                                "%s.%s AND NOT COALESCE(%s.%s, FALSE)",
+                                SQL.identifier(inside),
+                                _flag(k),
+                                SQL.identifier(outside),
+                                _flag(k),
+                            ),
+                            name,
+                        )
+                    )
+                source = "moves" if measure in ("incoming", "outgoing") else "quants"
+                columns.append(SQL("COALESCE(%s.%s, 0)", SQL.identifier(source), name))
+        has_products = product_ids is not None
+        products = list(product_ids) if has_products else []
+        if move_sums:
+            moves = SQL(
+                """, moves AS (
+                    SELECT m.product_id, %(sums)s
+                    FROM stock_move m
+                    LEFT JOIN loc src ON src.id = m.location_id
+                    LEFT JOIN loc dst ON dst.id = m.location_dest_id
+                    WHERE m.state IN %(states)s
+                      AND (src.id IS NOT NULL OR dst.id IS NOT NULL)
+                      AND (NOT %(has_products)s OR m.product_id = ANY(%(products)s))
+                    GROUP BY m.product_id
+                )""",
+                sums=SQL(", ").join(move_sums),
+                states=OPEN_MOVE_STATES,
+                has_products=has_products,
+                products=products,
             )
-            sums.append(
-                SQL(
-                    "COALESCE(SUM(q.reserved_quantity) FILTER (WHERE loc.%s), 0)"
-                    "::float8",
-                    key,
-                )
+            select = SQL(
+                """SELECT COALESCE(quants.product_id, moves.product_id), %s
+                FROM quants FULL OUTER JOIN moves
+                    ON moves.product_id = quants.product_id""",
+                SQL(", ").join(columns),
             )
-        quant_filter = (
-            SQL("WHERE q.product_id = ANY(%s)", list(product_ids))
-            if product_ids is not None
-            else SQL()
-        )
-        with_moves = [k for k, (_patterns, moves) in enumerate(pools) if moves]
-        if not with_moves:
-            columns = []
-            for k in range(len(pools)):
-                columns += [SQL("quants.%s", SQL.identifier(f"s{2 * k}"))]
-                columns += [SQL("quants.%s", SQL.identifier(f"s{2 * k + 1}"))]
-                columns += [SQL("0::float8"), SQL("0::float8")]
-            query = SQL(
-                """
+        else:
+            moves = SQL()
+            select = SQL(
+                "SELECT quants.product_id, %s FROM quants", SQL(", ").join(columns)
+            )
+        query = SQL(
+            """
                 WITH loc AS (
                     SELECT l.id, %(flags)s
                     FROM stock_location l
@@ -247,102 +315,34 @@ class StockPublishEngine:
                     SELECT q.product_id, %(sums)s
                     FROM stock_quant q
                     JOIN loc ON loc.id = q.location_id
-                    %(filter)s
+                    WHERE (NOT %(has_products)s OR q.product_id = ANY(%(products)s))
                     GROUP BY q.product_id
-                )
-                SELECT quants.product_id, %(columns)s FROM quants
+                )%(moves)s
+                %(select)s
                 """,
-                flags=location_flags,
-                all=all_patterns,
-                sums=self._named(sums, "s"),
-                filter=quant_filter,
-                columns=SQL(", ").join(columns),
-            )
-        else:
-            query = self._stock_with_moves_query(
-                pools, keys, location_flags, all_patterns, sums, product_ids
-            )
-        self.cr.execute(query)
-        return {row[0]: row for row in self.cr.fetchall()}
-
-    @staticmethod
-    def _named(expressions, prefix):
-        return SQL(", ").join(
-            SQL("%s AS %s", expression, SQL.identifier(f"{prefix}{i}"))
-            for i, expression in enumerate(expressions)
-        )
-
-    def _stock_with_moves_query(
-        self, pools, keys, location_flags, all_patterns, sums, product_ids
-    ):
-        moves = []
-        for k, key in enumerate(keys):
-            if pools[k][1]:
-                moves.append(
-                    SQL(
-                        "COALESCE(SUM(m.product_qty) FILTER (WHERE dst.%s "
-                        "AND NOT COALESCE(src.%s, FALSE)), 0)::float8",
-                        key,
-                        key,
-                    )
-                )
-                moves.append(
-                    SQL(
-                        "COALESCE(SUM(m.product_qty) FILTER (WHERE src.%s "
-                        "AND NOT COALESCE(dst.%s, FALSE)), 0)::float8",
-                        key,
-                        key,
-                    )
-                )
-            else:
-                moves += [SQL("0::float8"), SQL("0::float8")]
-        columns = []
-        for k in range(len(pools)):
-            for name in (f"s{2 * k}", f"s{2 * k + 1}"):
-                columns.append(
-                    SQL("COALESCE(quants.%s, 0)::float8", SQL.identifier(name))
-                )
-            for name in (f"m{2 * k}", f"m{2 * k + 1}"):
-                columns.append(
-                    SQL("COALESCE(moves.%s, 0)::float8", SQL.identifier(name))
-                )
-        has_products = product_ids is not None
-        product_list = list(product_ids) if has_products else []
-        return SQL(
-            """
-            WITH loc AS (
-                SELECT l.id, %(flags)s
-                FROM stock_location l
-                WHERE l.usage = 'internal' AND l.parent_path LIKE ANY(%(all)s)
-            ), quants AS (
-                SELECT q.product_id, %(sums)s
-                FROM stock_quant q
-                JOIN loc ON loc.id = q.location_id
-                WHERE (NOT %(has_products)s OR q.product_id = ANY(%(products)s))
-                GROUP BY q.product_id
-            ), moves AS (
-                SELECT m.product_id, %(moves)s
-                FROM stock_move m
-                LEFT JOIN loc src ON src.id = m.location_id
-                LEFT JOIN loc dst ON dst.id = m.location_dest_id
-                WHERE m.state IN %(states)s
-                  AND (src.id IS NOT NULL OR dst.id IS NOT NULL)
-                  AND (NOT %(has_products)s OR m.product_id = ANY(%(products)s))
-                GROUP BY m.product_id
-            )
-            SELECT COALESCE(quants.product_id, moves.product_id), %(columns)s
-            FROM quants
-            FULL OUTER JOIN moves ON moves.product_id = quants.product_id
-            """,
-            flags=location_flags,
+            flags=flags,
             all=all_patterns,
-            sums=self._named(sums, "s"),
-            moves=self._named(moves, "m"),
-            states=OPEN_MOVE_STATES,
+            sums=SQL(", ").join(quant_sums),
             has_products=has_products,
-            products=product_list,
-            columns=SQL(", ").join(columns),
+            products=products,
+            moves=moves,
+            select=select,
         )
+        with self._work_mem():
+            self.cr.execute(query)
+            return {row[0]: row for row in self.cr.fetchall()}
+
+    @contextmanager
+    def _work_mem(self):
+        """Enough memory for PostgreSQL to group a whole catalog without
+        spilling to disk (``work_mem`` of the transaction, then restored)."""
+        self.cr.execute(SQL("SHOW work_mem"))
+        previous = self.cr.fetchone()[0]
+        self.cr.execute(SQL("SET LOCAL work_mem = %s", self.work_mem))
+        try:
+            yield
+        finally:
+            self.cr.execute(SQL("SET LOCAL work_mem = %s", previous))
 
     # -- evaluation ----------------------------------------------------------
 
@@ -351,80 +351,189 @@ class StockPublishEngine:
         """The basis quantity of ``spec`` in a stock row (0 without row)."""
         if row is None:
             return 0.0
-        base = 4 * spec.pool + 1
+        columns = spec.columns
         if spec.basis == FREE:
-            return row[base] - row[base + 1]
+            return row[columns[ON_HAND]] - row[columns["reserved"]]
         if spec.basis == ON_HAND:
-            return row[base]
-        return row[base] + row[base + 2] - row[base + 3]
+            return row[columns[ON_HAND]]
+        return (
+            row[columns[ON_HAND]] + row[columns["incoming"]] - row[columns["outgoing"]]
+        )
 
-    def _category_chain(self, categ_id):
-        """The category and its ancestors, nearest first."""
+    def _category_chains(self):
+        """{category id: [the category and its ancestors, nearest first]}."""
         if self._category_ancestors is None:
             self.cr.execute(SQL("SELECT id, parent_path FROM product_category"))
             self._category_ancestors = {
                 cid: [int(part) for part in (path or "").split("/") if part][::-1]
                 for cid, path in self.cr.fetchall()
             }
-        return self._category_ancestors.get(categ_id, [categ_id])
+        return self._category_ancestors
 
-    def safety_for(self, spec, product_id, categ_id):
-        """Most specific wins: product override, nearest category override,
-        then the rule."""
-        safety = spec.product_safety.get(product_id)
-        if safety is not None:
-            return safety
-        if spec.category_safety and categ_id:
-            for ancestor in self._category_chain(categ_id):
+    def _category_safety(self, spec):
+        """{category id: Safety} of every category a category override of
+        ``spec`` covers (itself or an ancestor: the nearest wins)."""
+        if not spec.category_safety:
+            return {}
+        cached = self._resolved_categories.get(id(spec))
+        if cached is not None:
+            return cached[0]
+        resolved = {}
+        for categ_id, chain in self._category_chains().items():
+            for ancestor in chain:
                 safety = spec.category_safety.get(ancestor)
                 if safety is not None:
-                    return safety
-        return spec.default_safety
+                    resolved[categ_id] = safety
+                    break
+        self._resolved_categories[id(spec)] = (resolved, spec)
+        return resolved
 
-    def evaluate(self, spec, partition, product_id, row, archived, categ_id, memo):
-        """(pool, quantity, steps) of one product on one channel.
+    def evaluators(self, specs, partitions, categories):
+        """{rule id: evaluate(product_id, row) -> (pool, (quantity, steps))},
+        one function per rule, specialised for speed. ``row`` is the
+        product's stock row (None: no stock, or the product is archived);
+        ``categories`` maps product ids to category ids (only needed by rules
+        with category overrides).
 
-        ``memo`` caches the pure rule stack by its inputs: many products share
-        the same pool and safety stock, and the functions are pure.
+        Each caches the pure rule stack by its inputs: most products share the
+        same pool and safety stock, and the functions are pure.
         """
-        pool = 0.0 if archived else self.pool_of(spec, row)
-        if partition is None:
-            safety = self.safety_for(spec, product_id, categ_id)
-            key = (spec.id, pool, safety)
-            result = memo.get(key)
+        return {
+            spec.id: self._evaluator(spec, partitions.get(spec.id), categories)
+            for spec in specs
+        }
+
+    def _evaluator(self, spec, partition, categories):
+        pool_of = self._pool_function(spec)
+        if partition is not None:
+            return self._partition_evaluator(spec, partition, pool_of, categories)
+        params = spec.params
+        memo = {}
+        if spec.product_safety or spec.category_safety:
+            resolve = self._safety_resolver(spec, categories)
+
+            def evaluate_with_overrides(product_id, row):
+                pool = pool_of(row)
+                safety = resolve(product_id)
+                key = (pool, id(safety))
+                result = memo.get(key)
+                if result is None:
+                    result = memo[key] = apply_rules(pool, params, safety)
+                return pool, result
+
+            return evaluate_with_overrides
+        default = spec.default_safety
+        on_hand = spec.columns[ON_HAND]
+        if spec.basis == FREE:
+            reserved = spec.columns["reserved"]
+
+            def evaluate_free(product_id, row):
+                pool = 0.0 if row is None else row[on_hand] - row[reserved]
+                result = memo.get(pool)
+                if result is None:
+                    result = memo[pool] = apply_rules(pool, params, default)
+                return pool, result
+
+            return evaluate_free
+
+        def evaluate(product_id, row):
+            pool = pool_of(row)
+            result = memo.get(pool)
             if result is None:
-                result = memo[key] = apply_rules(pool, spec.params, safety)
-            return pool, result[0], result[1]
-        safeties = tuple(
-            self.safety_for(member, product_id, categ_id)
-            for member in partition.members
-        )
-        key = (partition.members[0].id, pool, safeties)
-        results = memo.get(key)
-        if results is None:
-            results = memo[key] = apply_partition(
-                pool,
-                [
-                    (member.params, safety)
-                    for member, safety in zip(partition.members, safeties, strict=True)
-                ],
+                result = memo[pool] = apply_rules(pool, params, default)
+            return pool, result
+
+        return evaluate
+
+    @staticmethod
+    def _pool_function(spec):
+        """pool_of(row) -> the basis quantity of ``spec`` (0 without row)."""
+        basis = spec.basis
+        on_hand = spec.columns[ON_HAND]
+        reserved = spec.columns.get("reserved")
+        incoming = spec.columns.get("incoming")
+        outgoing = spec.columns.get("outgoing")
+
+        def pool_of(row):
+            if row is None:
+                return 0.0
+            if basis == FREE:
+                return row[on_hand] - row[reserved]
+            if basis == ON_HAND:
+                return row[on_hand]
+            return row[on_hand] + row[incoming] - row[outgoing]
+
+        return pool_of
+
+    def _safety_resolver(self, spec, categories):
+        """resolve(product_id) -> the Safety that applies to the product."""
+        products = spec.product_safety
+        by_category = self._category_safety(spec)
+        default = spec.default_safety
+        categ_of = categories.get
+
+        def resolve(product_id):
+            safety = products.get(product_id)
+            if safety is None:
+                safety = by_category.get(categ_of(product_id), default)
+            return safety
+
+        return resolve
+
+    def _partition_evaluator(self, spec, partition, pool_of, categories):
+        """The members of a partition share one memo: the first member's
+        level of a product computes every member's part."""
+        members = partition.members
+        position = partition.index[spec.id]
+        memo = partition.memo
+        params = [member.params for member in members]
+        resolvers = [self._safety_resolver(member, categories) for member in members]
+        overridden = set().union(*(member.product_safety for member in members))
+        covered = set().union(*(self._category_safety(m) for m in members))
+        default = tuple(member.default_safety for member in members)
+        by_category = {
+            categ_id: tuple(
+                self._category_safety(member).get(categ_id, member.default_safety)
+                for member in members
             )
-        qty, steps = results[partition.index[spec.id]]
-        return pool, qty, steps
+            for categ_id in covered
+        }
+        categ_of = categories.get
+
+        def evaluate(product_id, row):
+            pool = pool_of(row)
+            if product_id in overridden:
+                key = (pool, "product", product_id)
+                safeties = None
+            else:
+                categ_id = categ_of(product_id) if by_category else None
+                safeties = by_category.get(categ_id, default)
+                key = (pool, categ_id if safeties is not default else 0)
+            results = memo.get(key)
+            if results is None:
+                if safeties is None:
+                    safeties = [resolve(product_id) for resolve in resolvers]
+                results = memo[key] = apply_partition(
+                    pool, list(zip(params, safeties, strict=True))
+                )
+            return pool, results[position]
+
+        return evaluate
 
     def explanation(self, spec, row, archived, steps):
         """The steps with the pool's details, as a list of dicts."""
         pool_step = dict(steps[0], basis=spec.basis, sources=spec.sources)
         if archived:
             pool_step["archived"] = True
-        elif row is not None:
-            base = 4 * spec.pool + 1
-            pool_step["on_hand"] = number(round(row[base], 6))
+        else:
+            measures = [ON_HAND]
             if spec.basis == FREE:
-                pool_step["reserved"] = number(round(row[base + 1], 6))
+                measures.append("reserved")
             elif spec.basis == FORECAST:
-                pool_step["incoming"] = number(round(row[base + 2], 6))
-                pool_step["outgoing"] = number(round(row[base + 3], 6))
+                measures += ["incoming", "outgoing"]
+            for measure in measures:
+                value = row[spec.columns[measure]] if row is not None else 0.0
+                pool_step[measure] = number(round(value, 6))
         return [pool_step, *steps[1:]]
 
     def _products_info(self, product_ids, need_categories):
@@ -459,15 +568,69 @@ class StockPublishEngine:
 
     # -- levels ----------------------------------------------------------------
 
-    def ensure_levels(self, specs=None, product_ids=None):
-        """Create the missing levels, dirty, in one INSERT ... SELECT.
+    def ensure_levels(self, specs=None, product_ids=None, compute=True):
+        """Create the missing levels in bulk; return how many.
 
         A (product, channel) gets a level when the product has a quant under
         the rule's sources (or, for the forecast basis, a move not done into
         or out of them), or when :meth:`extra_level_products` names it.
+
+        :param specs: the rules to create levels for (default: every active
+            rule)
+        :param product_ids: only for these products
+        :param compute: insert the levels computed and clean, in one write
+            (else dirty, for the sweep to compute)
         """
         self.env.flush_all()
-        specs = self.load_rules() if specs is None else specs
+        all_specs = self.load_rules()
+        specs = all_specs if specs is None else specs
+        pairs = self._missing_levels(specs, product_ids)
+        if not pairs:
+            return 0
+        by_id = {spec.id: spec for spec in all_specs}
+        pairs = [(product, rule) for product, rule in pairs if rule in by_id]
+        if compute:
+            wanted = None if product_ids is None else {p for p, _r in pairs}
+            computed = self._compute(all_specs, pairs, wanted)
+        else:
+            computed = [(product, rule, None, None, None) for product, rule in pairs]
+        for start in range(0, len(computed), self.write_chunk):
+            chunk = computed[start : start + self.write_chunk]
+            products, rules, qtys, pools, texts = (list(c) for c in zip(*chunk))
+            self.cr.execute(
+                SQL(
+                    """
+                    INSERT INTO distribution_stock_level (
+                        product_id, backend_id, rule_id, company_id, state,
+                        differs, computed_qty, pool_qty, explanation, computed_at,
+                        create_uid, create_date, write_uid, write_date)
+                    SELECT v.product_id, r.backend_id, r.id, r.company_id,
+                           CASE WHEN v.qty IS NULL THEN 'dirty' ELSE 'clean' END,
+                           TRUE, v.qty, v.pool, v.explanation::jsonb,
+                           CASE WHEN v.qty IS NOT NULL
+                                THEN now() AT TIME ZONE 'UTC' END,
+                           %(uid)s, now() AT TIME ZONE 'UTC',
+                           %(uid)s, now() AT TIME ZONE 'UTC'
+                    FROM unnest(%(products)s::int[], %(rules)s::int[],
+                                %(qtys)s::float8[], %(pools)s::float8[],
+                                %(texts)s::text[])
+                        AS v(product_id, rule_id, qty, pool, explanation)
+                    JOIN distribution_publish_rule r ON r.id = v.rule_id
+                    ON CONFLICT (backend_id, product_id) DO NOTHING
+                    """,
+                    uid=self.env.uid,
+                    products=products,
+                    rules=rules,
+                    qtys=qtys,
+                    pools=pools,
+                    texts=texts,
+                )
+            )
+        self.env["distribution.stock.level"].invalidate_model()
+        return len(computed)
+
+    def _missing_levels(self, specs, product_ids):
+        """(product id, rule id) pairs that need a level and have none."""
         rule_ids, patterns, forecast_ids, forecast_patterns = [], [], [], []
         for spec in specs:
             for pattern in spec.patterns:
@@ -476,8 +639,9 @@ class StockPublishEngine:
                 if spec.basis == FORECAST:
                     forecast_ids.append(spec.id)
                     forecast_patterns.append(pattern)
-        if not rule_ids:
-            return 0
+        extra = self.extra_level_products(specs, product_ids)
+        if not (rule_ids or extra):
+            return []
         has_products = product_ids is not None
         products = list(product_ids) if has_products else []
         found = SQL(
@@ -516,7 +680,6 @@ class StockPublishEngine:
                 has_products=has_products,
                 products=products,
             )
-        extra = self.extra_level_products(specs, product_ids)
         if extra:
             found = SQL(
                 "%s UNION SELECT * FROM unnest(%s::int[], %s::int[])",
@@ -527,12 +690,7 @@ class StockPublishEngine:
         self.cr.execute(
             SQL(
                 """
-                INSERT INTO distribution_stock_level (
-                    product_id, backend_id, rule_id, company_id, state,
-                    create_uid, create_date, write_uid, write_date)
-                SELECT found.product_id, r.backend_id, r.id, r.company_id, 'dirty',
-                       %(uid)s, now() AT TIME ZONE 'UTC',
-                       %(uid)s, now() AT TIME ZONE 'UTC'
+                SELECT found.product_id, r.id
                 FROM (SELECT DISTINCT * FROM (%(found)s) AS f)
                     AS found(product_id, rule_id)
                 JOIN distribution_publish_rule r ON r.id = found.rule_id
@@ -540,18 +698,46 @@ class StockPublishEngine:
                 JOIN product_template pt ON pt.id = pp.product_tmpl_id
                 WHERE pt.is_storable
                   AND (pt.company_id IS NULL OR pt.company_id = r.company_id)
-                ON CONFLICT (backend_id, product_id) DO NOTHING
+                  AND NOT EXISTS (
+                      SELECT 1 FROM distribution_stock_level l
+                      WHERE l.backend_id = r.backend_id
+                        AND l.product_id = found.product_id)
                 """,
-                uid=self.env.uid,
                 found=found,
             )
         )
-        return self.cr.rowcount
+        return self.cr.fetchall()
 
     def extra_level_products(self, specs, product_ids=None):
         """Hook: more ``(product id, rule id)`` pairs that need a level even
         without stock (e.g. products bound to the channel). None here."""
         return []
+
+    def _compute(self, specs, pairs, product_ids):
+        """(product id, rule id, quantity, pool, explanation JSON) of pairs."""
+        by_id = {spec.id: spec for spec in specs}
+        pools = self._pools(specs)
+        stock = self.read_stock(pools, product_ids)
+        need_categories = any(spec.category_safety for spec in specs)
+        archived, categories = self._products_info(product_ids, need_categories)
+        evaluators = self.evaluators(specs, self._partitions(specs), categories)
+        tails, computed = {}, []
+        for product_id, rule_id in pairs:
+            is_archived = product_id in archived
+            row = None if is_archived else stock.get(product_id)
+            pool, result = evaluators[rule_id](product_id, row)
+            computed.append(
+                (
+                    product_id,
+                    rule_id,
+                    result[0],
+                    pool,
+                    self._explanation_json(
+                        by_id[rule_id], row, is_archived, result[1], tails
+                    ),
+                )
+            )
+        return computed
 
     def recompute(self, product_ids=None, rule_ids=None, level_ids=None, specs=None):
         """Recompute levels and write the ones that changed.
@@ -579,8 +765,8 @@ class StockPublishEngine:
         self.cr.execute(
             SQL(
                 """
-                SELECT l.id, l.product_id, l.rule_id, l.computed_qty, l.pool_qty,
-                       l.state
+                SELECT l.product_id, l.rule_id, l.computed_qty, l.pool_qty,
+                       l.state = 'dirty'
                 FROM distribution_stock_level l
                 WHERE %s
                 """,
@@ -591,34 +777,36 @@ class StockPublishEngine:
         if not levels:
             return {"levels": 0, "written": 0}
         if product_ids is None and (rule_ids is not None or level_ids is not None):
-            product_ids = {level[1] for level in levels}
+            product_ids = {level[0] for level in levels}
         stock = self.read_stock(pools, product_ids)
         need_categories = any(spec.category_safety for spec in specs)
         archived, categories = self._products_info(product_ids, need_categories)
-        memo, tails, changed = {}, {}, []
-        for level_id, product_id, rule_id, old_qty, old_pool, state in levels:
-            spec = by_id[rule_id]
-            row = stock.get(product_id)
-            is_archived = product_id in archived
-            pool, qty, steps = self.evaluate(
-                spec,
-                partitions.get(rule_id),
-                product_id,
-                row,
-                is_archived,
-                categories.get(product_id),
-                memo,
-            )
-            if state == "dirty" or old_qty != qty or old_pool != pool:
-                changed.append(
-                    (
-                        level_id,
-                        qty,
-                        pool,
-                        self._explanation_json(spec, row, is_archived, steps, tails),
-                    )
+        evaluators = self.evaluators(specs, partitions, categories)
+        for product_id in archived:
+            stock.pop(product_id, None)  # an archived product has no pool
+        stock_get = stock.get
+        changed = []
+        # the hot loop: one tuple per level, everything else is cached
+        for product_id, rule_id, old_qty, old_pool, dirty in levels:
+            row = stock_get(product_id)
+            pool, result = evaluators[rule_id](product_id, row)
+            if dirty or result[0] != old_qty or pool != old_pool:
+                changed.append((product_id, rule_id, row, pool, result))
+        tails = {}
+        self.write_levels(
+            [
+                (
+                    by_id[rule_id].backend_id,
+                    product_id,
+                    result[0],
+                    pool,
+                    self._explanation_json(
+                        by_id[rule_id], row, product_id in archived, result[1], tails
+                    ),
                 )
-        self.write_levels(changed)
+                for product_id, rule_id, row, pool, result in changed
+            ]
+        )
         return {"levels": len(levels), "written": len(changed)}
 
     def _explanation_json(self, spec, row, archived, steps, tails):
@@ -634,19 +822,22 @@ class StockPublishEngine:
         return f"[{head}{tail[0]}]"
 
     def write_levels(self, changed):
-        """Write ``(level id, quantity, pool, explanation JSON)`` rows in bulk.
+        """Write ``(backend id, product id, quantity, pool, explanation
+        JSON)`` rows in bulk.
 
         A written level becomes clean (an exporting one stays exporting: its
         export job sends the new number).
         """
         for start in range(0, len(changed), self.write_chunk):
             chunk = changed[start : start + self.write_chunk]
-            ids, qtys, pools, texts = (list(column) for column in zip(*chunk))
+            backends, products, qtys, pools, texts = (list(c) for c in zip(*chunk))
             self.cr.execute(
                 SQL(
                     """
                     UPDATE distribution_stock_level l
                     SET computed_qty = v.qty,
+                        differs = l.published_at IS NULL
+                            OR v.qty IS DISTINCT FROM l.published_qty,
                         pool_qty = v.pool,
                         explanation = v.explanation::jsonb,
                         state = CASE WHEN l.state = 'exporting'
@@ -656,12 +847,14 @@ class StockPublishEngine:
                         computed_at = now() AT TIME ZONE 'UTC',
                         write_date = now() AT TIME ZONE 'UTC',
                         write_uid = %s
-                    FROM unnest(%s::int[], %s::float8[], %s::float8[], %s::text[])
-                        AS v(id, qty, pool, explanation)
-                    WHERE l.id = v.id
+                    FROM unnest(%s::int[], %s::int[], %s::float8[], %s::float8[],
+                                %s::text[])
+                        AS v(backend_id, product_id, qty, pool, explanation)
+                    WHERE l.backend_id = v.backend_id AND l.product_id = v.product_id
                     """,
                     self.env.uid,
-                    ids,
+                    backends,
+                    products,
                     qtys,
                     pools,
                     texts,
@@ -682,16 +875,13 @@ class StockPublishEngine:
         partitions = self._partitions(specs)
         row = self.read_stock(pools, [product.id]).get(product.id)
         archived = not product.active
-        memo, results = {}, []
+        evaluators = self.evaluators(
+            specs, partitions, {product.id: product.categ_id.id}
+        )
+        results = []
         for spec in specs:
-            pool, qty, steps = self.evaluate(
-                spec,
-                partitions.get(spec.id),
-                product.id,
-                row,
-                archived,
-                product.categ_id.id,
-                memo,
+            pool, (qty, steps) = evaluators[spec.id](
+                product.id, None if archived else row
             )
             results.append(
                 {
@@ -721,3 +911,14 @@ class StockPublishEngine:
             )
         )
         return self.cr.fetchall()
+
+
+def _flag(index):
+    return SQL.identifier(f"k{index}")
+
+
+def _sum(column, condition, name):
+    # float8 before summing: numeric sums are much slower and heavier to group
+    return SQL(
+        "SUM((%s)::float8) FILTER (WHERE %s) AS %s", SQL(column), condition, name
+    )

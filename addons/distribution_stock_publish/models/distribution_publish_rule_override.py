@@ -12,7 +12,7 @@ class DistributionPublishRuleOverride(models.Model):
 
     _name = "distribution.publish.rule.override"
     _description = "Safety stock override of a publish rule"
-    _order = "rule_id, product_id, categ_id, id"
+    _order = "rule_id, id"
 
     rule_id = fields.Many2one(
         "distribution.publish.rule", required=True, ondelete="cascade", index=True

@@ -60,19 +60,16 @@ class DistributionStockLevel(models.Model):
     product_id = fields.Many2one(
         "product.product", required=True, ondelete="cascade", index=True, readonly=True
     )
+    # backend_id is indexed by the unique (backend_id, product_id); rules
+    # and backends go one to one, and company ids are not selective: fewer
+    # indexes keep the bulk writes cheap
     backend_id = fields.Many2one(
         "distribution.backend", required=True, ondelete="cascade", readonly=True
     )
     rule_id = fields.Many2one(
-        "distribution.publish.rule",
-        required=True,
-        ondelete="cascade",
-        index=True,
-        readonly=True,
+        "distribution.publish.rule", required=True, ondelete="cascade", readonly=True
     )
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, readonly=True
-    )
+    company_id = fields.Many2one("res.company", required=True, readonly=True)
     computed_qty = fields.Float(
         string="Computed", readonly=True, help="What the rules allow now."
     )
@@ -105,8 +102,10 @@ class DistributionStockLevel(models.Model):
     differs = fields.Boolean(
         string="Published differs",
         compute="_compute_differs",
-        search="_search_differs",
-        help="The computed quantity is not the published one.",
+        store=True,
+        readonly=True,
+        help="The computed quantity is not the published one (or nothing was "
+        "published yet). Kept by the engine's bulk writes too.",
     )
 
     _backend_product_unique = models.Constraint(
@@ -114,10 +113,10 @@ class DistributionStockLevel(models.Model):
         "A product has one stock level per channel.",
     )
     _dirty_idx = models.Index("(product_id) WHERE state = 'dirty'")
-    _to_export_idx = models.Index(
-        "(backend_id) WHERE state = 'clean' "
-        "AND computed_qty IS DISTINCT FROM published_qty"
-    )
+    # a stored flag rather than "computed_qty IS DISTINCT FROM published_qty":
+    # PostgreSQL estimates a boolean, so it picks these small indexes
+    _to_export_idx = models.Index("(backend_id) WHERE state = 'clean' AND differs")
+    _exporting_idx = models.Index("(write_date) WHERE state = 'exporting'")
 
     @api.depends("backend_id", "product_id")
     def _compute_display_name(self):
@@ -132,16 +131,6 @@ class DistributionStockLevel(models.Model):
             level.differs = (
                 not level.published_at or level.computed_qty != level.published_qty
             )
-
-    def _search_differs(self, operator, value):
-        if operator not in ("=", "!="):
-            return NotImplemented
-        query = SQL(
-            "(SELECT id FROM distribution_stock_level "
-            "WHERE computed_qty IS DISTINCT FROM published_qty)"
-        )
-        positive = (operator == "=") == bool(value)
-        return [("id", "in" if positive else "not in", query)]
 
     @api.depends("explanation")
     def _compute_explanation_html(self):
@@ -291,7 +280,8 @@ class DistributionStockLevel(models.Model):
         if not self._publishing_active():
             return
         ids = sorted(pending)
-        self._stock_publish_engine().ensure_levels(product_ids=ids)
+        # new levels dirty: the sweep computes them with the others
+        self._stock_publish_engine().ensure_levels(product_ids=ids, compute=False)
         self.env.cr.execute(
             SQL(
                 """
@@ -309,17 +299,12 @@ class DistributionStockLevel(models.Model):
 
     @api.model
     def _mark_rules_dirty(self, rule_ids, product_ids=None):
-        """Rules changed: create their missing levels and mark their levels
-        (of ``product_ids`` only, when given) dirty."""
+        """Rules changed: their levels (of ``product_ids`` only, when given)
+        become dirty; the levels they lacked are created, computed."""
         rule_ids = list(rule_ids)
         if not rule_ids:
             return
         self.env.flush_all()
-        engine = self._stock_publish_engine()
-        rules = self.env["distribution.publish.rule"].sudo().browse(rule_ids)
-        rules = rules.filtered("active")
-        if rules:
-            engine.ensure_levels(engine.load_rules(rules), product_ids=product_ids)
         restrict = (
             SQL("AND product_id = ANY(%s)", list(product_ids))
             if product_ids is not None
@@ -338,6 +323,11 @@ class DistributionStockLevel(models.Model):
             )
         )
         self.invalidate_model(["state"])
+        rules = self.env["distribution.publish.rule"].sudo().browse(rule_ids)
+        rules = rules.filtered("active")
+        if rules:
+            engine = self._stock_publish_engine()
+            engine.ensure_levels(engine.load_rules(rules), product_ids=product_ids)
         self._enqueue_sweep()
 
     @api.model
@@ -377,6 +367,7 @@ class DistributionStockLevel(models.Model):
         of its time budget hands the rest over to a new job.
         """
         self = self.sudo()
+        self.env.flush_all()
         cr = self.env.cr
         cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s)", SWEEP_LOCK))
         if not cr.fetchone()[0]:
@@ -458,14 +449,13 @@ class DistributionStockLevel(models.Model):
         """
         if level_ids is not None and not level_ids:
             return 0
+        self.env.flush_all()
         if force:
             which = SQL(
                 "l.id = ANY(%s) AND l.state IN ('clean', 'error')", list(level_ids)
             )
         else:
-            which = SQL(
-                "l.state = 'clean' AND l.computed_qty IS DISTINCT FROM l.published_qty"
-            )
+            which = SQL("l.state = 'clean' AND l.differs")
             if level_ids is not None:
                 which = SQL("%s AND l.id = ANY(%s)", which, list(level_ids))
         self.env.cr.execute(
@@ -512,6 +502,7 @@ class DistributionStockLevel(models.Model):
         back, the call's exchange survives); permanent failures put the levels
         in error and the job ends cleanly.
         """
+        self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 """
@@ -724,6 +715,7 @@ class DistributionStockLevel(models.Model):
                 UPDATE distribution_stock_level l
                 SET published_qty = v.qty,
                     published_at = now() AT TIME ZONE 'UTC',
+                    differs = l.computed_qty IS DISTINCT FROM v.qty,
                     state = CASE WHEN l.state = 'exporting'
                                  THEN 'clean' ELSE l.state END,
                     error = NULL,
@@ -736,7 +728,7 @@ class DistributionStockLevel(models.Model):
             )
         )
         self.invalidate_model(
-            ["published_qty", "published_at", "state", "error", "write_date"]
+            ["published_qty", "published_at", "differs", "state", "error", "write_date"]
         )
 
     def _record_errors(self, errors):

@@ -115,8 +115,8 @@ class TestExport(StockPublishMixin, TransactionCase):
     def mark_published(self, level, qty):
         self.env.cr.execute(
             "UPDATE distribution_stock_level SET published_qty = %s, "
-            "published_at = now() WHERE id = %s",
-            [qty, level.id],
+            "published_at = now(), differs = computed_qty <> %s WHERE id = %s",
+            [qty, qty, level.id],
         )
         level.invalidate_recordset()
 
