@@ -13,15 +13,12 @@ subclass and return it from ``distribution.stock.level._stock_publish_engine``.
 """
 
 import json
-import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from odoo.tools import SQL
 
 from .rules import PARTITION, RuleParams, Safety, apply_partition, apply_rules, number
-
-_logger = logging.getLogger(__name__)
 
 FREE = "free"
 ON_HAND = "on_hand"
@@ -345,20 +342,6 @@ class StockPublishEngine:
             self.cr.execute(SQL("SET LOCAL work_mem = %s", previous))
 
     # -- evaluation ----------------------------------------------------------
-
-    @staticmethod
-    def pool_of(spec, row):
-        """The basis quantity of ``spec`` in a stock row (0 without row)."""
-        if row is None:
-            return 0.0
-        columns = spec.columns
-        if spec.basis == FREE:
-            return row[columns[ON_HAND]] - row[columns["reserved"]]
-        if spec.basis == ON_HAND:
-            return row[columns[ON_HAND]]
-        return (
-            row[columns[ON_HAND]] + row[columns["incoming"]] - row[columns["outgoing"]]
-        )
 
     def _category_chains(self):
         """{category id: [the category and its ancestors, nearest first]}."""

@@ -249,7 +249,6 @@ class DistributionPublishRule(models.Model):
     def _render_preview(self, product):
         results, stock = self._preview(product)
         Level = self.env["distribution.stock.level"]
-        _ = self.env._
         backends = {
             backend.id: backend.display_name
             for backend in self.env["distribution.backend"]
@@ -271,17 +270,24 @@ class DistributionPublishRule(models.Model):
                     "<th class='text-end'>%s</th><th class='text-end'>%s</th>"
                     "</tr></thead><tbody>%s</tbody></table>"
                 )
-                % (_("Stock"), _("On hand"), _("Reserved"), lines)
+                % (
+                    self.env._("Stock"),
+                    self.env._("On hand"),
+                    self.env._("Reserved"),
+                    lines,
+                )
             )
         else:
-            parts.append(Markup("<p>%s</p>") % _("No stock in any internal location."))
+            parts.append(
+                Markup("<p>%s</p>") % self.env._("No stock in any internal location.")
+            )
         for result in results:
             spec = result["spec"]
             title = backends.get(spec.backend_id, "")
             if spec.id == (self._origin.id or 0):
-                title = _("%(channel)s (this rule)", channel=title)
+                title = self.env._("%(channel)s (this rule)", channel=title)
             if spec.shadow_mode:
-                title = _("%(channel)s, shadow mode", channel=title)
+                title = self.env._("%(channel)s, shadow mode", channel=title)
             parts.append(
                 Markup("<h5 class='mt-3'>%s: <strong>%s</strong></h5>")
                 % (title, result["quantity"])

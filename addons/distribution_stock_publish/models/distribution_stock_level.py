@@ -146,20 +146,19 @@ class DistributionStockLevel(models.Model):
     @api.model
     def _describe_step(self, step):
         """One step of an explanation, in words."""
-        _ = self.env._
         kind = step.get("step")
         if kind == "pool":
             if step.get("archived"):
-                return _("Product archived: nothing to sell")
+                return self.env._("Product archived: nothing to sell")
             basis = step.get("basis")
             if basis == "free":
-                detail = _(
+                detail = self.env._(
                     "free = on hand %(on_hand)s - reserved %(reserved)s",
                     on_hand=step.get("on_hand", 0),
                     reserved=step.get("reserved", 0),
                 )
             elif basis == "forecast":
-                detail = _(
+                detail = self.env._(
                     "forecast = on hand %(on_hand)s + incoming %(incoming)s - "
                     "outgoing %(outgoing)s",
                     on_hand=step.get("on_hand", 0),
@@ -167,25 +166,25 @@ class DistributionStockLevel(models.Model):
                     outgoing=step.get("outgoing", 0),
                 )
             else:
-                detail = _("on hand")
-            return _(
+                detail = self.env._("on hand")
+            return self.env._(
                 "Pool in %(sources)s: %(detail)s",
-                sources=step.get("sources") or _("no source"),
+                sources=step.get("sources") or self.env._("no source"),
                 detail=detail,
             )
         if kind == "safety":
             source = step.get("source")
             if source == "product":
-                origin = _("product override")
+                origin = self.env._("product override")
             elif source == "category":
                 category = self.env["product.category"].browse(step.get("source_id"))
-                origin = _(
+                origin = self.env._(
                     "override of category %(name)s",
                     name=category.exists().display_name or step.get("source_id"),
                 )
             else:
-                origin = _("rule")
-            return _(
+                origin = self.env._("rule")
+            return self.env._(
                 "Safety stock - %(units)s (%(fixed)s units + %(percent)s %% of the "
                 "pool, %(origin)s)",
                 units=step.get("units"),
@@ -195,7 +194,7 @@ class DistributionStockLevel(models.Model):
             )
         if kind == "allocation":
             if step.get("mode") == "partition":
-                text = _(
+                text = self.env._(
                     "Hard partition: share %(share)s %% of the available stock "
                     "(%(percent)s %% asked, %(channels)s channels)",
                     share=step.get("share"),
@@ -203,19 +202,25 @@ class DistributionStockLevel(models.Model):
                     channels=step.get("channels"),
                 )
                 if step.get("rounding"):
-                    text += _(", +1 rounding unit by priority")
+                    text += self.env._(", +1 rounding unit by priority")
                 return text
-            return _("Shared pool: %(percent)s %%", percent=step.get("percent"))
+            return self.env._(
+                "Shared pool: %(percent)s %%", percent=step.get("percent")
+            )
         if kind == "floor":
-            return _("Floor: at least %(floor)s if available", floor=step.get("floor"))
+            return self.env._(
+                "Floor: at least %(floor)s if available", floor=step.get("floor")
+            )
         if kind == "cap":
-            return _("Cap: at most %(cap)s", cap=step.get("cap"))
+            return self.env._("Cap: at most %(cap)s", cap=step.get("cap"))
         if kind == "threshold":
-            return _(
+            return self.env._(
                 "Out of stock below %(threshold)s", threshold=step.get("threshold")
             )
         if kind == "pack":
-            return _("Rounded down to packs of %(pack)s", pack=step.get("pack_size"))
+            return self.env._(
+                "Rounded down to packs of %(pack)s", pack=step.get("pack_size")
+            )
         return str(kind)
 
     @api.model
