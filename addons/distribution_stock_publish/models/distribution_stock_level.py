@@ -680,6 +680,9 @@ class DistributionStockLevel(models.Model):
             "error": message,
             "duration_ms": int((time.monotonic() - started) * 1000),
             "attempts": 1,
+            # a record of a call, like the HTTP client's: never processed by
+            # the inbox nor retried from it (Publish now retries a level)
+            "call_log": True,
         }
         try:
             with self.env.registry.cursor() as cr:
