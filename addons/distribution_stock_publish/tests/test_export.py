@@ -166,6 +166,7 @@ class TestExport(StockPublishMixin, TransactionCase):
         self.assertEqual(
             (log.direction, log.topic, log.state), ("out", "stock", "done")
         )
+        self.assertTrue(log.call_log)  # never processed nor retried by the inbox
         self.assertEqual(len(json.loads(log.raw_body)["items"]), 3)
         results = json.loads(log.response_body)["results"]
         self.assertEqual({r["status"] for r in results}, {"ok"})
