@@ -15,6 +15,23 @@ FLOWS = {}
 OUTBOUND_FLOWS = {}
 
 
+class InboundFlow:
+    """Base of the inbound flows: what every one of them works with."""
+
+    kind = None
+
+    def __init__(self, exchange, data):
+        self.exchange = exchange
+        self.data = data
+        self.backend = exchange.backend_id
+        self.company = self.backend.company_id
+        self.env = exchange.env
+        self.bindings = self.env["distribution.binding"]
+
+    def run(self):
+        raise NotImplementedError
+
+
 def register_flow(cls):
     FLOWS[cls.kind] = cls
     return cls

@@ -13,7 +13,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import register_flow
+from . import InboundFlow, register_flow
 from .common import ORDER_MODEL, bound_order, is_delivery, unknown_order
 
 
@@ -62,14 +62,8 @@ def cancel_order(exchange, order, reason=None):
 
 
 @register_flow
-class OrderCancellation:
+class OrderCancellation(InboundFlow):
     kind = "order_cancellation"
-
-    def __init__(self, exchange, data):
-        self.exchange = exchange
-        self.data = data
-        self.backend = exchange.backend_id
-        self.env = exchange.env
 
     def run(self):
         external_id = self.data["external_id"]

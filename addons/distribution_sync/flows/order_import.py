@@ -9,7 +9,7 @@ from odoo.tools.sql import escape_psql
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import register_flow
+from . import InboundFlow, register_flow
 from .common import (
     ORDER_MODEL,
     PARTNER_MODEL,
@@ -39,16 +39,8 @@ def _lines_fingerprint(data):
 
 
 @register_flow
-class OrderImport:
+class OrderImport(InboundFlow):
     kind = "order"
-
-    def __init__(self, exchange, data):
-        self.exchange = exchange
-        self.data = data
-        self.backend = exchange.backend_id
-        self.company = self.backend.company_id
-        self.env = exchange.env
-        self.bindings = self.env["distribution.binding"]
 
     # -- entry point -------------------------------------------------------
 

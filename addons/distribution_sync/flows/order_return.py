@@ -16,7 +16,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import register_flow
+from . import InboundFlow, register_flow
 from .common import (
     ORDER_MODEL,
     PICKING_MODEL,
@@ -30,15 +30,8 @@ from .common import (
 
 
 @register_flow
-class OrderReturn:
+class OrderReturn(InboundFlow):
     kind = "return"
-
-    def __init__(self, exchange, data):
-        self.exchange = exchange
-        self.data = data
-        self.backend = exchange.backend_id
-        self.env = exchange.env
-        self.bindings = self.env["distribution.binding"]
 
     # -- entry point -------------------------------------------------------
 

@@ -14,6 +14,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
+from . import InboundFlow
 from .common import (
     PICKING_MODEL,
     lock_picking,
@@ -26,21 +27,13 @@ from .common import (
 OPEN = ("done", "cancel")
 
 
-class PickingConfirmation:
+class PickingConfirmation(InboundFlow):
     #: canonical object, also the prefix of the transfer's binding
     kind = None
     #: exception type of quantities beyond what the transfer expects
     excess_kind = None
     #: canonical field holding when the goods moved
     date_key = None
-
-    def __init__(self, exchange, data):
-        self.exchange = exchange
-        self.data = data
-        self.backend = exchange.backend_id
-        self.company = self.backend.company_id
-        self.env = exchange.env
-        self.bindings = self.env["distribution.binding"]
 
     # -- entry point -------------------------------------------------------
 

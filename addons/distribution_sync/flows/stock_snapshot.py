@@ -16,7 +16,7 @@ from odoo import fields
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import register_flow
+from . import InboundFlow, register_flow
 from .common import (
     LOCATION_MODEL,
     parse_datetime,
@@ -28,16 +28,8 @@ DRIFT = "stock_drift"
 
 
 @register_flow
-class StockSnapshot:
+class StockSnapshot(InboundFlow):
     kind = "stock_snapshot"
-
-    def __init__(self, exchange, data):
-        self.exchange = exchange
-        self.data = data
-        self.backend = exchange.backend_id
-        self.company = self.backend.company_id
-        self.env = exchange.env
-        self.bindings = self.env["distribution.binding"]
 
     def run(self):
         location = self._location()

@@ -7,7 +7,7 @@ from ..flows.fulfillment_export import fulfillment_binding
 
 
 class StockPicking(models.Model):
-    _inherit = "stock.picking"
+    _inherit = ["stock.picking", "distribution.exchange.source"]
 
     distribution_carrier = fields.Char(
         string="Carrier (warehouse)",
@@ -21,30 +21,6 @@ class StockPicking(models.Model):
         "channel with the shipment.",
     )
     distribution_tracking_url = fields.Char(string="Tracking URL", copy=False)
-    distribution_exchange_count = fields.Integer(
-        compute="_compute_distribution_exchange_count"
-    )
-
-    def _distribution_exchange_domain(self):
-        return [("res_model", "=", self._name), ("res_id", "in", self.ids)]
-
-    def _compute_distribution_exchange_count(self):
-        counts = dict(
-            self.env["distribution.exchange"]
-            .sudo()
-            ._read_group(self._distribution_exchange_domain(), ["res_id"], ["__count"])
-        )
-        for picking in self:
-            picking.distribution_exchange_count = counts.get(picking.id, 0)
-
-    def action_view_distribution_exchanges(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "distribution_connector.action_distribution_exchange"
-        )
-        action["domain"] = self._distribution_exchange_domain()
-        action["context"] = {}
-        return action
 
     # -- outbound fulfillment ---------------------------------------------------
 
