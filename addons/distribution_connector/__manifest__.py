@@ -14,6 +14,7 @@
         "security/distribution_security.xml",
         "security/ir.model.access.csv",
         "data/queue_job_data.xml",
+        "data/ir_cron_data.xml",
         "views/distribution_backend_views.xml",
         "views/distribution_exchange_views.xml",
         "views/distribution_menus.xml",

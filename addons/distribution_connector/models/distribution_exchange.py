@@ -14,6 +14,9 @@ from ..errors import DistributionError, PermanentError, TransientError
 
 _logger = logging.getLogger(__name__)
 
+# exchanges one dispatcher job enqueues before handing over to the next
+DISPATCH_BATCH_SIZE = 500
+
 STATES = [
     ("received", "Received"),
     ("processing", "Processing"),
@@ -84,6 +87,11 @@ class DistributionExchange(models.Model):
     received_at = fields.Datetime(
         default=fields.Datetime.now, required=True, readonly=True
     )
+    dispatched_at = fields.Datetime(
+        readonly=True,
+        help="When the job processing this exchange was enqueued. Received "
+        "exchanges without it are waiting for their backend's dispatcher.",
+    )
     processed_at = fields.Datetime(readonly=True)
     state = fields.Selection(
         STATES, required=True, default="received", index=True, readonly=True
@@ -110,6 +118,10 @@ class DistributionExchange(models.Model):
     _event_unique = models.Constraint(
         "UNIQUE(backend_id, direction, topic, external_event_id)",
         "This event was already received.",
+    )
+    # what the dispatcher reads: the few exchanges still waiting for a job
+    _undispatched_idx = models.Index(
+        "(backend_id, id) WHERE state = 'received' AND dispatched_at IS NULL"
     )
 
     @api.depends("backend_id", "topic", "external_ref", "external_event_id")
@@ -186,20 +198,146 @@ class DistributionExchange(models.Model):
         )
         return existing, False
 
+    # -- dispatching: from the inbox to the job queue ----------------------------
+    #
+    # A webhook request only stores its exchange and makes sure its backend's
+    # dispatcher job is pending; the dispatcher enqueues one ``process`` job
+    # per received exchange, in batches. Creating a queue job costs more than
+    # storing the exchange itself, and the sender waits for neither.
+
+    def _dispatcher_identity_key(self, backend):
+        return f"distribution.exchange.dispatch:{backend.id}"
+
+    @api.model
+    def _wake_dispatcher(self, backend):
+        """Make sure a dispatcher job of ``backend`` will see what this
+        transaction stored.
+
+        Usually one indexed read: a pending dispatcher exists, and the shared
+        row lock taken on it keeps the job runner from starting it before
+        this transaction commits, so the dispatcher's snapshot includes this
+        transaction's exchanges. Otherwise a new dispatcher is enqueued. An
+        exchange stored while a dispatcher was already starting is picked up
+        by that dispatcher's follow-up, or at worst by the periodic sweep
+        (``_cron_dispatch``).
+        """
+        identity_key = self._dispatcher_identity_key(backend)
+        self.env["queue.job"].flush_model(["identity_key", "state"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT 1 FROM queue_job
+                 WHERE identity_key = %s AND state = 'pending'
+                 LIMIT 1
+                   FOR SHARE
+                """,
+                identity_key,
+            ),
+            # a concurrent state change asks PostgreSQL to replay the
+            # transaction: expected, replayed by the HTTP layer
+            log_exceptions=False,
+        )
+        if not self.env.cr.fetchone():
+            self._delay_dispatch(backend)
+
+    @api.model
+    def _delay_dispatch(self, backend, batch_size=DISPATCH_BATCH_SIZE):
+        self.with_user(backend.job_user_id).with_company(
+            backend.company_id
+        ).with_context(
+            tracking_disable=True,
+            mail_create_nolog=True,
+            mail_create_nosubscribe=True,
+        ).with_delay(
+            description=f"Dispatch received exchanges of backend #{backend.id}",
+            identity_key=self._dispatcher_identity_key(backend),
+            # before the backlog of its own channel: it only enqueues
+            priority=1,
+        ).dispatch(backend.id, batch_size=batch_size)
+
+    @api.model
+    def dispatch(self, backend_id, batch_size=DISPATCH_BATCH_SIZE):
+        """Queue job entry point: enqueue ``process`` for the received
+        exchanges of one backend that have no job yet, oldest first.
+
+        Safe to run twice at once (rows taken are skipped by the other run).
+        When it found work it enqueues a follow-up dispatcher, which picks up
+        what arrived while this one ran and continues a backlog larger than
+        one batch.
+        """
+        backend = self.env["distribution.backend"].browse(backend_id).exists()
+        if not backend:
+            return "nothing to do: backend deleted"
+        self.flush_model(["backend_id", "state", "dispatched_at"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id, attempts FROM distribution_exchange
+                 WHERE backend_id = %s AND state = 'received'
+                   AND dispatched_at IS NULL
+                 ORDER BY id
+                 LIMIT %s
+                   FOR UPDATE SKIP LOCKED
+                """,
+                backend.id,
+                batch_size,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        if not rows:
+            return "nothing to do: no received exchange waiting"
+        self.browse([exchange_id for exchange_id, _attempts in rows])._mark_dispatched()
+        for exchange_id, attempts in rows:
+            self.browse(exchange_id)._delay_process(backend, attempts)
+        self._delay_dispatch(backend, batch_size=batch_size)
+        return f"{len(rows)} exchange(s) enqueued"
+
+    @api.model
+    def _cron_dispatch(self):
+        """Safety net: dispatch exchanges received without a dispatcher
+        (a race with a starting dispatcher, a job deleted by hand)."""
+        self.flush_model(["backend_id", "state", "dispatched_at", "received_at"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT backend_id FROM distribution_exchange
+                 WHERE state = 'received' AND dispatched_at IS NULL
+                   AND received_at < now() at time zone 'UTC' - interval '1 minute'
+                """
+            )
+        )
+        backends = self.env["distribution.backend"].browse(
+            [row[0] for row in self.env.cr.fetchall()]
+        )
+        for backend in backends:
+            self._delay_dispatch(backend)
+
+    def _mark_dispatched(self):
+        if self:
+            self.env.cr.execute(
+                SQL(
+                    "UPDATE distribution_exchange"
+                    " SET dispatched_at = now() at time zone 'UTC'"
+                    " WHERE id = ANY(%s)",
+                    self.ids,
+                )
+            )
+            self.invalidate_recordset(["dispatched_at"])
+
     def _enqueue_processing(self):
         """One queue job per exchange, run as the backend's technical user.
 
         The job carries the exchange id only: no payload, no secret.
         """
+        self._mark_dispatched()
         for exchange in self:
             exchange._delay_process(exchange.backend_id, exchange.attempts)
 
     def _delay_process(self, backend, attempts):
         """Enqueue ``process`` for this exchange, reading nothing from it.
 
-        The webhook calls it with what it has at hand, so that a request
-        costs one insert for the exchange and one for its job. The job runs
-        in the backend's company; chatter tracking of the job is skipped.
+        The job runs in the backend's company; chatter tracking of the job
+        is skipped.
         """
         self.ensure_one()
         self.with_user(backend.job_user_id).with_company(

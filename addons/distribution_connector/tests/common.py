@@ -3,6 +3,7 @@
 import json
 import os
 from contextlib import contextmanager
+from operator import attrgetter
 from unittest.mock import patch
 
 from cryptography.fernet import Fernet
@@ -76,3 +77,28 @@ class DistributionTestMixin:
     @staticmethod
     def webhook_path(backend, topic="order"):
         return f"/distribution/webhook/{backend.sudo().webhook_token}/{topic}"
+
+    def run_trapped_jobs(self, trap, rounds=10):
+        """Run the trapped jobs, then the jobs they enqueue, until none is
+        left; return the jobs run, in order.
+
+        Each job runs in the test's environment with the user and context it
+        was enqueued with (jobs trapped during an ``HttpCase`` request hold
+        the request's closed cursor), highest priority first as the runner
+        does. A webhook's dispatcher thus enqueues the exchange's ``process``
+        job, which runs in the next round.
+        """
+        done = []
+        for _round in range(rounds):
+            jobs, trap.enqueued_jobs = trap.enqueued_jobs, []
+            if not jobs:
+                return done
+            for job in sorted(jobs, key=attrgetter("priority")):
+                job_env = job.recordset.env
+                env = self.env(
+                    user=job_env.uid, context=dict(job_env.context, job_uuid=job.uuid)
+                )
+                records = job.recordset.with_env(env)
+                job.result = getattr(records, job.method_name)(*job.args, **job.kwargs)
+                done.append(job)
+        raise AssertionError(f"jobs still enqueued after {rounds} rounds")

@@ -43,10 +43,21 @@ class TestWebhook(DistributionTestMixin, HttpCase):
             answer = response.json()
             self.assertEqual(answer["status"], "accepted")
             exchange = self.Exchange.browse(answer["exchange_id"])
-            trap.assert_jobs_count(1, only=exchange.process)
+            # the request only wakes its backend's dispatcher...
+            trap.assert_jobs_count(1, only=self.Exchange.dispatch)
+            self.assertEqual(trap.enqueued_jobs[0].args, (self.backend.id,))
+            self.assertFalse(exchange.dispatched_at)
+            # ...which enqueues the exchange's one processing job
+            ran = self.run_trapped_jobs(trap)
+            self.assertEqual(
+                [job.recordset for job in ran if job.method_name == "process"],
+                [exchange],
+            )
         exchange = self.exchanges()
         self.assertEqual(exchange.id, answer["exchange_id"])
-        self.assertEqual(exchange.state, "received")
+        # no flow for this topic in this addon: processed, and kept in error
+        self.assertEqual(exchange.state, "error")
+        self.assertTrue(exchange.dispatched_at)
         self.assertEqual(exchange.external_event_id, "evt-100")
         self.assertEqual(exchange.external_ref, "1001")
         self.assertEqual(exchange.raw_body.encode(), body)
@@ -153,7 +164,11 @@ class TestWebhook(DistributionTestMixin, HttpCase):
         with trap_jobs() as trap:
             first = self.post(body, headers).json()
             second = self.post(body, headers).json()
-            trap.assert_jobs_count(1)
+            trap.assert_jobs_count(1, only=self.Exchange.dispatch)
+            ran = self.run_trapped_jobs(trap)
+            self.assertEqual(
+                len([job for job in ran if job.method_name == "process"]), 1
+            )
         self.assertEqual(first["status"], "accepted")
         self.assertEqual(second["status"], "duplicate")
         self.assertEqual(first["exchange_id"], second["exchange_id"])

@@ -93,8 +93,7 @@ class TestRestWebhook(OrderImportMixin, HttpCase):
     def test_signed_order_becomes_a_confirmed_order(self):
         with trap_jobs() as trap:
             answer = self.post(self.order_payload(), delivery="d-3").json()
-            for job in trap.enqueued_jobs:
-                getattr(job.recordset.with_env(self.env), job.method_name)()
+            self.run_trapped_jobs(trap)
         exchange = self.Exchange.browse(answer["exchange_id"])
         self.assertEqual(exchange.state, "done", exchange.error)
         order = self.orders("CH-1001", backend=self.portal)

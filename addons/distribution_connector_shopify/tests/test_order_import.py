@@ -40,12 +40,10 @@ class TestShopifyOrderImport(ShopifyTestMixin, OrderImportMixin, HttpCase):
         return response.json()
 
     def perform(self, trap):
-        """Run the trapped jobs' bodies in the test's environment (the requests
+        """Run what the requests enqueued: the backend's dispatcher, then the
+        processing jobs it enqueues (in the test's environment: the requests
         that enqueued them have closed their cursors)."""
-        for job in trap.enqueued_jobs:
-            records = job.recordset.with_env(self.env)
-            getattr(records, job.method_name)(*job.args, **job.kwargs)
-        trap.enqueued_jobs.clear()
+        self.run_trapped_jobs(trap)
 
     def snapshot(self, order):
         return [

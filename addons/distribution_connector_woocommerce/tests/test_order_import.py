@@ -70,7 +70,7 @@ class TestOrderImport(WooCommerceTestMixin, HttpCase):
         return payload
 
     def deliver(self, payload, topic="order.created", delivery_id="d-1"):
-        """Post a signed delivery and run the job it enqueued, if any."""
+        """Post a signed delivery and run the jobs it caused, if any."""
         body, headers = self.woo_delivery(
             self.SECRET, payload, topic=topic, delivery_id=delivery_id
         )
@@ -81,14 +81,9 @@ class TestOrderImport(WooCommerceTestMixin, HttpCase):
                 headers=headers,
             )
             self.assertEqual(response.status_code, 200, response.text)
+            # what the request enqueued: its backend's dispatcher, or nothing
             jobs = len(trap.enqueued_jobs)
-            for job in trap.enqueued_jobs:
-                # the request's cursor is closed: run the job on the test's
-                # cursor, as the user it was enqueued for
-                job.recordset = job.recordset.with_env(
-                    self.env(user=job.recordset.env.uid)
-                )
-            trap.perform_enqueued_jobs()
+            self.run_trapped_jobs(trap)
         answer = response.json()
         self.env.invalidate_all()
         return self.Exchange.browse(answer["exchange_id"]), answer["status"], jobs
