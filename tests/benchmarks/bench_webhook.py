@@ -684,7 +684,7 @@ def check_database(ctx) -> bool:
     jobs, distinct = (
         int(value)
         for value in pg.psql(
-            "SELECT count(*), count(DISTINCT records::jsonb -> 'ids' ->> 0)"
+            "SELECT count(*), count(DISTINCT (records #>> '{}')::jsonb -> 'ids' ->> 0)"
             " FROM queue_job WHERE model_name = 'distribution.exchange'"
             " AND method_name = 'process'",
             db,

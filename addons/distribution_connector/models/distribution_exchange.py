@@ -16,6 +16,8 @@ _logger = logging.getLogger(__name__)
 
 # exchanges one dispatcher job enqueues before handing over to the next
 DISPATCH_BATCH_SIZE = 500
+# seconds before a dispatcher that found nothing takes its last look
+LAST_LOOK_DELAY = 5
 
 STATES = [
     ("received", "Received"),
@@ -201,47 +203,43 @@ class DistributionExchange(models.Model):
     # -- dispatching: from the inbox to the job queue ----------------------------
     #
     # A webhook request only stores its exchange and makes sure its backend's
-    # dispatcher job is pending; the dispatcher enqueues one ``process`` job
-    # per received exchange, in batches. Creating a queue job costs more than
-    # storing the exchange itself, and the sender waits for neither.
+    # dispatcher job is waiting to run; the dispatcher enqueues one
+    # ``process`` job per received exchange, in batches. Creating a queue job
+    # costs more than storing the exchange itself, and the sender waits for
+    # neither.
 
-    def _dispatcher_identity_key(self, backend):
-        return f"distribution.exchange.dispatch:{backend.id}"
+    def _dispatcher_identity_key(self, backend, last_look=False):
+        key = f"distribution.exchange.dispatch:{backend.id}"
+        return f"{key}:last-look" if last_look else key
 
     @api.model
     def _wake_dispatcher(self, backend):
-        """Make sure a dispatcher job of ``backend`` will see what this
-        transaction stored.
+        """Make sure a dispatcher job of ``backend`` runs after this
+        transaction.
 
-        Usually one indexed read: a pending dispatcher exists, and the shared
-        row lock taken on it keeps the job runner from starting it before
-        this transaction commits, so the dispatcher's snapshot includes this
-        transaction's exchanges. Otherwise a new dispatcher is enqueued. An
-        exchange stored while a dispatcher was already starting is picked up
-        by that dispatcher's follow-up, or at worst by the periodic sweep
-        (``_cron_dispatch``).
+        Usually one indexed read, without locks: a dispatcher is already
+        waiting to run. One that starts before this transaction commits does
+        not see its exchange; that is why every dispatcher hands over to a
+        follow-up (at once when it found work, a few seconds later when it
+        found none), and the periodic sweep (``_cron_dispatch``) catches
+        whatever is left.
         """
-        identity_key = self._dispatcher_identity_key(backend)
         self.env["queue.job"].flush_model(["identity_key", "state"])
         self.env.cr.execute(
             SQL(
                 """
                 SELECT 1 FROM queue_job
-                 WHERE identity_key = %s AND state = 'pending'
+                 WHERE identity_key = %s AND state IN ('pending', 'enqueued')
                  LIMIT 1
-                   FOR SHARE
                 """,
-                identity_key,
-            ),
-            # a concurrent state change asks PostgreSQL to replay the
-            # transaction: expected, replayed by the HTTP layer
-            log_exceptions=False,
+                self._dispatcher_identity_key(backend),
+            )
         )
         if not self.env.cr.fetchone():
             self._delay_dispatch(backend)
 
     @api.model
-    def _delay_dispatch(self, backend, batch_size=DISPATCH_BATCH_SIZE):
+    def _delay_dispatch(self, backend, batch_size=DISPATCH_BATCH_SIZE, last_look=False):
         self.with_user(backend.job_user_id).with_company(
             backend.company_id
         ).with_context(
@@ -250,20 +248,23 @@ class DistributionExchange(models.Model):
             mail_create_nosubscribe=True,
         ).with_delay(
             description=f"Dispatch received exchanges of backend #{backend.id}",
-            identity_key=self._dispatcher_identity_key(backend),
+            identity_key=self._dispatcher_identity_key(backend, last_look),
             # before the backlog of its own channel: it only enqueues
             priority=1,
-        ).dispatch(backend.id, batch_size=batch_size)
+            eta=LAST_LOOK_DELAY if last_look else None,
+        ).dispatch(backend.id, batch_size=batch_size, last_look=last_look)
 
     @api.model
-    def dispatch(self, backend_id, batch_size=DISPATCH_BATCH_SIZE):
+    def dispatch(self, backend_id, batch_size=DISPATCH_BATCH_SIZE, last_look=False):
         """Queue job entry point: enqueue ``process`` for the received
         exchanges of one backend that have no job yet, oldest first.
 
         Safe to run twice at once (rows taken are skipped by the other run).
-        When it found work it enqueues a follow-up dispatcher, which picks up
-        what arrived while this one ran and continues a backlog larger than
-        one batch.
+        Hands over to a follow-up dispatcher: at once when it found work
+        (what arrived meanwhile, the rest of a backlog larger than a batch),
+        a few seconds later when it found none (``last_look``: an exchange
+        committed just after this job started); a last look that finds
+        nothing ends the chain.
         """
         backend = self.env["distribution.backend"].browse(backend_id).exists()
         if not backend:
@@ -285,6 +286,8 @@ class DistributionExchange(models.Model):
         )
         rows = self.env.cr.fetchall()
         if not rows:
+            if not last_look:
+                self._delay_dispatch(backend, batch_size=batch_size, last_look=True)
             return "nothing to do: no received exchange waiting"
         self.browse([exchange_id for exchange_id, _attempts in rows])._mark_dispatched()
         for exchange_id, attempts in rows:
