@@ -2,8 +2,8 @@
 
 The request never calls out and never processes the payload: it verifies the
 signature over the raw bytes, stores one exchange (insert-or-ignore on the
-event id) and makes sure its backend's dispatcher job is pending; that job
-enqueues one processing job per stored exchange. Answers:
+event id) which also makes sure its backend's dispatcher job is waiting;
+that job enqueues one processing job per stored exchange. Answers:
 
 * 404 unknown backend or topic, 503 paused backend (the sender retries later)
 * 413 body over the backend's limit, checked before the body is read
@@ -110,7 +110,6 @@ class DistributionWebhookController(http.Controller):
         )
         if not created:
             return self._answer(200, "duplicate", exchange_id=exchange.id)
-        exchange_model._wake_dispatcher(backend)
         return self._answer(200, "accepted", exchange_id=exchange.id)
 
     @staticmethod

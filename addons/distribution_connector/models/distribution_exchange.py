@@ -143,31 +143,43 @@ class DistributionExchange(models.Model):
     def _insert_inbound(
         self, backend, topic, kind, event_id, external_ref, body, content_type, headers
     ):
-        """Insert an inbound exchange unless the event is known already.
+        """Insert an inbound exchange unless the event is known already, and
+        make sure its backend's dispatcher will enqueue its processing.
 
         One statement, safe under concurrency: two deliveries of the same event
         racing each other end with one row. The loser waits for the winner's
         commit on the unique index; under Odoo's REPEATABLE READ isolation it
         then gets a serialization failure, and its transaction is replayed
         (the HTTP layer does so for webhooks), which finds the row and
-        inserts nothing.
+        inserts nothing. The same statement tells whether a dispatcher is
+        already waiting to run (see ``_delay_dispatch``); only when none is,
+        one is enqueued.
 
         :return: (exchange, created)
         """
         correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
+        self.env["queue.job"].flush_model(["identity_key", "state"])
         self.env.cr.execute(
             SQL(
                 """
-                INSERT INTO distribution_exchange (
-                    backend_id, company_id, direction, topic, kind, external_event_id,
-                    external_ref, correlation_id, content_type, raw_body, headers,
-                    received_at, state, attempts,
-                    create_uid, create_date, write_uid, write_date)
-                VALUES (%s, %s, 'in', %s, %s, %s, %s, %s, %s, %s, %s,
-                        now() at time zone 'UTC', 'received', 0,
-                        %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')
-                ON CONFLICT (backend_id, direction, topic, external_event_id) DO NOTHING
-                RETURNING id
+                WITH inserted AS (
+                    INSERT INTO distribution_exchange (
+                        backend_id, company_id, direction, topic, kind,
+                        external_event_id, external_ref, correlation_id,
+                        content_type, raw_body, headers, received_at, state,
+                        attempts, create_uid, create_date, write_uid, write_date)
+                    VALUES (%s, %s, 'in', %s, %s, %s, %s, %s, %s, %s, %s,
+                            now() at time zone 'UTC', 'received', 0,
+                            %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')
+                    ON CONFLICT (backend_id, direction, topic, external_event_id)
+                    DO NOTHING
+                    RETURNING id
+                )
+                SELECT id, EXISTS (
+                           SELECT 1 FROM queue_job
+                            WHERE identity_key = %s
+                              AND state IN ('pending', 'enqueued'))
+                  FROM inserted
                 """,
                 backend.id,
                 backend.company_id.id,
@@ -181,6 +193,7 @@ class DistributionExchange(models.Model):
                 json.dumps(headers, sort_keys=True),
                 self.env.uid,
                 self.env.uid,
+                self._dispatcher_identity_key(backend),
             ),
             # under concurrency PostgreSQL may ask to replay the transaction
             # (serialization failure): expected, replayed by the HTTP layer
@@ -188,7 +201,10 @@ class DistributionExchange(models.Model):
         )
         row = self.env.cr.fetchone()
         if row:
-            return self.browse(row[0]), True
+            exchange_id, dispatcher_waiting = row
+            if not dispatcher_waiting:
+                self._delay_dispatch(backend)
+            return self.browse(exchange_id), True
         existing = self.search(
             [
                 ("backend_id", "=", backend.id),
@@ -202,41 +218,20 @@ class DistributionExchange(models.Model):
 
     # -- dispatching: from the inbox to the job queue ----------------------------
     #
-    # A webhook request only stores its exchange and makes sure its backend's
-    # dispatcher job is waiting to run; the dispatcher enqueues one
+    # Storing an inbound exchange only makes sure its backend's dispatcher job
+    # is waiting to run (``_insert_inbound``); the dispatcher enqueues one
     # ``process`` job per received exchange, in batches. Creating a queue job
-    # costs more than storing the exchange itself, and the sender waits for
-    # neither.
+    # costs more than storing the exchange itself, and a webhook's sender
+    # waits for neither.
+    #
+    # A dispatcher that starts before the transaction storing an exchange
+    # commits does not see it: that is why every dispatcher hands over to a
+    # follow-up (at once when it found work, a few seconds later when it found
+    # none), and why a cron (``_cron_dispatch``) catches whatever is left.
 
     def _dispatcher_identity_key(self, backend, last_look=False):
         key = f"distribution.exchange.dispatch:{backend.id}"
         return f"{key}:last-look" if last_look else key
-
-    @api.model
-    def _wake_dispatcher(self, backend):
-        """Make sure a dispatcher job of ``backend`` runs after this
-        transaction.
-
-        Usually one indexed read, without locks: a dispatcher is already
-        waiting to run. One that starts before this transaction commits does
-        not see its exchange; that is why every dispatcher hands over to a
-        follow-up (at once when it found work, a few seconds later when it
-        found none), and the periodic sweep (``_cron_dispatch``) catches
-        whatever is left.
-        """
-        self.env["queue.job"].flush_model(["identity_key", "state"])
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT 1 FROM queue_job
-                 WHERE identity_key = %s AND state IN ('pending', 'enqueued')
-                 LIMIT 1
-                """,
-                self._dispatcher_identity_key(backend),
-            )
-        )
-        if not self.env.cr.fetchone():
-            self._delay_dispatch(backend)
 
     @api.model
     def _delay_dispatch(self, backend, batch_size=DISPATCH_BATCH_SIZE, last_look=False):

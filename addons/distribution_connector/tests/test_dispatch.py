@@ -115,26 +115,42 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
             self.Exchange.dispatch(self.backend.id)
             trap.assert_jobs_count(1, only=exchange.process)
 
-    def test_wake_reuses_a_waiting_dispatcher(self):
+    def test_storing_reuses_a_waiting_dispatcher(self):
         key = f"distribution.exchange.dispatch:{self.backend.id}"
         Job = self.env["queue.job"].sudo()
-        self.Exchange._wake_dispatcher(self.backend)
+        self._insert("evt-a")
         waiting = Job.search([("identity_key", "=", key)])
         self.assertEqual(len(waiting), 1)
         self.assertEqual(waiting.state, "pending")
         self.assertEqual(waiting.channel, "root.distribution.inbound")
         self.assertEqual(waiting.args, [self.backend.id])
-        self.Exchange._wake_dispatcher(self.backend)
+        self._insert("evt-b")
         waiting.state = "enqueued"
-        self.Exchange._wake_dispatcher(self.backend)
+        self._insert("evt-c")
+        # a duplicate stores nothing and wakes nothing
+        self._insert("evt-a")
         self.assertEqual(Job.search_count([("identity_key", "=", key)]), 1)
         # a dispatcher already running may have read the inbox already:
-        # the next webhook wakes a new one
+        # the next exchange wakes a new one
         waiting.state = "started"
-        self.Exchange._wake_dispatcher(self.backend)
+        self._insert("evt-d")
         self.assertEqual(
             Job.search([("identity_key", "=", key)]).mapped("state"),
             ["pending", "started"],
+        )
+        # each backend has its own dispatcher
+        self._insert("evt-a", self.other_backend)
+        self.assertEqual(
+            Job.search_count(
+                [
+                    (
+                        "identity_key",
+                        "=",
+                        f"{key[: key.rindex(':')]}:{self.other_backend.id}",
+                    )
+                ]
+            ),
+            1,
         )
 
     def test_cron_dispatches_what_no_dispatcher_saw(self):
