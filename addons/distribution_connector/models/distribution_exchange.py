@@ -106,6 +106,12 @@ class DistributionExchange(models.Model):
     response_body = fields.Text(
         readonly=True, help="What the other side answered to an outbound call."
     )
+    duplicate_count = fields.Integer(
+        string="Duplicates",
+        readonly=True,
+        help="Deliveries of the same event received after this one and "
+        "collapsed into it.",
+    )
 
     _event_unique = models.Constraint(
         "UNIQUE(backend_id, direction, topic, external_event_id)",
@@ -136,7 +142,8 @@ class DistributionExchange(models.Model):
         commit on the unique index; under Odoo's REPEATABLE READ isolation it
         then gets a serialization failure, and its transaction is replayed
         (the HTTP layer does so for webhooks), which finds the row and
-        inserts nothing.
+        inserts nothing. A repeated delivery only increments the known
+        exchange's ``duplicate_count``, in the same statement.
 
         :return: (exchange, created)
         """
@@ -147,13 +154,15 @@ class DistributionExchange(models.Model):
                 INSERT INTO distribution_exchange (
                     backend_id, company_id, direction, topic, kind, external_event_id,
                     external_ref, correlation_id, content_type, raw_body, headers,
-                    received_at, state, attempts,
+                    received_at, state, attempts, duplicate_count,
                     create_uid, create_date, write_uid, write_date)
                 VALUES (%s, %s, 'in', %s, %s, %s, %s, %s, %s, %s, %s,
-                        now() at time zone 'UTC', 'received', 0,
+                        now() at time zone 'UTC', 'received', 0, 0,
                         %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')
-                ON CONFLICT (backend_id, direction, topic, external_event_id) DO NOTHING
-                RETURNING id
+                ON CONFLICT (backend_id, direction, topic, external_event_id)
+                DO UPDATE SET duplicate_count
+                    = COALESCE(distribution_exchange.duplicate_count, 0) + 1
+                RETURNING id, (xmax = 0) AS created
                 """,
                 backend.id,
                 backend.company_id.id,
@@ -172,19 +181,11 @@ class DistributionExchange(models.Model):
             # (serialization failure): expected, replayed by the HTTP layer
             log_exceptions=False,
         )
-        row = self.env.cr.fetchone()
-        if row:
-            return self.browse(row[0]), True
-        existing = self.search(
-            [
-                ("backend_id", "=", backend.id),
-                ("direction", "=", "in"),
-                ("topic", "=", topic),
-                ("external_event_id", "=", event_id[:255]),
-            ],
-            limit=1,
-        )
-        return existing, False
+        exchange_id, created = self.env.cr.fetchone()
+        exchange = self.browse(exchange_id)
+        if not created:
+            exchange.invalidate_recordset(["duplicate_count"])
+        return exchange, created
 
     def _enqueue_processing(self):
         """One queue job per exchange, run as the backend's technical user.
