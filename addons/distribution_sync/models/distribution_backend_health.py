@@ -6,6 +6,8 @@ from odoo.tools import SQL
 from ..report.distribution_flow_health import HEALTH_WINDOW_DAYS
 
 PENDING_STATES = ("received", "processing")
+#: queue channels are a handful (see the [queue_job] channels setting)
+MAX_QUEUE_CHANNELS = 200
 
 
 class DistributionBackend(models.Model):
@@ -184,7 +186,9 @@ class DistributionBackend(models.Model):
 
     def _compute_health_queue_backlog(self):
         self.env["queue.job"].flush_model()
-        backlog = self.env["distribution.queue.backlog"].search([])
+        backlog = self.env["distribution.queue.backlog"].search(
+            [], limit=MAX_QUEUE_CHANNELS
+        )
         for backend in self:
             backend.health_queue_backlog_ids = backlog
 
