@@ -14,3 +14,4 @@ from . import test_fulfillment_export
 from . import test_flow_jobs
 from . import test_dashboard
 from . import test_dashboard_tour
+from . import test_demo_data

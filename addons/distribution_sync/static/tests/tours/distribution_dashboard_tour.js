@@ -42,7 +42,7 @@ registry.category("web_tour.tours").add("distribution_dashboard_tour", {
         },
         {
             trigger:
-                ".o_kanban_record:contains(Tour channel) button[name=action_view_exceptions]:contains(1 open exceptions)",
+                ".o_kanban_record:contains(Tour channel) button[name=action_view_exceptions]:contains(1 open exception)",
         },
         {
             content: "Card: failure rate and duplicates",
