@@ -8,7 +8,7 @@
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",
     "license": "LGPL-3",
-    "depends": ["distribution_connector", "sale_stock"],
+    "depends": ["distribution_connector", "distribution_sync", "sale_stock"],
     "external_dependencies": {"python": []},
     "data": [
         "security/distribution_stock_publish_security.xml",
@@ -18,5 +18,6 @@
         "views/distribution_publish_rule_views.xml",
         "views/distribution_stock_level_views.xml",
         "views/distribution_stock_publish_menus.xml",
+        "views/distribution_dashboard_views.xml",
     ],
 }

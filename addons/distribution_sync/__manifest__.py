@@ -13,6 +13,7 @@
     "data": [
         "security/ir.model.access.csv",
         "security/distribution_sync_security.xml",
+        "security/distribution_dashboard_security.xml",
         "data/product_data.xml",
         "data/queue_job_data.xml",
         "wizards/distribution_exception_ignore_views.xml",
@@ -22,5 +23,15 @@
         "views/sale_order_views.xml",
         "views/stock_picking_views.xml",
         "views/distribution_sync_menus.xml",
+        "views/distribution_dashboard_views.xml",
+        "views/distribution_dashboard_menus.xml",
     ],
+    "demo": [
+        "demo/distribution_demo.xml",
+    ],
+    "assets": {
+        "web.assets_tests": [
+            "distribution_sync/static/tests/tours/*.js",
+        ],
+    },
 }

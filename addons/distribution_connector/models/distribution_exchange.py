@@ -116,6 +116,12 @@ class DistributionExchange(models.Model):
     response_body = fields.Text(
         readonly=True, help="What the other side answered to an outbound call."
     )
+    duplicate_count = fields.Integer(
+        string="Duplicates",
+        readonly=True,
+        help="Deliveries of the same event received after this one and "
+        "collapsed into it.",
+    )
 
     _event_unique = models.Constraint(
         "UNIQUE(backend_id, direction, topic, external_event_id)",
@@ -146,75 +152,114 @@ class DistributionExchange(models.Model):
         """Insert an inbound exchange unless the event is known already, and
         make sure its backend's dispatcher will enqueue its processing.
 
-        One statement, safe under concurrency: two deliveries of the same event
-        racing each other end with one row. The loser waits for the winner's
-        commit on the unique index; under Odoo's REPEATABLE READ isolation it
-        then gets a serialization failure, and its transaction is replayed
-        (the HTTP layer does so for webhooks), which finds the row and
-        inserts nothing. The same statement tells whether a dispatcher is
-        already waiting to run (see ``_delay_dispatch``); only when none is,
-        one is enqueued.
+        One statement, safe under concurrency. A known event is found by a
+        plain read, so a redelivery never waits, even while a job holds the
+        exchange's row. Two first deliveries of one event racing each other
+        end with one row: the loser waits for the winner's commit on the
+        unique index; under Odoo's REPEATABLE READ isolation it then gets a
+        serialization failure, and its transaction is replayed (the HTTP
+        layer does so for webhooks), which finds the row and inserts nothing.
+        The same statement tells whether a dispatcher is already waiting to
+        run (see ``_delay_dispatch``); only when none is, one is enqueued.
 
         :return: (exchange, created)
         """
         correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
+        event_id = event_id[:255]
+        self.flush_model(["backend_id", "direction", "topic", "external_event_id"])
         self.env["queue.job"].flush_model(["identity_key", "state"])
         self.env.cr.execute(
             SQL(
                 """
-                WITH inserted AS (
+                WITH known AS (
+                    SELECT id FROM distribution_exchange
+                     WHERE backend_id = %(backend)s AND direction = 'in'
+                       AND topic = %(topic)s AND external_event_id = %(event)s
+                ), inserted AS (
                     INSERT INTO distribution_exchange (
                         backend_id, company_id, direction, topic, kind,
                         external_event_id, external_ref, correlation_id,
                         content_type, raw_body, headers, received_at, state,
-                        attempts, create_uid, create_date, write_uid, write_date)
-                    VALUES (%s, %s, 'in', %s, %s, %s, %s, %s, %s, %s, %s,
-                            now() at time zone 'UTC', 'received', 0,
-                            %s, now() at time zone 'UTC', %s, now() at time zone 'UTC')
+                        attempts, duplicate_count,
+                        create_uid, create_date, write_uid, write_date)
+                    SELECT %(backend)s, %(company)s, 'in', %(topic)s, %(kind)s,
+                           %(event)s, %(ref)s, %(correlation)s, %(content_type)s,
+                           %(body)s, %(headers)s, now() at time zone 'UTC',
+                           'received', 0, 0, %(uid)s, now() at time zone 'UTC',
+                           %(uid)s, now() at time zone 'UTC'
+                     WHERE NOT EXISTS (SELECT 1 FROM known)
                     ON CONFLICT (backend_id, direction, topic, external_event_id)
                     DO NOTHING
                     RETURNING id
                 )
-                SELECT id, EXISTS (
+                SELECT id, TRUE, EXISTS (
                            SELECT 1 FROM queue_job
-                            WHERE identity_key = %s
+                            WHERE identity_key = %(dispatcher)s
                               AND state IN ('pending', 'enqueued'))
                   FROM inserted
+                 UNION ALL
+                SELECT id, FALSE, TRUE FROM known
                 """,
-                backend.id,
-                backend.company_id.id,
-                topic,
-                kind,
-                event_id[:255],
-                external_ref,
-                correlation_id[:64],
-                content_type,
-                body.decode("utf-8", errors="replace"),
-                json.dumps(headers, sort_keys=True),
-                self.env.uid,
-                self.env.uid,
-                self._dispatcher_identity_key(backend),
+                backend=backend.id,
+                company=backend.company_id.id,
+                topic=topic,
+                kind=kind,
+                event=event_id,
+                ref=external_ref,
+                correlation=correlation_id[:64],
+                content_type=content_type,
+                body=body.decode("utf-8", errors="replace"),
+                headers=json.dumps(headers, sort_keys=True),
+                uid=self.env.uid,
+                dispatcher=self._dispatcher_identity_key(backend),
             ),
             # under concurrency PostgreSQL may ask to replay the transaction
             # (serialization failure): expected, replayed by the HTTP layer
             log_exceptions=False,
         )
         row = self.env.cr.fetchone()
-        if row:
-            exchange_id, dispatcher_waiting = row
-            if not dispatcher_waiting:
-                self._delay_dispatch(backend)
-            return self.browse(exchange_id), True
-        existing = self.search(
-            [
-                ("backend_id", "=", backend.id),
-                ("direction", "=", "in"),
-                ("topic", "=", topic),
-                ("external_event_id", "=", event_id[:255]),
-            ],
-            limit=1,
+        if not row:
+            # inserted and committed by another transaction meanwhile (only
+            # possible outside REPEATABLE READ): it is a duplicate
+            existing = self.search(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("direction", "=", "in"),
+                    ("topic", "=", topic),
+                    ("external_event_id", "=", event_id),
+                ],
+                limit=1,
+            )
+            row = (existing.id, False, True)
+        exchange_id, created, dispatcher_waiting = row
+        exchange = self.browse(exchange_id)
+        if not created:
+            exchange._count_duplicate()
+        elif not dispatcher_waiting:
+            self._delay_dispatch(backend)
+        return exchange, created
+
+    def _count_duplicate(self):
+        """Count one more delivery of this exchange's event.
+
+        A statistic, never worth a wait: while a job processing the exchange
+        holds its row, the redelivery is not counted.
+        """
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE distribution_exchange
+                   SET duplicate_count = COALESCE(duplicate_count, 0) + 1
+                 WHERE id = (SELECT id FROM distribution_exchange
+                              WHERE id = %s FOR UPDATE SKIP LOCKED)
+                """,
+                self.id,
+            ),
+            # a row changed since this transaction began: replayed by the
+            # HTTP layer, like a racing insert
+            log_exceptions=False,
         )
-        return existing, False
+        self.invalidate_recordset(["duplicate_count"])
 
     # -- dispatching: from the inbox to the job queue ----------------------------
     #

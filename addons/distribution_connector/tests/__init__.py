@@ -3,3 +3,4 @@ from . import test_exchange
 from . import test_http_client
 from . import test_webhook
 from . import test_dispatch
+from . import test_exchange_duplicates

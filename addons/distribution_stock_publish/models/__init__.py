@@ -5,3 +5,5 @@ from . import product_product
 from . import product_template
 from . import stock_move
 from . import stock_quant
+from . import distribution_stock_level_variance
+from . import distribution_backend_health

@@ -7,3 +7,4 @@ from . import sale_order
 from . import sale_order_line
 from . import stock_picking
 from . import stock_quant
+from . import distribution_backend_health

@@ -12,3 +12,6 @@ from . import test_receipt_import
 from . import test_stock_snapshot
 from . import test_fulfillment_export
 from . import test_flow_jobs
+from . import test_dashboard
+from . import test_dashboard_tour
+from . import test_demo_data
