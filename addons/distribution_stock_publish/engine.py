@@ -15,8 +15,11 @@ subclass and return it from ``distribution.stock.level._stock_publish_engine``.
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter, ne, or_
 
 from odoo.tools import SQL
+from odoo.tools.gc import disabling_gc
 
 from .rules import PARTITION, RuleParams, Safety, apply_partition, apply_rules, number
 
@@ -93,8 +96,11 @@ class Partition:
     members: list
     #: rule id -> index in members
     index: dict
-    #: (pool, safeties...) -> results of apply_partition
-    memo: dict = field(default_factory=dict)
+    #: key (pool, safeties...) -> results of apply_partition (set by the
+    #: engine's evaluators)
+    memo: dict = None
+    #: key_of(product_id, pool) -> the key in memo (None: the pool)
+    key_of: object = None
 
 
 class StockPublishEngine:
@@ -218,22 +224,40 @@ class StockPublishEngine:
     # -- the hook: grouped stock rows ---------------------------------------
 
     def read_stock(self, pools, product_ids=None):
-        """Stock of each product over each pool, grouped in SQL.
+        """Stock of each product over each pool: the rows of
+        :meth:`stock_query`, ``{product_id: row}``."""
+        with self._work_mem():
+            self.cr.execute(self.stock_query(pools, product_ids))
+            return {row[0]: row for row in self.cr.fetchall()}
+
+    def stock_query(self, pools, product_ids=None):
+        """The hook: the query of the stock of each product over each pool,
+        grouped in SQL.
 
         :param pools: list of :class:`Pool`: the ``parent_path LIKE``
             patterns of a set of sources, the measures needed and where they
             go in a row
         :param product_ids: restrict to these products (None: all)
-        :return: ``{product_id: row}``; ``row[pool.columns[measure]]`` is the
-            measure of the product over the pool, in the product's unit:
-            ``on_hand`` and ``reserved`` sum the quants of the internal
-            locations under the sources; ``incoming`` and ``outgoing`` the
-            moves not done that enter or leave them. Products with neither
-            quants nor moves there are left out.
+        :return: :class:`~odoo.tools.SQL` of one row per product: column
+            ``product_id`` first, then ``c<n>`` (never NULL) for each
+            ``n`` of the pools' ``columns``, so that
+            ``row[pool.columns[measure]]`` is the measure of the product over
+            the pool, in the product's unit: ``on_hand`` and ``reserved`` sum
+            the quants of the internal locations under the sources;
+            ``incoming`` and ``outgoing`` the moves not done that enter or
+            leave them. Products with neither quants nor moves there are left
+            out. The engine reads it whole or keeps it in a temporary table.
         """
         all_patterns = sorted({p for pool in pools for p in pool.patterns})
         if not all_patterns:
-            return {}
+            return SQL(
+                "SELECT NULL::int AS product_id%s WHERE FALSE",
+                SQL("").join(
+                    SQL(", 0::float8 AS %s", SQL.identifier(f"c{column}"))
+                    for pool in pools
+                    for column in pool.columns.values()
+                ),
+            )
         flags = SQL(", ").join(
             SQL("l.parent_path LIKE ANY(%s) AS %s", list(pool.patterns), _flag(k))
             for k, pool in enumerate(pools)
@@ -271,7 +295,9 @@ class StockPublishEngine:
                         )
                     )
                 source = "moves" if measure in ("incoming", "outgoing") else "quants"
-                columns.append(SQL("COALESCE(%s.%s, 0)", SQL.identifier(source), name))
+                columns.append(
+                    SQL("COALESCE(%s.%s, 0) AS %s", SQL.identifier(source), name, name)
+                )
         has_products = product_ids is not None
         products = list(product_ids) if has_products else []
         if move_sums:
@@ -292,7 +318,8 @@ class StockPublishEngine:
                 products=products,
             )
             select = SQL(
-                """SELECT COALESCE(quants.product_id, moves.product_id), %s
+                """SELECT COALESCE(quants.product_id, moves.product_id) AS product_id,
+                       %s
                 FROM quants FULL OUTER JOIN moves
                     ON moves.product_id = quants.product_id""",
                 SQL(", ").join(columns),
@@ -302,7 +329,7 @@ class StockPublishEngine:
             select = SQL(
                 "SELECT quants.product_id, %s FROM quants", SQL(", ").join(columns)
             )
-        query = SQL(
+        return SQL(
             """
                 WITH loc AS (
                     SELECT l.id, %(flags)s
@@ -325,9 +352,6 @@ class StockPublishEngine:
             moves=moves,
             select=select,
         )
-        with self._work_mem():
-            self.cr.execute(query)
-            return {row[0]: row for row in self.cr.fetchall()}
 
     @contextmanager
     def _work_mem(self):
@@ -353,6 +377,11 @@ class StockPublishEngine:
             }
         return self._category_ancestors
 
+    def _covered_categories(self, specs):
+        """Ids of the categories a category override of ``specs`` covers:
+        only their products need their category looked up."""
+        return set().union(*(self._category_safety(spec) for spec in specs))
+
     def _category_safety(self, spec):
         """{category id: Safety} of every category a category override of
         ``spec`` covers (itself or an ancestor: the nearest wins)."""
@@ -372,81 +401,78 @@ class StockPublishEngine:
         return resolved
 
     def evaluators(self, specs, partitions, categories):
-        """{rule id: evaluate(product_id, row) -> (pool, (quantity, steps))},
-        one function per rule, specialised for speed. ``row`` is the
-        product's stock row (None: no stock, or the product is archived);
-        ``categories`` maps product ids to category ids (only needed by rules
-        with category overrides).
+        """{rule id: evaluate(product_ids, rows) -> (pools, results)}, one
+        function per rule, specialised for speed. ``rows`` are the products'
+        stock rows, in the order of ``product_ids`` (None: no stock, or the
+        product is archived); ``pools`` the basis quantity of each product and
+        ``results`` its ``(quantity, steps)``. ``categories`` maps product ids
+        to category ids (only needed by rules with category overrides).
 
-        Each caches the pure rule stack by its inputs: most products share the
-        same pool and safety stock, and the functions are pure.
+        The rule stack is pure: each function computes it once per distinct
+        input (pool and safety stock) and looks the rest up, so that a
+        catalog costs a few passes over lists rather than a call per level.
         """
         return {
             spec.id: self._evaluator(spec, partitions.get(spec.id), categories)
             for spec in specs
         }
 
+    @staticmethod
+    def evaluate_one(evaluate, product_id, row):
+        """``(pool, (quantity, steps))`` of one product with ``evaluate``."""
+        pools, results = evaluate([product_id], [row])
+        return pools[0], results[0]
+
     def _evaluator(self, spec, partition, categories):
-        pool_of = self._pool_function(spec)
+        pools_of = self._pool_function(spec)
         if partition is not None:
-            return self._partition_evaluator(spec, partition, pool_of, categories)
+            return self._partition_evaluator(spec, partition, pools_of, categories)
         params = spec.params
-        memo = {}
         if spec.product_safety or spec.category_safety:
             resolve = self._safety_resolver(spec, categories)
+            safeties = {
+                id(safety): safety
+                for safety in (
+                    spec.default_safety,
+                    *spec.product_safety.values(),
+                    *self._category_safety(spec).values(),
+                )
+            }
+            memo = _Memo(lambda key: apply_rules(key[0], params, safeties[key[1]]))
 
-            def evaluate_with_overrides(product_id, row):
-                pool = pool_of(row)
-                safety = resolve(product_id)
-                key = (pool, id(safety))
-                result = memo.get(key)
-                if result is None:
-                    result = memo[key] = apply_rules(pool, params, safety)
-                return pool, result
+            def evaluate_with_overrides(product_ids, rows):
+                pools = pools_of(rows)
+                keys = zip(pools, map(id, map(resolve, product_ids)))
+                return pools, list(map(memo.__getitem__, keys))
 
             return evaluate_with_overrides
         default = spec.default_safety
-        on_hand = spec.columns[ON_HAND]
-        if spec.basis == FREE:
-            reserved = spec.columns["reserved"]
+        memo = _Memo(lambda pool: apply_rules(pool, params, default))
 
-            def evaluate_free(product_id, row):
-                pool = 0.0 if row is None else row[on_hand] - row[reserved]
-                result = memo.get(pool)
-                if result is None:
-                    result = memo[pool] = apply_rules(pool, params, default)
-                return pool, result
-
-            return evaluate_free
-
-        def evaluate(product_id, row):
-            pool = pool_of(row)
-            result = memo.get(pool)
-            if result is None:
-                result = memo[pool] = apply_rules(pool, params, default)
-            return pool, result
+        def evaluate(product_ids, rows):
+            pools = pools_of(rows)
+            return pools, list(map(memo.__getitem__, pools))
 
         return evaluate
 
     @staticmethod
     def _pool_function(spec):
-        """pool_of(row) -> the basis quantity of ``spec`` (0 without row)."""
-        basis = spec.basis
+        """pools_of(rows) -> the basis quantity of ``spec`` in each row (0
+        without row)."""
         on_hand = spec.columns[ON_HAND]
-        reserved = spec.columns.get("reserved")
-        incoming = spec.columns.get("incoming")
-        outgoing = spec.columns.get("outgoing")
-
-        def pool_of(row):
-            if row is None:
-                return 0.0
-            if basis == FREE:
-                return row[on_hand] - row[reserved]
-            if basis == ON_HAND:
-                return row[on_hand]
-            return row[on_hand] + row[incoming] - row[outgoing]
-
-        return pool_of
+        if spec.basis == FREE:
+            reserved = spec.columns["reserved"]
+            return lambda rows: [
+                0.0 if row is None else row[on_hand] - row[reserved] for row in rows
+            ]
+        if spec.basis == ON_HAND:
+            return lambda rows: [0.0 if row is None else row[on_hand] for row in rows]
+        incoming = spec.columns["incoming"]
+        outgoing = spec.columns["outgoing"]
+        return lambda rows: [
+            0.0 if row is None else row[on_hand] + row[incoming] - row[outgoing]
+            for row in rows
+        ]
 
     def _safety_resolver(self, spec, categories):
         """resolve(product_id) -> the Safety that applies to the product."""
@@ -463,12 +489,28 @@ class StockPublishEngine:
 
         return resolve
 
-    def _partition_evaluator(self, spec, partition, pool_of, categories):
+    def _partition_evaluator(self, spec, partition, pools_of, categories):
         """The members of a partition share one memo: the first member's
         level of a product computes every member's part."""
-        members = partition.members
         position = partition.index[spec.id]
-        memo = partition.memo
+        if partition.memo is None:
+            partition.memo, partition.key_of = self._partition_memo(
+                partition, categories
+            )
+        memo, key_of = partition.memo, partition.key_of
+        part = itemgetter(position)
+
+        def evaluate(product_ids, rows):
+            pools = pools_of(rows)
+            keys = pools if key_of is None else list(map(key_of, product_ids, pools))
+            return pools, list(map(part, map(memo.__getitem__, keys)))
+
+        return evaluate
+
+    def _partition_memo(self, partition, categories):
+        """(memo of the partition's results by key, key_of(product_id, pool)
+        or None when the pool alone is the key)."""
+        members = partition.members
         params = [member.params for member in members]
         resolvers = [self._safety_resolver(member, categories) for member in members]
         overridden = set().union(*(member.product_safety for member in members))
@@ -483,25 +525,26 @@ class StockPublishEngine:
         }
         categ_of = categories.get
 
-        def evaluate(product_id, row):
-            pool = pool_of(row)
-            if product_id in overridden:
-                key = (pool, "product", product_id)
-                safeties = None
-            else:
-                categ_id = categ_of(product_id) if by_category else None
-                safeties = by_category.get(categ_id, default)
-                key = (pool, categ_id if safeties is not default else 0)
-            results = memo.get(key)
-            if results is None:
-                if safeties is None:
-                    safeties = [resolve(product_id) for resolve in resolvers]
-                results = memo[key] = apply_partition(
-                    pool, list(zip(params, safeties, strict=True))
-                )
-            return pool, results[position]
+        def split(pool, safeties):
+            return apply_partition(pool, list(zip(params, safeties, strict=True)))
 
-        return evaluate
+        if not (overridden or by_category):
+            return _Memo(lambda pool: split(pool, default)), None
+
+        def key_of(product_id, pool):
+            if product_id in overridden:
+                return (pool, "product", product_id)
+            categ_id = categ_of(product_id)
+            return (pool, categ_id if categ_id in by_category else 0)
+
+        def compute(key):
+            if len(key) == 3:
+                safeties = [resolve(key[2]) for resolve in resolvers]
+            else:
+                safeties = by_category[key[1]] if key[1] else default
+            return split(key[0], safeties)
+
+        return _Memo(compute), key_of
 
     def explanation(self, spec, row, archived, steps):
         """The steps with the pool's details, as a list of dicts."""
@@ -519,8 +562,9 @@ class StockPublishEngine:
                 pool_step[measure] = number(round(value, 6))
         return [pool_step, *steps[1:]]
 
-    def _products_info(self, product_ids, need_categories):
-        """(archived product ids, {product id: category id} or {})."""
+    def _products_info(self, product_ids, category_ids):
+        """(archived product ids, {product id: category id} of the products in
+        ``category_ids``)."""
         restrict = (
             SQL("AND pp.id = ANY(%s)", list(product_ids))
             if product_ids is not None
@@ -534,15 +578,16 @@ class StockPublishEngine:
         )
         archived = {row[0] for row in self.cr.fetchall()}
         categories = {}
-        if need_categories:
+        if category_ids:
             self.cr.execute(
                 SQL(
                     """
                     SELECT pp.id, pt.categ_id
                     FROM product_product pp
                     JOIN product_template pt ON pt.id = pp.product_tmpl_id
-                    WHERE TRUE %s
+                    WHERE pt.categ_id = ANY(%s) %s
                     """,
+                    sorted(category_ids),
                     restrict,
                 )
             )
@@ -701,29 +746,42 @@ class StockPublishEngine:
         by_id = {spec.id: spec for spec in specs}
         pools = self._pools(specs)
         stock = self.read_stock(pools, product_ids)
-        need_categories = any(spec.category_safety for spec in specs)
-        archived, categories = self._products_info(product_ids, need_categories)
+        covered = self._covered_categories(specs)
+        archived, categories = self._products_info(product_ids, covered)
+        for product_id in archived:
+            stock.pop(product_id, None)  # an archived product has no pool
         evaluators = self.evaluators(specs, self._partitions(specs), categories)
-        tails, computed = {}, []
+        by_rule = {}
         for product_id, rule_id in pairs:
-            is_archived = product_id in archived
-            row = None if is_archived else stock.get(product_id)
-            pool, result = evaluators[rule_id](product_id, row)
-            computed.append(
-                (
-                    product_id,
-                    rule_id,
-                    result[0],
-                    pool,
-                    self._explanation_json(
-                        by_id[rule_id], row, is_archived, result[1], tails
-                    ),
-                )
-            )
+            by_rule.setdefault(rule_id, []).append(product_id)
+        with disabling_gc():
+            tails, computed = {}, []
+            for rule_id, products in by_rule.items():
+                spec = by_id[rule_id]
+                rows = list(map(stock.get, products))
+                pools, results = evaluators[rule_id](products, rows)
+                computed += [
+                    (
+                        product_id,
+                        rule_id,
+                        result[0],
+                        pool,
+                        self._explanation_json(
+                            spec, row, product_id in archived, result[1], tails
+                        ),
+                    )
+                    for product_id, row, pool, result in zip(
+                        products, rows, pools, results, strict=True
+                    )
+                ]
         return computed
 
     def recompute(self, product_ids=None, rule_ids=None, level_ids=None, specs=None):
         """Recompute levels and write the ones that changed.
+
+        The levels are read as one array per column and rule, and compared
+        with the new numbers list by list: no Python object per level
+        except for the ones that changed.
 
         :param product_ids: only the levels of these products
         :param rule_ids: only the levels of these rules
@@ -745,36 +803,45 @@ class StockPublishEngine:
             filters.append(SQL("l.product_id = ANY(%s)", list(product_ids)))
         if level_ids is not None:
             filters.append(SQL("l.id = ANY(%s)", list(level_ids)))
-        self.cr.execute(
-            SQL(
-                """
-                SELECT l.product_id, l.rule_id, l.computed_qty, l.pool_qty,
-                       l.state = 'dirty'
-                FROM distribution_stock_level l
-                WHERE %s
-                """,
-                SQL(" AND ").join(filters),
+        # many small objects, none in a cycle: no collector runs meanwhile
+        with disabling_gc():
+            self.cr.execute(
+                SQL(
+                    """
+                    SELECT l.rule_id, array_agg(l.product_id),
+                           array_agg(l.computed_qty), array_agg(l.pool_qty),
+                           array_agg(l.state = 'dirty')
+                    FROM distribution_stock_level l
+                    WHERE %s
+                    GROUP BY l.rule_id
+                    """,
+                    SQL(" AND ").join(filters),
+                )
             )
-        )
-        levels = self.cr.fetchall()
-        if not levels:
-            return {"levels": 0, "written": 0}
-        if product_ids is None and (rule_ids is not None or level_ids is not None):
-            product_ids = {level[0] for level in levels}
-        stock = self.read_stock(pools, product_ids)
-        need_categories = any(spec.category_safety for spec in specs)
-        archived, categories = self._products_info(product_ids, need_categories)
-        evaluators = self.evaluators(specs, partitions, categories)
-        for product_id in archived:
-            stock.pop(product_id, None)  # an archived product has no pool
-        stock_get = stock.get
-        changed = []
-        # the hot loop: one tuple per level, everything else is cached
-        for product_id, rule_id, old_qty, old_pool, dirty in levels:
-            row = stock_get(product_id)
-            pool, result = evaluators[rule_id](product_id, row)
-            if dirty or result[0] != old_qty or pool != old_pool:
-                changed.append((product_id, rule_id, row, pool, result))
+            levels = self.cr.fetchall()
+            if not levels:
+                return {"levels": 0, "written": 0}
+            if product_ids is None and (rule_ids is not None or level_ids is not None):
+                product_ids = set().union(*(level[1] for level in levels))
+            stock = self.read_stock(pools, product_ids)
+            covered = self._covered_categories(specs)
+            archived, categories = self._products_info(product_ids, covered)
+            evaluators = self.evaluators(specs, partitions, categories)
+            for product_id in archived:
+                stock.pop(product_id, None)  # an archived product has no pool
+            count, changed = 0, []
+            for rule_id, products, old_qtys, old_pools, dirty in levels:
+                count += len(products)
+                rows = list(map(stock.get, products))
+                new_pools, results = evaluators[rule_id](products, rows)
+                qtys = map(itemgetter(0), results)
+                differs = map(
+                    or_, map(ne, qtys, old_qtys), map(ne, new_pools, old_pools)
+                )
+                changed += [
+                    (products[i], rule_id, rows[i], new_pools[i], results[i])
+                    for i in compress(range(len(products)), map(or_, differs, dirty))
+                ]
         tails = {}
         self.write_levels(
             [
@@ -790,7 +857,7 @@ class StockPublishEngine:
                 for product_id, rule_id, row, pool, result in changed
             ]
         )
-        return {"levels": len(levels), "written": len(changed)}
+        return {"levels": count, "written": len(changed)}
 
     def _explanation_json(self, spec, row, archived, steps, tails):
         """JSON text of the explanation; the part after the pool is shared by
@@ -863,8 +930,8 @@ class StockPublishEngine:
         )
         results = []
         for spec in specs:
-            pool, (qty, steps) = evaluators[spec.id](
-                product.id, None if archived else row
+            pool, (qty, steps) = self.evaluate_one(
+                evaluators[spec.id], product.id, None if archived else row
             )
             results.append(
                 {
@@ -905,3 +972,18 @@ def _sum(column, condition, name):
     return SQL(
         "SUM((%s)::float8) FILTER (WHERE %s) AS %s", SQL(column), condition, name
     )
+
+
+class _Memo(dict):
+    """Results of a pure function by its argument, computed on first use:
+    ``memo[key]`` is ``function(key)``."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def __missing__(self, key):
+        value = self[key] = self.function(key)
+        return value
