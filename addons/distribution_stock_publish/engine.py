@@ -354,16 +354,21 @@ class StockPublishEngine:
         )
 
     @contextmanager
-    def _work_mem(self):
+    def _work_mem(self, **settings):
         """Enough memory for PostgreSQL to group a whole catalog without
-        spilling to disk (``work_mem`` of the transaction, then restored)."""
-        self.cr.execute(SQL("SHOW work_mem"))
-        previous = self.cr.fetchone()[0]
-        self.cr.execute(SQL("SET LOCAL work_mem = %s", self.work_mem))
+        spilling to disk (``work_mem`` of the transaction, then restored),
+        and the other planner ``settings`` given, likewise."""
+        settings = {"work_mem": self.work_mem, **settings}
+        previous = {}
+        for name, value in settings.items():
+            self.cr.execute(SQL("SELECT current_setting(%s)", name))
+            previous[name] = self.cr.fetchone()[0]
+            self.cr.execute(SQL("SELECT set_config(%s, %s, TRUE)", name, value))
         try:
             yield
         finally:
-            self.cr.execute(SQL("SET LOCAL work_mem = %s", previous))
+            for name, value in previous.items():
+                self.cr.execute(SQL("SELECT set_config(%s, %s, TRUE)", name, value))
 
     # -- evaluation ----------------------------------------------------------
 
@@ -411,6 +416,8 @@ class StockPublishEngine:
         The rule stack is pure: each function computes it once per distinct
         input (pool and safety stock) and looks the rest up, so that a
         catalog costs a few passes over lists rather than a call per level.
+        Each function also has ``by_pool(pools) -> results``: the results of
+        products without an override (see :meth:`_special_products`).
         """
         return {
             spec.id: self._evaluator(spec, partitions.get(spec.id), categories)
@@ -445,6 +452,10 @@ class StockPublishEngine:
                 keys = zip(pools, map(id, map(resolve, product_ids)))
                 return pools, list(map(memo.__getitem__, keys))
 
+            default_key = id(spec.default_safety)
+            evaluate_with_overrides.by_pool = lambda pools: [
+                memo[pool, default_key] for pool in pools
+            ]
             return evaluate_with_overrides
         default = spec.default_safety
         memo = _Memo(lambda pool: apply_rules(pool, params, default))
@@ -453,6 +464,7 @@ class StockPublishEngine:
             pools = pools_of(rows)
             return pools, list(map(memo.__getitem__, pools))
 
+        evaluate.by_pool = lambda pools: list(map(memo.__getitem__, pools))
         return evaluate
 
     @staticmethod
@@ -473,6 +485,37 @@ class StockPublishEngine:
             0.0 if row is None else row[on_hand] + row[incoming] - row[outgoing]
             for row in rows
         ]
+
+    def _special_products(self, spec, partition, categories):
+        """Ids of the products whose result on ``spec`` is not its
+        ``by_pool`` result: a product or category override applies (to the
+        product on a partition's member, for a partition)."""
+        members = partition.members if partition is not None else [spec]
+        products = set().union(*(member.product_safety for member in members))
+        covered = self._covered_categories(members)
+        if covered:
+            products.update(p for p, categ in categories.items() if categ in covered)
+        return products
+
+    @staticmethod
+    def _pool_sql(spec, table):
+        """SQL of the basis quantity of ``spec`` in a row of the stock table
+        ``table`` (0 without row): the very float operations of
+        :meth:`_pool_function`."""
+        columns = spec.columns
+
+        def column(measure):
+            return SQL("%s.%s", table, SQL.identifier(f"c{columns[measure]}"))
+
+        if spec.basis == FREE:
+            pool = SQL("%s - %s", column(ON_HAND), column("reserved"))
+        elif spec.basis == ON_HAND:
+            pool = column(ON_HAND)
+        else:
+            pool = SQL(
+                "%s + %s - %s", column(ON_HAND), column("incoming"), column("outgoing")
+            )
+        return SQL("COALESCE(%s, 0)::float8", pool)
 
     def _safety_resolver(self, spec, categories):
         """resolve(product_id) -> the Safety that applies to the product."""
@@ -505,6 +548,11 @@ class StockPublishEngine:
             keys = pools if key_of is None else list(map(key_of, product_ids, pools))
             return pools, list(map(part, map(memo.__getitem__, keys)))
 
+        def by_pool(pools):
+            keys = pools if key_of is None else [(pool, 0) for pool in pools]
+            return list(map(part, map(memo.__getitem__, keys)))
+
+        evaluate.by_pool = by_pool
         return evaluate
 
     def _partition_memo(self, partition, categories):
@@ -779,9 +827,12 @@ class StockPublishEngine:
     def recompute(self, product_ids=None, rule_ids=None, level_ids=None, specs=None):
         """Recompute levels and write the ones that changed.
 
-        The levels are read as one array per column and rule, and compared
-        with the new numbers list by list: no Python object per level
-        except for the ones that changed.
+        The grouped stock goes to a temporary table; the rule stack runs once
+        per rule and distinct pool; one statement compares every level with
+        these results in SQL and returns the candidates: levels that are
+        dirty, whose pool or number differs, or that an override concerns.
+        Only the candidates come back to Python, where the rule stack and the
+        explanation of each are computed, compared and written.
 
         :param product_ids: only the levels of these products
         :param rule_ids: only the levels of these rules
@@ -798,40 +849,45 @@ class StockPublishEngine:
         pools = self._pools(specs)
         partitions = self._partitions(specs)
         wanted = set(rule_ids) if rule_ids is not None else set(by_id)
-        filters = [SQL("l.rule_id = ANY(%s)", [rid for rid in by_id if rid in wanted])]
+        specs_wanted = [spec for spec in specs if spec.id in wanted]
+        filters = [SQL("l.rule_id = ANY(%s)", [spec.id for spec in specs_wanted])]
         if product_ids is not None:
             filters.append(SQL("l.product_id = ANY(%s)", list(product_ids)))
         if level_ids is not None:
             filters.append(SQL("l.id = ANY(%s)", list(level_ids)))
-        # many small objects, none in a cycle: no collector runs meanwhile
-        with disabling_gc():
+        where = SQL(" AND ").join(filters)
+        if product_ids is None and (rule_ids is not None or level_ids is not None):
             self.cr.execute(
                 SQL(
-                    """
-                    SELECT l.rule_id, array_agg(l.product_id),
-                           array_agg(l.computed_qty), array_agg(l.pool_qty),
-                           array_agg(l.state = 'dirty')
-                    FROM distribution_stock_level l
-                    WHERE %s
-                    GROUP BY l.rule_id
-                    """,
-                    SQL(" AND ").join(filters),
+                    "SELECT DISTINCT l.product_id FROM distribution_stock_level l "
+                    "WHERE %s",
+                    where,
                 )
             )
-            levels = self.cr.fetchall()
-            if not levels:
-                return {"levels": 0, "written": 0}
-            if product_ids is None and (rule_ids is not None or level_ids is not None):
-                product_ids = set().union(*(level[1] for level in levels))
-            stock = self.read_stock(pools, product_ids)
-            covered = self._covered_categories(specs)
-            archived, categories = self._products_info(product_ids, covered)
-            evaluators = self.evaluators(specs, partitions, categories)
-            for product_id in archived:
-                stock.pop(product_id, None)  # an archived product has no pool
-            count, changed = 0, []
-            for rule_id, products, old_qtys, old_pools, dirty in levels:
-                count += len(products)
+            product_ids = [row[0] for row in self.cr.fetchall()]
+        if not specs_wanted or (product_ids is not None and not product_ids):
+            return {"levels": 0, "written": 0}
+        covered = self._covered_categories(specs)
+        archived, categories = self._products_info(product_ids, covered)
+        evaluators = self.evaluators(specs, partitions, categories)
+        special = {}
+        for spec in specs_wanted:
+            partition = partitions.get(spec.id)
+            for product_id in self._special_products(spec, partition, categories):
+                special.setdefault(product_id, []).append(spec.id)
+        # many small objects, none in a cycle: no collector runs meanwhile
+        with (
+            disabling_gc(),
+            self._stock_table(pools, product_ids, archived, special) as table,
+        ):
+            count, candidates = self._candidates(specs_wanted, evaluators, table, where)
+            stock = self._stock_rows(table, {c[1] for c in candidates})
+            by_rule = {}
+            for candidate in candidates:
+                by_rule.setdefault(candidate[0], []).append(candidate)
+            changed = []
+            for rule_id, levels in by_rule.items():
+                _rules, products, old_qtys, old_pools, dirty = zip(*levels)
                 rows = list(map(stock.get, products))
                 new_pools, results = evaluators[rule_id](products, rows)
                 qtys = map(itemgetter(0), results)
@@ -858,6 +914,136 @@ class StockPublishEngine:
             ]
         )
         return {"levels": count, "written": len(changed)}
+
+    @contextmanager
+    def _stock_table(self, pools, product_ids, archived, special):
+        """The rows of :meth:`stock_query` in a temporary table (dropped
+        afterwards), without the archived products (they have no pool), and
+        in a last column ``special_rules`` the ids of the rules on which an
+        override concerns the product (``special``: {product id: rule ids}).
+        """
+        table = SQL.identifier("distribution_stock_rows")
+        self.cr.execute(SQL("DROP TABLE IF EXISTS %s", table))
+        with self._work_mem():
+            self.cr.execute(
+                SQL(
+                    """
+                    CREATE TEMPORARY TABLE %(table)s ON COMMIT DROP AS
+                    SELECT stock.*, special.rule_ids AS special_rules
+                    FROM (%(stock)s) AS stock
+                    LEFT JOIN (
+                        SELECT product_id, array_agg(rule_id) AS rule_ids
+                        FROM unnest(%(products)s::int[], %(rules)s::int[])
+                            AS sp(product_id, rule_id)
+                        GROUP BY product_id
+                    ) AS special ON special.product_id = stock.product_id
+                    WHERE stock.product_id <> ALL(%(archived)s::int[])
+                    """,
+                    table=table,
+                    stock=self.stock_query(pools, product_ids),
+                    products=[p for p, rules in special.items() for _r in rules],
+                    rules=[r for rules in special.values() for r in rules],
+                    archived=sorted(archived),
+                )
+            )
+        self.cr.execute(SQL("ANALYZE %s", table))
+        yield table
+        # not on errors: the rollback that follows drops it with the rest
+        self.cr.execute(SQL("DROP TABLE %s", table))
+
+    def _candidates(self, specs, evaluators, table, where):
+        """(count of the levels, candidates to recompute: list of (rule id,
+        product id, computed, pool, dirty)) of the levels of ``specs`` that
+        match ``where``, compared in one statement with each rule's result
+        by pool. A level with an override is always a candidate: without
+        stock (no row in ``table``), its pool is 0 and so is its number,
+        whatever the safety stock."""
+        pool_of = {spec.id: self._pool_sql(spec, SQL("s")) for spec in specs}
+        # the distinct pools of each rule, then the rule stack once for each
+        self.cr.execute(
+            SQL(
+                "SELECT %s FROM %s s",
+                SQL(", ").join(
+                    SQL("array_agg(DISTINCT %s)", pool_of[spec.id]) for spec in specs
+                ),
+                table,
+            )
+        )
+        distinct = self.cr.fetchone()
+        lookup_rules, lookup_pools, lookup_qtys = [], [], []
+        for spec, spec_pools in zip(specs, distinct, strict=True):
+            spec_pools = sorted({0.0, *(spec_pools or ())})
+            results = evaluators[spec.id].by_pool(spec_pools)
+            lookup_rules += [spec.id] * len(spec_pools)
+            lookup_pools += spec_pools
+            lookup_qtys += [result[0] for result in results]
+        pool = SQL(
+            "CASE l.rule_id %s END",
+            SQL(" ").join(
+                SQL("WHEN %s THEN %s", rule_id, expression)
+                for rule_id, expression in pool_of.items()
+            ),
+        )
+        # the levels with their new pool, then the rule's result by pool: a
+        # hash join against a few hundred results (the planner, misled by the
+        # array's size, would rather sort the catalog for a merge join),
+        # without compiling a one-off statement
+        with self._work_mem(enable_mergejoin="off", jit="off"):
+            self.cr.execute(
+                SQL(
+                    """
+                    SELECT count(*),
+                           array_agg(rule_id) FILTER (WHERE candidate),
+                           array_agg(product_id) FILTER (WHERE candidate),
+                           array_agg(computed_qty) FILTER (WHERE candidate),
+                           array_agg(pool_qty) FILTER (WHERE candidate),
+                           array_agg(dirty) FILTER (WHERE candidate)
+                    FROM (
+                        SELECT lv.rule_id, lv.product_id, lv.computed_qty,
+                               lv.pool_qty, lv.dirty,
+                               lv.dirty OR lv.special OR v.qty IS NULL
+                                   OR lv.computed_qty IS DISTINCT FROM v.qty
+                                   OR lv.pool_qty IS DISTINCT FROM lv.pool
+                                   AS candidate
+                        FROM (
+                            SELECT l.rule_id, l.product_id, l.computed_qty,
+                                   l.pool_qty, l.state = 'dirty' AS dirty,
+                                   %(pool)s AS pool,
+                                   COALESCE(l.rule_id = ANY(s.special_rules), FALSE)
+                                       AS special
+                            FROM distribution_stock_level l
+                            LEFT JOIN %(table)s s ON s.product_id = l.product_id
+                            WHERE %(where)s
+                            -- computed once per level, not in each join and
+                            -- aggregate that uses them
+                            OFFSET 0
+                        ) AS lv
+                        LEFT JOIN unnest(%(rules)s::int[], %(pools)s::float8[],
+                                         %(qtys)s::float8[]) AS v(rule_id, pool, qty)
+                            ON v.rule_id = lv.rule_id AND v.pool = lv.pool
+                        OFFSET 0
+                    ) AS compared
+                    """,
+                    table=table,
+                    rules=lookup_rules,
+                    pools=lookup_pools,
+                    qtys=lookup_qtys,
+                    pool=pool,
+                    where=where,
+                )
+            )
+            count, *columns = self.cr.fetchone()
+            candidates = list(zip(*columns, strict=True)) if columns[0] else []
+        return count, candidates
+
+    def _stock_rows(self, table, product_ids):
+        """{product id: row} of the stock table for these products."""
+        if not product_ids:
+            return {}
+        self.cr.execute(
+            SQL("SELECT * FROM %s WHERE product_id = ANY(%s)", table, list(product_ids))
+        )
+        return {row[0]: row for row in self.cr.fetchall()}
 
     def _explanation_json(self, spec, row, archived, steps, tails):
         """JSON text of the explanation; the part after the pool is shared by
