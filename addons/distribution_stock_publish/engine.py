@@ -3,12 +3,13 @@ bulk writes of the levels that changed.
 
 One query groups the quants (and, for the forecast basis, the moves not done
 yet) by product for every distinct set of sources at once; the rule stack of
-``rules.py`` runs on those rows; only the levels whose number, pool or state
-changed are written, by one ``UPDATE ... FROM unnest(...)`` per chunk. No
-product is read through the ORM.
+``rules.py`` runs once per rule and distinct input (pool, safety stock); the
+levels are compared with those results in SQL, and only the ones whose
+number, pool or state changed are explained and written, by one
+``UPDATE ... FROM unnest(...)`` per chunk. No product is read through the ORM.
 
 The class is plain Python. To change where the numbers come from (exclude
-expiring lots, add a 3PL's snapshot...), override :meth:`read_stock` in a
+expiring lots, add a 3PL's snapshot...), override :meth:`stock_query` in a
 subclass and return it from ``distribution.stock.level._stock_publish_engine``.
 """
 
@@ -946,7 +947,6 @@ class StockPublishEngine:
                     archived=sorted(archived),
                 )
             )
-        self.cr.execute(SQL("ANALYZE %s", table))
         yield table
         # not on errors: the rollback that follows drops it with the rest
         self.cr.execute(SQL("DROP TABLE %s", table))
