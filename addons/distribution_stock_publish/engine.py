@@ -3,20 +3,24 @@ bulk writes of the levels that changed.
 
 One query groups the quants (and, for the forecast basis, the moves not done
 yet) by product for every distinct set of sources at once; the rule stack of
-``rules.py`` runs on those rows; only the levels whose number, pool or state
-changed are written, by one ``UPDATE ... FROM unnest(...)`` per chunk. No
-product is read through the ORM.
+``rules.py`` runs once per rule and distinct input (pool, safety stock); the
+levels are compared with those results in SQL, and only the ones whose
+number, pool or state changed are explained and written, by one
+``UPDATE ... FROM unnest(...)`` per chunk. No product is read through the ORM.
 
 The class is plain Python. To change where the numbers come from (exclude
-expiring lots, add a 3PL's snapshot...), override :meth:`read_stock` in a
+expiring lots, add a 3PL's snapshot...), override :meth:`stock_query` in a
 subclass and return it from ``distribution.stock.level._stock_publish_engine``.
 """
 
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter, ne, or_
 
 from odoo.tools import SQL
+from odoo.tools.gc import disabling_gc
 
 from .rules import PARTITION, RuleParams, Safety, apply_partition, apply_rules, number
 
@@ -93,8 +97,11 @@ class Partition:
     members: list
     #: rule id -> index in members
     index: dict
-    #: (pool, safeties...) -> results of apply_partition
-    memo: dict = field(default_factory=dict)
+    #: key (pool, safeties...) -> results of apply_partition (set by the
+    #: engine's evaluators)
+    memo: dict = None
+    #: key_of(product_id, pool) -> the key in memo (None: the pool)
+    key_of: object = None
 
 
 class StockPublishEngine:
@@ -218,22 +225,40 @@ class StockPublishEngine:
     # -- the hook: grouped stock rows ---------------------------------------
 
     def read_stock(self, pools, product_ids=None):
-        """Stock of each product over each pool, grouped in SQL.
+        """Stock of each product over each pool: the rows of
+        :meth:`stock_query`, ``{product_id: row}``."""
+        with self._work_mem():
+            self.cr.execute(self.stock_query(pools, product_ids))
+            return {row[0]: row for row in self.cr.fetchall()}
+
+    def stock_query(self, pools, product_ids=None):
+        """The hook: the query of the stock of each product over each pool,
+        grouped in SQL.
 
         :param pools: list of :class:`Pool`: the ``parent_path LIKE``
             patterns of a set of sources, the measures needed and where they
             go in a row
         :param product_ids: restrict to these products (None: all)
-        :return: ``{product_id: row}``; ``row[pool.columns[measure]]`` is the
-            measure of the product over the pool, in the product's unit:
-            ``on_hand`` and ``reserved`` sum the quants of the internal
-            locations under the sources; ``incoming`` and ``outgoing`` the
-            moves not done that enter or leave them. Products with neither
-            quants nor moves there are left out.
+        :return: :class:`~odoo.tools.SQL` of one row per product: column
+            ``product_id`` first, then ``c<n>`` (never NULL) for each
+            ``n`` of the pools' ``columns``, so that
+            ``row[pool.columns[measure]]`` is the measure of the product over
+            the pool, in the product's unit: ``on_hand`` and ``reserved`` sum
+            the quants of the internal locations under the sources;
+            ``incoming`` and ``outgoing`` the moves not done that enter or
+            leave them. Products with neither quants nor moves there are left
+            out. The engine reads it whole or keeps it in a temporary table.
         """
         all_patterns = sorted({p for pool in pools for p in pool.patterns})
         if not all_patterns:
-            return {}
+            return SQL(
+                "SELECT NULL::int AS product_id%s WHERE FALSE",
+                SQL("").join(
+                    SQL(", 0::float8 AS %s", SQL.identifier(f"c{column}"))
+                    for pool in pools
+                    for column in pool.columns.values()
+                ),
+            )
         flags = SQL(", ").join(
             SQL("l.parent_path LIKE ANY(%s) AS %s", list(pool.patterns), _flag(k))
             for k, pool in enumerate(pools)
@@ -271,7 +296,9 @@ class StockPublishEngine:
                         )
                     )
                 source = "moves" if measure in ("incoming", "outgoing") else "quants"
-                columns.append(SQL("COALESCE(%s.%s, 0)", SQL.identifier(source), name))
+                columns.append(
+                    SQL("COALESCE(%s.%s, 0) AS %s", SQL.identifier(source), name, name)
+                )
         has_products = product_ids is not None
         products = list(product_ids) if has_products else []
         if move_sums:
@@ -292,7 +319,8 @@ class StockPublishEngine:
                 products=products,
             )
             select = SQL(
-                """SELECT COALESCE(quants.product_id, moves.product_id), %s
+                """SELECT COALESCE(quants.product_id, moves.product_id) AS product_id,
+                       %s
                 FROM quants FULL OUTER JOIN moves
                     ON moves.product_id = quants.product_id""",
                 SQL(", ").join(columns),
@@ -302,7 +330,7 @@ class StockPublishEngine:
             select = SQL(
                 "SELECT quants.product_id, %s FROM quants", SQL(", ").join(columns)
             )
-        query = SQL(
+        return SQL(
             """
                 WITH loc AS (
                     SELECT l.id, %(flags)s
@@ -325,21 +353,23 @@ class StockPublishEngine:
             moves=moves,
             select=select,
         )
-        with self._work_mem():
-            self.cr.execute(query)
-            return {row[0]: row for row in self.cr.fetchall()}
 
     @contextmanager
-    def _work_mem(self):
+    def _work_mem(self, **settings):
         """Enough memory for PostgreSQL to group a whole catalog without
-        spilling to disk (``work_mem`` of the transaction, then restored)."""
-        self.cr.execute(SQL("SHOW work_mem"))
-        previous = self.cr.fetchone()[0]
-        self.cr.execute(SQL("SET LOCAL work_mem = %s", self.work_mem))
+        spilling to disk (``work_mem`` of the transaction, then restored),
+        and the other planner ``settings`` given, likewise."""
+        settings = {"work_mem": self.work_mem, **settings}
+        previous = {}
+        for name, value in settings.items():
+            self.cr.execute(SQL("SELECT current_setting(%s)", name))
+            previous[name] = self.cr.fetchone()[0]
+            self.cr.execute(SQL("SELECT set_config(%s, %s, TRUE)", name, value))
         try:
             yield
         finally:
-            self.cr.execute(SQL("SET LOCAL work_mem = %s", previous))
+            for name, value in previous.items():
+                self.cr.execute(SQL("SELECT set_config(%s, %s, TRUE)", name, value))
 
     # -- evaluation ----------------------------------------------------------
 
@@ -352,6 +382,11 @@ class StockPublishEngine:
                 for cid, path in self.cr.fetchall()
             }
         return self._category_ancestors
+
+    def _covered_categories(self, specs):
+        """Ids of the categories a category override of ``specs`` covers:
+        only their products need their category looked up."""
+        return set().union(*(self._category_safety(spec) for spec in specs))
 
     def _category_safety(self, spec):
         """{category id: Safety} of every category a category override of
@@ -372,81 +407,116 @@ class StockPublishEngine:
         return resolved
 
     def evaluators(self, specs, partitions, categories):
-        """{rule id: evaluate(product_id, row) -> (pool, (quantity, steps))},
-        one function per rule, specialised for speed. ``row`` is the
-        product's stock row (None: no stock, or the product is archived);
-        ``categories`` maps product ids to category ids (only needed by rules
-        with category overrides).
+        """{rule id: evaluate(product_ids, rows) -> (pools, results)}, one
+        function per rule, specialised for speed. ``rows`` are the products'
+        stock rows, in the order of ``product_ids`` (None: no stock, or the
+        product is archived); ``pools`` the basis quantity of each product and
+        ``results`` its ``(quantity, steps)``. ``categories`` maps product ids
+        to category ids (only needed by rules with category overrides).
 
-        Each caches the pure rule stack by its inputs: most products share the
-        same pool and safety stock, and the functions are pure.
+        The rule stack is pure: each function computes it once per distinct
+        input (pool and safety stock) and looks the rest up, so that a
+        catalog costs a few passes over lists rather than a call per level.
+        Each function also has ``by_pool(pools) -> results``: the results of
+        products without an override (see :meth:`_special_products`).
         """
         return {
             spec.id: self._evaluator(spec, partitions.get(spec.id), categories)
             for spec in specs
         }
 
+    @staticmethod
+    def evaluate_one(evaluate, product_id, row):
+        """``(pool, (quantity, steps))`` of one product with ``evaluate``."""
+        pools, results = evaluate([product_id], [row])
+        return pools[0], results[0]
+
     def _evaluator(self, spec, partition, categories):
-        pool_of = self._pool_function(spec)
+        pools_of = self._pool_function(spec)
         if partition is not None:
-            return self._partition_evaluator(spec, partition, pool_of, categories)
+            return self._partition_evaluator(spec, partition, pools_of, categories)
         params = spec.params
-        memo = {}
         if spec.product_safety or spec.category_safety:
             resolve = self._safety_resolver(spec, categories)
+            safeties = {
+                id(safety): safety
+                for safety in (
+                    spec.default_safety,
+                    *spec.product_safety.values(),
+                    *self._category_safety(spec).values(),
+                )
+            }
+            memo = _Memo(lambda key: apply_rules(key[0], params, safeties[key[1]]))
 
-            def evaluate_with_overrides(product_id, row):
-                pool = pool_of(row)
-                safety = resolve(product_id)
-                key = (pool, id(safety))
-                result = memo.get(key)
-                if result is None:
-                    result = memo[key] = apply_rules(pool, params, safety)
-                return pool, result
+            def evaluate_with_overrides(product_ids, rows):
+                pools = pools_of(rows)
+                keys = zip(pools, map(id, map(resolve, product_ids)))
+                return pools, list(map(memo.__getitem__, keys))
 
+            default_key = id(spec.default_safety)
+            evaluate_with_overrides.by_pool = lambda pools: [
+                memo[pool, default_key] for pool in pools
+            ]
             return evaluate_with_overrides
         default = spec.default_safety
-        on_hand = spec.columns[ON_HAND]
-        if spec.basis == FREE:
-            reserved = spec.columns["reserved"]
+        memo = _Memo(lambda pool: apply_rules(pool, params, default))
 
-            def evaluate_free(product_id, row):
-                pool = 0.0 if row is None else row[on_hand] - row[reserved]
-                result = memo.get(pool)
-                if result is None:
-                    result = memo[pool] = apply_rules(pool, params, default)
-                return pool, result
+        def evaluate(product_ids, rows):
+            pools = pools_of(rows)
+            return pools, list(map(memo.__getitem__, pools))
 
-            return evaluate_free
-
-        def evaluate(product_id, row):
-            pool = pool_of(row)
-            result = memo.get(pool)
-            if result is None:
-                result = memo[pool] = apply_rules(pool, params, default)
-            return pool, result
-
+        evaluate.by_pool = lambda pools: list(map(memo.__getitem__, pools))
         return evaluate
 
     @staticmethod
     def _pool_function(spec):
-        """pool_of(row) -> the basis quantity of ``spec`` (0 without row)."""
-        basis = spec.basis
+        """pools_of(rows) -> the basis quantity of ``spec`` in each row (0
+        without row)."""
         on_hand = spec.columns[ON_HAND]
-        reserved = spec.columns.get("reserved")
-        incoming = spec.columns.get("incoming")
-        outgoing = spec.columns.get("outgoing")
+        if spec.basis == FREE:
+            reserved = spec.columns["reserved"]
+            return lambda rows: [
+                0.0 if row is None else row[on_hand] - row[reserved] for row in rows
+            ]
+        if spec.basis == ON_HAND:
+            return lambda rows: [0.0 if row is None else row[on_hand] for row in rows]
+        incoming = spec.columns["incoming"]
+        outgoing = spec.columns["outgoing"]
+        return lambda rows: [
+            0.0 if row is None else row[on_hand] + row[incoming] - row[outgoing]
+            for row in rows
+        ]
 
-        def pool_of(row):
-            if row is None:
-                return 0.0
-            if basis == FREE:
-                return row[on_hand] - row[reserved]
-            if basis == ON_HAND:
-                return row[on_hand]
-            return row[on_hand] + row[incoming] - row[outgoing]
+    def _special_products(self, spec, partition, categories):
+        """Ids of the products whose result on ``spec`` is not its
+        ``by_pool`` result: a product or category override applies (to the
+        product on a partition's member, for a partition)."""
+        members = partition.members if partition is not None else [spec]
+        products = set().union(*(member.product_safety for member in members))
+        covered = self._covered_categories(members)
+        if covered:
+            products.update(p for p, categ in categories.items() if categ in covered)
+        return products
 
-        return pool_of
+    @staticmethod
+    def _pool_sql(spec, table):
+        """SQL of the basis quantity of ``spec`` in a row of the stock table
+        ``table`` (0 without row): the very float operations of
+        :meth:`_pool_function`."""
+        columns = spec.columns
+
+        def column(measure):
+            return SQL("%s.%s", table, SQL.identifier(f"c{columns[measure]}"))
+
+        if spec.basis == FREE:
+            pool = SQL("%s - %s", column(ON_HAND), column("reserved"))
+        elif spec.basis == ON_HAND:
+            pool = column(ON_HAND)
+        else:
+            pool = SQL(
+                "%s + %s - %s", column(ON_HAND), column("incoming"), column("outgoing")
+            )
+        return SQL("COALESCE(%s, 0)::float8", pool)
 
     def _safety_resolver(self, spec, categories):
         """resolve(product_id) -> the Safety that applies to the product."""
@@ -463,12 +533,33 @@ class StockPublishEngine:
 
         return resolve
 
-    def _partition_evaluator(self, spec, partition, pool_of, categories):
+    def _partition_evaluator(self, spec, partition, pools_of, categories):
         """The members of a partition share one memo: the first member's
         level of a product computes every member's part."""
-        members = partition.members
         position = partition.index[spec.id]
-        memo = partition.memo
+        if partition.memo is None:
+            partition.memo, partition.key_of = self._partition_memo(
+                partition, categories
+            )
+        memo, key_of = partition.memo, partition.key_of
+        part = itemgetter(position)
+
+        def evaluate(product_ids, rows):
+            pools = pools_of(rows)
+            keys = pools if key_of is None else list(map(key_of, product_ids, pools))
+            return pools, list(map(part, map(memo.__getitem__, keys)))
+
+        def by_pool(pools):
+            keys = pools if key_of is None else [(pool, 0) for pool in pools]
+            return list(map(part, map(memo.__getitem__, keys)))
+
+        evaluate.by_pool = by_pool
+        return evaluate
+
+    def _partition_memo(self, partition, categories):
+        """(memo of the partition's results by key, key_of(product_id, pool)
+        or None when the pool alone is the key)."""
+        members = partition.members
         params = [member.params for member in members]
         resolvers = [self._safety_resolver(member, categories) for member in members]
         overridden = set().union(*(member.product_safety for member in members))
@@ -483,25 +574,26 @@ class StockPublishEngine:
         }
         categ_of = categories.get
 
-        def evaluate(product_id, row):
-            pool = pool_of(row)
-            if product_id in overridden:
-                key = (pool, "product", product_id)
-                safeties = None
-            else:
-                categ_id = categ_of(product_id) if by_category else None
-                safeties = by_category.get(categ_id, default)
-                key = (pool, categ_id if safeties is not default else 0)
-            results = memo.get(key)
-            if results is None:
-                if safeties is None:
-                    safeties = [resolve(product_id) for resolve in resolvers]
-                results = memo[key] = apply_partition(
-                    pool, list(zip(params, safeties, strict=True))
-                )
-            return pool, results[position]
+        def split(pool, safeties):
+            return apply_partition(pool, list(zip(params, safeties, strict=True)))
 
-        return evaluate
+        if not (overridden or by_category):
+            return _Memo(lambda pool: split(pool, default)), None
+
+        def key_of(product_id, pool):
+            if product_id in overridden:
+                return (pool, "product", product_id)
+            categ_id = categ_of(product_id)
+            return (pool, categ_id if categ_id in by_category else 0)
+
+        def compute(key):
+            if len(key) == 3:
+                safeties = [resolve(key[2]) for resolve in resolvers]
+            else:
+                safeties = by_category[key[1]] if key[1] else default
+            return split(key[0], safeties)
+
+        return _Memo(compute), key_of
 
     def explanation(self, spec, row, archived, steps):
         """The steps with the pool's details, as a list of dicts."""
@@ -519,8 +611,9 @@ class StockPublishEngine:
                 pool_step[measure] = number(round(value, 6))
         return [pool_step, *steps[1:]]
 
-    def _products_info(self, product_ids, need_categories):
-        """(archived product ids, {product id: category id} or {})."""
+    def _products_info(self, product_ids, category_ids):
+        """(archived product ids, {product id: category id} of the products in
+        ``category_ids``)."""
         restrict = (
             SQL("AND pp.id = ANY(%s)", list(product_ids))
             if product_ids is not None
@@ -534,15 +627,16 @@ class StockPublishEngine:
         )
         archived = {row[0] for row in self.cr.fetchall()}
         categories = {}
-        if need_categories:
+        if category_ids:
             self.cr.execute(
                 SQL(
                     """
                     SELECT pp.id, pt.categ_id
                     FROM product_product pp
                     JOIN product_template pt ON pt.id = pp.product_tmpl_id
-                    WHERE TRUE %s
+                    WHERE pt.categ_id = ANY(%s) %s
                     """,
+                    sorted(category_ids),
                     restrict,
                 )
             )
@@ -701,29 +795,45 @@ class StockPublishEngine:
         by_id = {spec.id: spec for spec in specs}
         pools = self._pools(specs)
         stock = self.read_stock(pools, product_ids)
-        need_categories = any(spec.category_safety for spec in specs)
-        archived, categories = self._products_info(product_ids, need_categories)
+        covered = self._covered_categories(specs)
+        archived, categories = self._products_info(product_ids, covered)
+        for product_id in archived:
+            stock.pop(product_id, None)  # an archived product has no pool
         evaluators = self.evaluators(specs, self._partitions(specs), categories)
-        tails, computed = {}, []
+        by_rule = {}
         for product_id, rule_id in pairs:
-            is_archived = product_id in archived
-            row = None if is_archived else stock.get(product_id)
-            pool, result = evaluators[rule_id](product_id, row)
-            computed.append(
-                (
-                    product_id,
-                    rule_id,
-                    result[0],
-                    pool,
-                    self._explanation_json(
-                        by_id[rule_id], row, is_archived, result[1], tails
-                    ),
-                )
-            )
+            by_rule.setdefault(rule_id, []).append(product_id)
+        with disabling_gc():
+            tails, computed = {}, []
+            for rule_id, products in by_rule.items():
+                spec = by_id[rule_id]
+                rows = list(map(stock.get, products))
+                pools, results = evaluators[rule_id](products, rows)
+                computed += [
+                    (
+                        product_id,
+                        rule_id,
+                        result[0],
+                        pool,
+                        self._explanation_json(
+                            spec, row, product_id in archived, result[1], tails
+                        ),
+                    )
+                    for product_id, row, pool, result in zip(
+                        products, rows, pools, results, strict=True
+                    )
+                ]
         return computed
 
     def recompute(self, product_ids=None, rule_ids=None, level_ids=None, specs=None):
         """Recompute levels and write the ones that changed.
+
+        The grouped stock goes to a temporary table; the rule stack runs once
+        per rule and distinct pool; one statement compares every level with
+        these results in SQL and returns the candidates: levels that are
+        dirty, whose pool or number differs, or that an override concerns.
+        Only the candidates come back to Python, where the rule stack and the
+        explanation of each are computed, compared and written.
 
         :param product_ids: only the levels of these products
         :param rule_ids: only the levels of these rules
@@ -740,41 +850,55 @@ class StockPublishEngine:
         pools = self._pools(specs)
         partitions = self._partitions(specs)
         wanted = set(rule_ids) if rule_ids is not None else set(by_id)
-        filters = [SQL("l.rule_id = ANY(%s)", [rid for rid in by_id if rid in wanted])]
+        specs_wanted = [spec for spec in specs if spec.id in wanted]
+        filters = [SQL("l.rule_id = ANY(%s)", [spec.id for spec in specs_wanted])]
         if product_ids is not None:
             filters.append(SQL("l.product_id = ANY(%s)", list(product_ids)))
         if level_ids is not None:
             filters.append(SQL("l.id = ANY(%s)", list(level_ids)))
-        self.cr.execute(
-            SQL(
-                """
-                SELECT l.product_id, l.rule_id, l.computed_qty, l.pool_qty,
-                       l.state = 'dirty'
-                FROM distribution_stock_level l
-                WHERE %s
-                """,
-                SQL(" AND ").join(filters),
-            )
-        )
-        levels = self.cr.fetchall()
-        if not levels:
-            return {"levels": 0, "written": 0}
+        where = SQL(" AND ").join(filters)
         if product_ids is None and (rule_ids is not None or level_ids is not None):
-            product_ids = {level[0] for level in levels}
-        stock = self.read_stock(pools, product_ids)
-        need_categories = any(spec.category_safety for spec in specs)
-        archived, categories = self._products_info(product_ids, need_categories)
+            self.cr.execute(
+                SQL(
+                    "SELECT DISTINCT l.product_id FROM distribution_stock_level l "
+                    "WHERE %s",
+                    where,
+                )
+            )
+            product_ids = [row[0] for row in self.cr.fetchall()]
+        if not specs_wanted or (product_ids is not None and not product_ids):
+            return {"levels": 0, "written": 0}
+        covered = self._covered_categories(specs)
+        archived, categories = self._products_info(product_ids, covered)
         evaluators = self.evaluators(specs, partitions, categories)
-        for product_id in archived:
-            stock.pop(product_id, None)  # an archived product has no pool
-        stock_get = stock.get
-        changed = []
-        # the hot loop: one tuple per level, everything else is cached
-        for product_id, rule_id, old_qty, old_pool, dirty in levels:
-            row = stock_get(product_id)
-            pool, result = evaluators[rule_id](product_id, row)
-            if dirty or result[0] != old_qty or pool != old_pool:
-                changed.append((product_id, rule_id, row, pool, result))
+        special = {}
+        for spec in specs_wanted:
+            partition = partitions.get(spec.id)
+            for product_id in self._special_products(spec, partition, categories):
+                special.setdefault(product_id, []).append(spec.id)
+        # many small objects, none in a cycle: no collector runs meanwhile
+        with (
+            disabling_gc(),
+            self._stock_table(pools, product_ids, archived, special) as table,
+        ):
+            count, candidates = self._candidates(specs_wanted, evaluators, table, where)
+            stock = self._stock_rows(table, {c[1] for c in candidates})
+            by_rule = {}
+            for candidate in candidates:
+                by_rule.setdefault(candidate[0], []).append(candidate)
+            changed = []
+            for rule_id, levels in by_rule.items():
+                _rules, products, old_qtys, old_pools, dirty = zip(*levels)
+                rows = list(map(stock.get, products))
+                new_pools, results = evaluators[rule_id](products, rows)
+                qtys = map(itemgetter(0), results)
+                differs = map(
+                    or_, map(ne, qtys, old_qtys), map(ne, new_pools, old_pools)
+                )
+                changed += [
+                    (products[i], rule_id, rows[i], new_pools[i], results[i])
+                    for i in compress(range(len(products)), map(or_, differs, dirty))
+                ]
         tails = {}
         self.write_levels(
             [
@@ -790,7 +914,136 @@ class StockPublishEngine:
                 for product_id, rule_id, row, pool, result in changed
             ]
         )
-        return {"levels": len(levels), "written": len(changed)}
+        return {"levels": count, "written": len(changed)}
+
+    @contextmanager
+    def _stock_table(self, pools, product_ids, archived, special):
+        """The rows of :meth:`stock_query` in a temporary table (dropped
+        afterwards), without the archived products (they have no pool), and
+        in a last column ``special_rules`` the ids of the rules on which an
+        override concerns the product (``special``: {product id: rule ids}).
+        """
+        table = SQL.identifier("distribution_stock_rows")
+        self.cr.execute(SQL("DROP TABLE IF EXISTS %s", table))
+        with self._work_mem():
+            self.cr.execute(
+                SQL(
+                    """
+                    CREATE TEMPORARY TABLE %(table)s ON COMMIT DROP AS
+                    SELECT stock.*, special.rule_ids AS special_rules
+                    FROM (%(stock)s) AS stock
+                    LEFT JOIN (
+                        SELECT product_id, array_agg(rule_id) AS rule_ids
+                        FROM unnest(%(products)s::int[], %(rules)s::int[])
+                            AS sp(product_id, rule_id)
+                        GROUP BY product_id
+                    ) AS special ON special.product_id = stock.product_id
+                    WHERE stock.product_id <> ALL(%(archived)s::int[])
+                    """,
+                    table=table,
+                    stock=self.stock_query(pools, product_ids),
+                    products=[p for p, rules in special.items() for _r in rules],
+                    rules=[r for rules in special.values() for r in rules],
+                    archived=sorted(archived),
+                )
+            )
+        yield table
+        # not on errors: the rollback that follows drops it with the rest
+        self.cr.execute(SQL("DROP TABLE %s", table))
+
+    def _candidates(self, specs, evaluators, table, where):
+        """(count of the levels, candidates to recompute: list of (rule id,
+        product id, computed, pool, dirty)) of the levels of ``specs`` that
+        match ``where``, compared in one statement with each rule's result
+        by pool. A level with an override is always a candidate: without
+        stock (no row in ``table``), its pool is 0 and so is its number,
+        whatever the safety stock."""
+        pool_of = {spec.id: self._pool_sql(spec, SQL("s")) for spec in specs}
+        # the distinct pools of each rule, then the rule stack once for each
+        self.cr.execute(
+            SQL(
+                "SELECT %s FROM %s s",
+                SQL(", ").join(
+                    SQL("array_agg(DISTINCT %s)", pool_of[spec.id]) for spec in specs
+                ),
+                table,
+            )
+        )
+        distinct = self.cr.fetchone()
+        lookup_rules, lookup_pools, lookup_qtys = [], [], []
+        for spec, spec_pools in zip(specs, distinct, strict=True):
+            spec_pools = sorted({0.0, *(spec_pools or ())})
+            results = evaluators[spec.id].by_pool(spec_pools)
+            lookup_rules += [spec.id] * len(spec_pools)
+            lookup_pools += spec_pools
+            lookup_qtys += [result[0] for result in results]
+        pool = SQL(
+            "CASE l.rule_id %s END",
+            SQL(" ").join(
+                SQL("WHEN %s THEN %s", rule_id, expression)
+                for rule_id, expression in pool_of.items()
+            ),
+        )
+        # the levels with their new pool, then the rule's result by pool: a
+        # hash join against a few hundred results (the planner, misled by the
+        # array's size, would rather sort the catalog for a merge join),
+        # without compiling a one-off statement
+        with self._work_mem(enable_mergejoin="off", jit="off"):
+            self.cr.execute(
+                SQL(
+                    """
+                    SELECT count(*),
+                           array_agg(rule_id) FILTER (WHERE candidate),
+                           array_agg(product_id) FILTER (WHERE candidate),
+                           array_agg(computed_qty) FILTER (WHERE candidate),
+                           array_agg(pool_qty) FILTER (WHERE candidate),
+                           array_agg(dirty) FILTER (WHERE candidate)
+                    FROM (
+                        SELECT lv.rule_id, lv.product_id, lv.computed_qty,
+                               lv.pool_qty, lv.dirty,
+                               lv.dirty OR lv.special OR v.qty IS NULL
+                                   OR lv.computed_qty IS DISTINCT FROM v.qty
+                                   OR lv.pool_qty IS DISTINCT FROM lv.pool
+                                   AS candidate
+                        FROM (
+                            SELECT l.rule_id, l.product_id, l.computed_qty,
+                                   l.pool_qty, l.state = 'dirty' AS dirty,
+                                   %(pool)s AS pool,
+                                   COALESCE(l.rule_id = ANY(s.special_rules), FALSE)
+                                       AS special
+                            FROM distribution_stock_level l
+                            LEFT JOIN %(table)s s ON s.product_id = l.product_id
+                            WHERE %(where)s
+                            -- computed once per level, not in each join and
+                            -- aggregate that uses them
+                            OFFSET 0
+                        ) AS lv
+                        LEFT JOIN unnest(%(rules)s::int[], %(pools)s::float8[],
+                                         %(qtys)s::float8[]) AS v(rule_id, pool, qty)
+                            ON v.rule_id = lv.rule_id AND v.pool = lv.pool
+                        OFFSET 0
+                    ) AS compared
+                    """,
+                    table=table,
+                    rules=lookup_rules,
+                    pools=lookup_pools,
+                    qtys=lookup_qtys,
+                    pool=pool,
+                    where=where,
+                )
+            )
+            count, *columns = self.cr.fetchone()
+            candidates = list(zip(*columns, strict=True)) if columns[0] else []
+        return count, candidates
+
+    def _stock_rows(self, table, product_ids):
+        """{product id: row} of the stock table for these products."""
+        if not product_ids:
+            return {}
+        self.cr.execute(
+            SQL("SELECT * FROM %s WHERE product_id = ANY(%s)", table, list(product_ids))
+        )
+        return {row[0]: row for row in self.cr.fetchall()}
 
     def _explanation_json(self, spec, row, archived, steps, tails):
         """JSON text of the explanation; the part after the pool is shared by
@@ -863,8 +1116,8 @@ class StockPublishEngine:
         )
         results = []
         for spec in specs:
-            pool, (qty, steps) = evaluators[spec.id](
-                product.id, None if archived else row
+            pool, (qty, steps) = self.evaluate_one(
+                evaluators[spec.id], product.id, None if archived else row
             )
             results.append(
                 {
@@ -905,3 +1158,18 @@ def _sum(column, condition, name):
     return SQL(
         "SUM((%s)::float8) FILTER (WHERE %s) AS %s", SQL(column), condition, name
     )
+
+
+class _Memo(dict):
+    """Results of a pure function by its argument, computed on first use:
+    ``memo[key]`` is ``function(key)``."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def __missing__(self, key):
+        value = self[key] = self.function(key)
+        return value

@@ -5,12 +5,15 @@ Builds a catalog (default 100,000 products), 3 warehouses with quants and
 5 channels with publish rules, then measures in one run:
 
 (a) a full recompute with the engine: first the cold one (creates and
-    writes every level), then a warm one (levels exist, stock unchanged);
+    writes every level), then a warm one (levels exist, stock unchanged),
+    each with a new engine as production builds one per sweep or action;
 (b) the naive way many connectors do it: ``free_qty`` read per product with
     a warehouse in the context, per warehouse of each channel (on a random
     sample of products, extrapolated linearly to the catalog when smaller);
 (c) stock moves done, then the incremental sweep (100, then 1,000 moves);
-(d) the floor: one bare grouped SQL scan of the quants per warehouse.
+(d) the floor: one bare grouped SQL scan of the quants per warehouse,
+    fetched; measured in turns with the warm recompute, so that both meet
+    the same load on a shared machine.
 
 It prints wall times, the peak memory of each phase (resident set size,
 sampled) and the ratios engine/naive and engine/floor.
@@ -42,6 +45,8 @@ ADDONS = REPO / "addons"
 MODULE = "distribution_stock_publish"
 WAREHOUSES = 3
 BATCH = 1000
+#: rounds of the floor and the full recompute, in turns
+ROUNDS = 5
 
 
 # -- measuring -----------------------------------------------------------------
@@ -427,6 +432,24 @@ def best_of(times, function):
     return fastest[0], fastest[1], [round(m.seconds, 2) for m, _r in runs]
 
 
+def in_turns(times, *functions):
+    """Run the functions in turn, ``times`` rounds; for each, the fastest of
+    its runs as :func:`best_of` returns it."""
+    runs = [[] for _function in functions]
+    for _ in range(times):
+        for function, function_runs in zip(functions, runs, strict=True):
+            with Measure() as measure:
+                result = function()
+            function_runs.append((measure, result))
+    results = []
+    for function_runs in runs:
+        fastest = min(function_runs, key=lambda run: run[0].seconds)
+        results.append(
+            (fastest[0], fastest[1], [round(m.seconds, 2) for m, _r in function_runs])
+        )
+    return results
+
+
 def naive_reads(env, rules, sample_ids):
     """free_qty per product per warehouse of each channel, as many
     connectors do; each channel reads with a cold cache, as a job of its own
@@ -566,12 +589,32 @@ def run(db, args, rng):
         vacuum(db, "stock_quant", "stock_location", "product_product")
         floor_scan(env, warehouses)  # warm PostgreSQL's cache the same for all
         floor_scan(env, warehouses, cast_first=True)
-        engine = env["distribution.stock.level"]._stock_publish_engine()
+        Level = env["distribution.stock.level"]
         say(f"{len(rules)} channels: " + ", ".join(rules.backend_id.mapped("name")))
         say()
 
-        # (d) the floor
-        floor, rows, floor_runs = best_of(3, lambda: floor_scan(env, warehouses))
+        # (a) the engine: each compute gets a new engine, as the sweep and the
+        # rules' "Recompute now" do, so that nothing cached by one run serves
+        # the next
+        with Measure() as cold:
+            engine = Level._stock_publish_engine()
+            created = engine.ensure_levels()
+            engine.recompute()
+        env.cr.commit()
+        say(
+            f"(a) engine, first full compute ({created} levels created, computed "
+            f"and written): {cold}"
+        )
+        vacuum(db, "distribution_stock_level")
+
+        # (d) the floor and (a) the full recompute, run in turns so that both
+        # meet the same load when others share the machine
+        (floor, rows, floor_runs), (warm, warm_stats, warm_runs) = in_turns(
+            ROUNDS,
+            lambda: floor_scan(env, warehouses),
+            lambda: Level._stock_publish_engine().recompute(),
+        )
+        env.cr.commit()
         say(
             f"(d) floor, bare grouped scan per warehouse ({rows} rows), best of "
             f"{floor_runs}: {floor}"
@@ -583,19 +626,6 @@ def run(db, args, rng):
             f"    same, summing float8 with the engine's work_mem, best of "
             f"{fast_runs}: {fast_floor}"
         )
-
-        # (a) the engine
-        with Measure() as cold:
-            created = engine.ensure_levels()
-            engine.recompute()
-        env.cr.commit()
-        say(
-            f"(a) engine, first full compute ({created} levels created, computed "
-            f"and written): {cold}"
-        )
-        vacuum(db, "distribution_stock_level")
-        warm, warm_stats, warm_runs = best_of(3, engine.recompute)
-        env.cr.commit()
         say(
             f"(a) engine, full recompute ({warm_stats['levels']} levels, "
             f"{warm_stats['written']} written), best of {warm_runs}: {warm}"
