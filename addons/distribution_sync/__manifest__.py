@@ -13,8 +13,10 @@
     "data": [
         "security/ir.model.access.csv",
         "security/distribution_sync_security.xml",
+        "security/distribution_reconcile_security.xml",
         "data/product_data.xml",
         "data/queue_job_data.xml",
+        "data/reconcile_data.xml",
         "wizards/distribution_exception_ignore_views.xml",
         "views/distribution_exception_views.xml",
         "views/distribution_binding_views.xml",
@@ -22,5 +24,6 @@
         "views/sale_order_views.xml",
         "views/stock_picking_views.xml",
         "views/distribution_sync_menus.xml",
+        "views/distribution_settlement_views.xml",
     ],
 }
