@@ -8,15 +8,17 @@
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",
     "license": "LGPL-3",
-    "depends": ["distribution_connector", "sale_stock"],
+    "depends": ["distribution_connector", "distribution_sync", "sale_stock"],
     "external_dependencies": {"python": []},
     "data": [
         "security/distribution_stock_publish_security.xml",
         "security/ir.model.access.csv",
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
+        "data/reconcile_data.xml",
         "views/distribution_publish_rule_views.xml",
         "views/distribution_stock_level_views.xml",
         "views/distribution_stock_publish_menus.xml",
+        "views/distribution_reconcile_views.xml",
     ],
 }
