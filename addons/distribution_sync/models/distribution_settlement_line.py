@@ -92,7 +92,13 @@ class DistributionSettlementLine(models.Model):
         order = self.order_id
         settlement = self.settlement_id
         move_type = "out_invoice" if line_type == "order" else "out_refund"
-        invoices = order.invoice_ids.filtered(
+        moves = order.invoice_ids
+        if line_type == "refund":
+            # credit notes made by reversing the order's invoices
+            moves |= self.env["account.move"].search(
+                [("reversed_entry_id", "in", order.invoice_ids.ids)]
+            )
+        invoices = moves.filtered(
             lambda move: move.state == "posted" and move.move_type == move_type
         )
         invoiced = sum(invoices.mapped("amount_total"))

@@ -13,3 +13,4 @@ from . import test_stock_snapshot
 from . import test_fulfillment_export
 from . import test_flow_jobs
 from . import test_reconcile_orders
+from . import test_settlement
