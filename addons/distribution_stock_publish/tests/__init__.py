@@ -6,3 +6,4 @@ from . import test_export
 from . import test_job_runner
 from . import test_rule_form
 from . import test_multi_company
+from . import test_reconcile_stock
