@@ -24,7 +24,6 @@ class DistributionBackend(models.Model):
 
     responsible_id = fields.Many2one(
         "res.users",
-        string="Responsible",
         tracking=True,
         help="Who is alerted when the backend goes stale or reconciliation "
         "finds something; without one, the Distribution Managers are.",

@@ -122,7 +122,9 @@ class DistributionBackend(models.Model):
                 order="id",
             )
         )
-        levels = levels.filtered(lambda lv: lv.product_id.default_code or lv.external_ref)
+        levels = levels.filtered(
+            lambda lv: lv.product_id.default_code or lv.external_ref
+        )
         adapter = self._get_adapter()
         size = max(1, adapter.max_batch_size)
         checked_at = fields.Datetime.now()
@@ -244,8 +246,10 @@ class DistributionBackend(models.Model):
                     "external_event_id": f"stock_check:{uuid.uuid4().hex}",
                     "content_type": "application/json",
                     "raw_body": json.dumps(
-                        {"checked_at": fields.Datetime.to_string(checked_at),
-                         "drifted": report},
+                        {
+                            "checked_at": fields.Datetime.to_string(checked_at),
+                            "drifted": report,
+                        },
                         indent=2,
                         sort_keys=True,
                     ),
@@ -257,7 +261,9 @@ class DistributionBackend(models.Model):
                 }
             )
         )
-        existing = {exc.stock_level_id.id: exc for exc in self._open_channel_drifts(drifted)}
+        existing = {
+            exc.stock_level_id.id: exc for exc in self._open_channel_drifts(drifted)
+        }
         exceptions = self.env["distribution.exception"].sudo()
         for level in drifted:
             sku = level.product_id.default_code or level.external_ref

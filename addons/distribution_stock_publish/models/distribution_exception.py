@@ -21,9 +21,11 @@ class DistributionException(models.Model):
     def action_retry(self):
         """Retrying a channel stock drift publishes our quantity again."""
         drifts = self.filtered(
-            lambda exc: exc.state == "open"
-            and exc.type == "channel_drift"
-            and exc.stock_level_id
+            lambda exc: (
+                exc.state == "open"
+                and exc.type == "channel_drift"
+                and exc.stock_level_id
+            )
         )
         if drifts:
             drifts.stock_level_id.sudo()._enqueue_exports(

@@ -135,7 +135,9 @@ class TestStockDrift(ChannelMixin, TransactionCase):
         (job,) = trap.enqueued_jobs
         job.perform()
         sent = self.server.calls("POST", "/api/stock")[-1].json()["items"]
-        self.assertEqual(sent, [{"sku": "PUB-MUG", "quantity": 30, "compare_quantity": 30}])
+        self.assertEqual(
+            sent, [{"sku": "PUB-MUG", "quantity": 30, "compare_quantity": 30}]
+        )
         self.assertEqual(mug.state, "clean")
 
     def test_drift_settled_on_the_channel_resolves_the_exception(self):
@@ -184,14 +186,18 @@ class TestStockDrift(ChannelMixin, TransactionCase):
         )
         result, _trap = self.check()
         self.assertEqual(result, "failed: invalid_response")
-        self.assertIn("Checking the channel's stock failed", self.channel.message_ids[0].body)
+        self.assertIn(
+            "Checking the channel's stock failed", self.channel.message_ids[0].body
+        )
 
     def test_cron_checks_backends_whose_adapter_reads_stock(self):
         self.publish()
         self.channel_shows({"PUB-MUG": 30, "PUB-PLATE": 20})
         with trap_jobs():
             results = self.env["distribution.backend"]._cron_check_stock_drift()
-        self.assertEqual(results[self.channel.id], "2 levels checked, 0 drifted: no drift")
+        self.assertEqual(
+            results[self.channel.id], "2 levels checked, 0 drifted: no drift"
+        )
 
     def test_check_button_enqueues_a_reconcile_job(self):
         with trap_jobs() as trap:
@@ -212,7 +218,12 @@ class TestStaleGuard(ChannelMixin, TransactionCase):
                 "name": "Stale watcher",
                 "login": "stale-watcher",
                 "group_ids": [
-                    (4, cls.env.ref("distribution_connector.group_distribution_manager").id)
+                    (
+                        4,
+                        cls.env.ref(
+                            "distribution_connector.group_distribution_manager"
+                        ).id,
+                    )
                 ],
             }
         )
@@ -227,8 +238,9 @@ class TestStaleGuard(ChannelMixin, TransactionCase):
 
     def activities(self):
         return self.channel.activity_ids.filtered(
-            lambda act: act.activity_type_id
-            == self.env.ref("mail.mail_activity_data_warning")
+            lambda act: (
+                act.activity_type_id == self.env.ref("mail.mail_activity_data_warning")
+            )
         )
 
     def test_stale_backend_is_flagged_reduced_and_recovers(self):
@@ -253,7 +265,9 @@ class TestStaleGuard(ChannelMixin, TransactionCase):
         )
         self.publish()
         self.assertEqual((mug.computed_qty, mug.published_qty), (15, 15))
-        self.assertEqual(mug.explanation[-1], {"step": "stale", "qty": 15, "percent": 50})
+        self.assertEqual(
+            mug.explanation[-1], {"step": "stale", "qty": 15, "percent": 50}
+        )
         self.assertIn("Channel stale", mug.explanation_html)
         plate = self.level(self.channel, self.plate)
         self.assertEqual(plate.published_qty, 10)
@@ -303,7 +317,8 @@ class TestStaleGuard(ChannelMixin, TransactionCase):
     def test_an_acknowledged_stock_push_is_a_sign_of_life(self):
         self.publish()
         self.env.cr.execute(
-            "UPDATE distribution_stock_level SET published_at = %s WHERE backend_id = %s",
+            "UPDATE distribution_stock_level SET published_at = %s "
+            "WHERE backend_id = %s",
             [fields.Datetime.now() + timedelta(hours=2), self.channel.id],
         )
         with freeze_time(fields.Datetime.now() + timedelta(hours=2, minutes=30)):

@@ -36,9 +36,9 @@ class SettlementImport(InboundFlow):
             "period_start": parse_datetime(data.get("period_start")),
             "period_end": parse_datetime(data.get("period_end")),
             "payout_amount": data.get("payout_amount") or 0.0,
-            "line_ids": [(0, 0, self._line_vals(i, line)) for i, line in enumerate(
-                data["lines"]
-            )],
+            "line_ids": [
+                (0, 0, self._line_vals(i, line)) for i, line in enumerate(data["lines"])
+            ],
         }
         if settlement:
             # a new version: what the old lines raised is superseded
@@ -56,13 +56,14 @@ class SettlementImport(InboundFlow):
 
     def _currency(self):
         code = self.data["currency"]
-        currency = self.env["res.currency"].with_context(active_test=False).search(
-            [("name", "=", code)], limit=1
+        currency = (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", code)], limit=1)
         )
         if not currency:
             raise PermanentError(
-                f"Currency {code} of settlement {self.data['external_id']} is "
-                "unknown.",
+                f"Currency {code} of settlement {self.data['external_id']} is unknown.",
                 kind="currency_mismatch",
                 key=code,
                 json_path="$.currency",

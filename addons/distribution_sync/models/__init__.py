@@ -8,7 +8,6 @@ from . import sale_order_line
 from . import stock_picking
 from . import stock_quant
 from . import distribution_watermark
-from . import distribution_backend_reconcile
 from . import distribution_settlement
 from . import distribution_settlement_line
 from . import distribution_exception_reconcile

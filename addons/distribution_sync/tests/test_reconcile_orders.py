@@ -104,14 +104,15 @@ class TestPullOrders(OrderImportMixin, TransactionCase):
         )
         # the new ones go through the inbox and the webhook's job
         self.assertEqual(len(trap.enqueued_jobs), 2)
-        self.assertEqual(
-            {job.method_name for job in trap.enqueued_jobs}, {"process"}
-        )
+        self.assertEqual({job.method_name for job in trap.enqueued_jobs}, {"process"})
         perform(trap)
         for external_id in ("CH-1", "CH-2", "CH-3"):
             self.assertEqual(len(self.orders(external_id)), 1, external_id)
         pulled = self.Exchange.search(
-            [("backend_id", "=", self.backend.id), ("external_event_id", "like", "pull:%")]
+            [
+                ("backend_id", "=", self.backend.id),
+                ("external_event_id", "like", "pull:%"),
+            ]
         )
         self.assertEqual(sorted(pulled.mapped("external_ref")), ["CH-2", "CH-3"])
         self.assertEqual(set(pulled.mapped("state")), {"done"})
@@ -185,15 +186,18 @@ class TestPullOrders(OrderImportMixin, TransactionCase):
         self.assertEqual(len(order), 1)
         perform(trap)
         self.assertEqual(self.orders("CH-8"), order)
-        pulled = self.Exchange.search(
-            [("backend_id", "=", self.backend.id), ("external_ref", "=", "CH-8")]
-        ) - webhook
+        pulled = (
+            self.Exchange.search(
+                [("backend_id", "=", self.backend.id), ("external_ref", "=", "CH-8")]
+            )
+            - webhook
+        )
         self.assertEqual(pulled.state, "done")
         self.assertEqual(pulled.res_id, order.id)
 
     def test_transient_failure_keeps_the_watermark(self):
         self.pages([self.order("CH-9")])
-        _result, trap = self.pull()
+        self.pull()
         mark = self.watermark()
         before = mark.watermark
         self.channel.route("GET", "/orders", lambda recorded: (503, {}, {}))
@@ -208,9 +212,7 @@ class TestPullOrders(OrderImportMixin, TransactionCase):
         self.channel.add("GET", "/orders", json_body={"orders": "nope"})
         result, _trap = self.pull()
         self.assertEqual(result, "failed: invalid_response")
-        self.assertIn(
-            "Pulling missed orders failed", self.backend.message_ids[0].body
-        )
+        self.assertIn("Pulling missed orders failed", self.backend.message_ids[0].body)
         self.assertFalse(self.watermark().watermark)
 
     def test_cron_pulls_every_backend_that_can(self):
@@ -432,6 +434,4 @@ class TestPullRaces(CommittedDataMixin, TransactionCase):
                     .browse(self.backend_id)
                     ._pull_orders()
                 )
-            self.assertEqual(
-                result, "skipped: another pull of this backend is running"
-            )
+            self.assertEqual(result, "skipped: another pull of this backend is running")

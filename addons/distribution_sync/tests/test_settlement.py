@@ -182,7 +182,9 @@ class TestSettlement(OrderImportMixin, TransactionCase):
         )
         exc = exchange.exception_ids
         self.assertEqual(len(exc), 1)
-        self.assertEqual((exc.type, exc.json_path), ("settlement_mismatch", "$.payout_amount"))
+        self.assertEqual(
+            (exc.type, exc.json_path), ("settlement_mismatch", "$.payout_amount")
+        )
 
     def test_a_new_version_of_the_payout_replaces_its_lines(self):
         _order, invoice = self.invoiced_order("SET-7")
