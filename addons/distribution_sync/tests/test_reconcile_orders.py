@@ -435,3 +435,25 @@ class TestPullRaces(CommittedDataMixin, TransactionCase):
                     ._pull_orders()
                 )
             self.assertEqual(result, "skipped: another pull of this backend is running")
+
+    def test_cron_commits_its_progress_backend_by_backend(self):
+        """Run as the cron worker runs it: each backend's pull is committed
+        with the cron's progress, and nothing is left to do."""
+        with own_transaction(self.registry) as env:
+            cron = env.ref("distribution_sync.ir_cron_distribution_pull_orders")
+            cron, progress = cron._add_progress()
+            self.addCleanup(self.delete_progress, progress.id)
+            env.cr.commit()
+            backends = cron.env["distribution.backend"].with_context(cron_id=cron.id)
+            results = backends._cron_pull_orders()
+            self.assertEqual(
+                results[self.backend_id], "1 orders pulled, 1 new, 0 already imported"
+            )
+            self.assertEqual((progress.done, progress.remaining), (len(results), 0))
+            # committed by the progress report already: another transaction
+            # sees the pulled order before this one ends
+            self.assertEqual(len(self.pulled_exchange_ids()), 1)
+
+    def delete_progress(self, progress_id):
+        with own_transaction(self.registry) as env:
+            env["ir.cron.progress"].browse(progress_id).unlink()
