@@ -158,7 +158,22 @@ class TestSettlement(OrderImportMixin, TransactionCase):
         exc = exchange.exception_ids
         self.assertEqual(exc.type, "settlement_unmatched")
         invoice.action_post()
-        exc.action_retry()
+        # a Distribution user (not a manager) may retry it
+        user = self.env["res.users"].create(
+            {
+                "name": "Settlement reviewer",
+                "login": "settlement-reviewer",
+                "group_ids": [
+                    (
+                        4,
+                        self.env.ref(
+                            "distribution_connector.group_distribution_user"
+                        ).id,
+                    )
+                ],
+            }
+        )
+        exc.with_user(user).action_retry()
         self.assertEqual(exc.state, "resolved")
         settlement = exc.settlement_id
         self.assertEqual(settlement.line_ids.match_state, "matched")
