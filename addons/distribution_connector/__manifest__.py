@@ -16,6 +16,7 @@
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
         "views/distribution_backend_views.xml",
+        "views/distribution_backend_reconcile_views.xml",
         "views/distribution_exchange_views.xml",
         "views/distribution_menus.xml",
     ],

@@ -15,9 +15,11 @@
         "security/ir.model.access.csv",
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
+        "data/reconcile_data.xml",
         "views/distribution_publish_rule_views.xml",
         "views/distribution_stock_level_views.xml",
         "views/distribution_stock_publish_menus.xml",
         "views/distribution_dashboard_views.xml",
+        "views/distribution_reconcile_views.xml",
     ],
 }

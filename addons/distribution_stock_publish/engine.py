@@ -175,6 +175,7 @@ class StockPublishEngine:
                 out_of_stock_threshold=rule.out_of_stock_threshold,
                 pack_size=max(1, rule.pack_size),
                 key=rule_id if rule_id is not None else rule.id,
+                stale_percent=rule.backend_id._stale_reduce_percent(),
             ),
             shadow_mode=rule.shadow_mode,
             sources=", ".join(names),

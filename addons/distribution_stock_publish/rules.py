@@ -27,6 +27,8 @@ left out, except pool and allocation):
 5. ``cap``: at most ``cap_qty`` (0: no cap).
 6. ``threshold``: below ``out_of_stock_threshold``, publish 0.
 7. ``pack``: rounded down to a multiple of ``pack_size``.
+8. ``stale``: while the channel is stale and its policy reduces, only
+   ``stale_percent`` % of the quantity, rounded down to whole packs.
 
 Published quantities are whole units of the product's unit of measure.
 Every step after the safety stock can only lower the quantity, except the
@@ -62,6 +64,9 @@ class RuleParams:
     pack_size: int = 1
     #: tie-breaker between equal priorities (the rule's id)
     key: int = 0
+    #: share (percent) still published while the channel is stale; None:
+    #: the channel is not stale, or its policy only alerts
+    stale_percent: float = None
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,22 @@ def _limits(qty, rule):
     if rule.pack_size > 1:
         qty = qty // rule.pack_size * rule.pack_size
         steps.append({"step": "pack", "qty": qty, "pack_size": rule.pack_size})
+    qty, stale_step = _stale(qty, rule)
+    if stale_step:
+        steps.append(stale_step)
     return qty, steps
+
+
+def _stale(qty, rule):
+    """A stale channel (no sign of life for longer than its window) is
+    offered only ``stale_percent`` % of its quantity, in whole packs, until
+    it recovers: (qty, step or None)."""
+    if rule.stale_percent is None:
+        return qty, None
+    percent = min(100.0, max(0.0, rule.stale_percent))
+    reduced = whole(qty * percent / 100.0)
+    reduced = reduced // rule.pack_size * rule.pack_size
+    return reduced, {"step": "stale", "qty": reduced, "percent": number(percent)}
 
 
 def apply_rules(pool, rule, safety=None):

@@ -14,8 +14,10 @@
         "security/ir.model.access.csv",
         "security/distribution_sync_security.xml",
         "security/distribution_dashboard_security.xml",
+        "security/distribution_reconcile_security.xml",
         "data/product_data.xml",
         "data/queue_job_data.xml",
+        "data/reconcile_data.xml",
         "wizards/distribution_exception_ignore_views.xml",
         "views/distribution_exception_views.xml",
         "views/distribution_binding_views.xml",
@@ -25,6 +27,7 @@
         "views/distribution_sync_menus.xml",
         "views/distribution_dashboard_views.xml",
         "views/distribution_dashboard_menus.xml",
+        "views/distribution_settlement_views.xml",
     ],
     "demo": [
         "demo/distribution_demo.xml",

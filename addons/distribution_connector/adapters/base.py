@@ -172,6 +172,19 @@ class DistributionAdapter(abc.ABC):
             f"The {self.label} adapter cannot pull orders.", kind="unsupported"
         )
 
+    def read_stock(self, items):
+        """The quantities the channel shows now, for the stock drift check.
+
+        :param items: list of dicts ``{"sku", "external_ref"}`` (at most
+            ``max_batch_size``), as :meth:`export_stock` receives them
+        :return: one dict per item, same order: ``{"sku", "quantity": number
+            or None}``; None when the channel does not know the item.
+        :raise: the errors of :meth:`export_stock`
+        """
+        raise PermanentError(
+            f"The {self.label} adapter cannot read stock.", kind="unsupported"
+        )
+
     def trace_headers(self, headers):
         keep = TRACE_HEADERS + tuple(h.lower() for h in self.kept_headers)
         return {name: value for name, value in headers.items() if name in keep}

@@ -7,12 +7,21 @@ the payload's ``event_id``, else a digest of the body.
 Stock: ``POST {api_base_url}/stock`` with ``{"items": [{"sku", "quantity",
 "compare_quantity"}]}``; the answer is ``{"results": [{"sku", "status":
 "ok" | "mismatch" | "error", "actual_quantity", "message"}]}``.
+
+Stock check: ``POST {api_base_url}/stock/read`` with ``{"items": [{"sku",
+"external_ref"}]}``; the answer is ``{"results": [{"sku", "quantity"}]}``
+(``quantity`` null: the item is unknown to the partner).
+
+Order pulls: ``GET {api_base_url}/orders?updated_since=<ISO 8601>&page=<n>``
+answered ``{"orders": [canonical orders], "next_page": <n> or null}``.
 """
 
 from ..errors import PermanentError
 from .base import DistributionAdapter, any_digest_matches, hmac_digest, register_adapter
 
 STOCK_STATUSES = ("ok", "mismatch", "error")
+#: pages of one order pull, at most: a partner whose pages never end is refused
+MAX_PULL_PAGES = 1000
 SIGNATURE_HEADER = "x-distribution-signature"
 EVENT_ID_HEADER = "x-distribution-event-id"
 
@@ -36,6 +45,7 @@ class GenericJsonAdapter(DistributionAdapter):
             "shipment",
             "receipt",
             "stock_snapshot",
+            "settlement",
         )
     }
     kept_headers = (EVENT_ID_HEADER,)
@@ -75,6 +85,85 @@ class GenericJsonAdapter(DistributionAdapter):
         }
         answer = self.http_client().json("POST", "stock", topic="stock", json=payload)
         return stock_results(items, answer)
+
+    def read_stock(self, items):
+        payload = {
+            "items": [
+                {"sku": item.get("sku"), "external_ref": item.get("external_ref")}
+                for item in items
+            ]
+        }
+        answer = self.http_client().json(
+            "POST", "stock/read", topic="stock_check", json=payload
+        )
+        return read_stock_results(items, answer)
+
+    def pull_orders(self, updated_since):
+        client = self.http_client()
+        since = updated_since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        page = 1
+        for _count in range(MAX_PULL_PAGES):
+            answer = client.json(
+                "GET",
+                "orders",
+                topic="order_pull",
+                params={"updated_since": since, "page": page},
+            )
+            orders = answer.get("orders") if isinstance(answer, dict) else None
+            next_page = answer.get("next_page") if isinstance(answer, dict) else None
+            if not isinstance(orders, list) or not (
+                next_page is None or isinstance(next_page, int)
+            ):
+                raise PermanentError(
+                    "The order list answer is not {orders: [...], next_page}.",
+                    kind="invalid_response",
+                )
+            for order in orders:
+                if not isinstance(order, dict) or not order.get("external_id"):
+                    raise PermanentError(
+                        "The order list holds an order without external_id.",
+                        kind="invalid_response",
+                    )
+                external_id = str(order["external_id"])
+                yield {
+                    "topic": "order",
+                    "event_id": f"pull:{external_id}:{order.get('updated_at') or ''}",
+                    "external_ref": external_id,
+                    "payload": order,
+                }
+            if next_page is None or next_page <= page:
+                return
+            page = next_page
+        raise PermanentError(
+            f"The order list did not end after {MAX_PULL_PAGES} pages.",
+            kind="invalid_response",
+        )
+
+
+def read_stock_results(items, answer):
+    """The quantities of a stock check answer, one per item in the items'
+    order; anything malformed is a PermanentError."""
+    results = answer.get("results") if isinstance(answer, dict) else None
+    if not isinstance(results, list):
+        raise PermanentError(
+            "The stock check answer has no results list.", kind="invalid_response"
+        )
+    by_sku = {}
+    for result in results:
+        quantity = result.get("quantity") if isinstance(result, dict) else None
+        if not isinstance(result, dict) or not (
+            quantity is None
+            or (isinstance(quantity, int | float) and not isinstance(quantity, bool))
+        ):
+            raise PermanentError(
+                "The stock check answer holds a malformed result.",
+                kind="invalid_response",
+            )
+        by_sku[str(result.get("sku"))] = quantity
+    return [
+        {"sku": item.get("sku"), "quantity": by_sku.get(str(item.get("sku")))}
+        for item in items
+    ]
 
 
 def stock_results(items, answer):

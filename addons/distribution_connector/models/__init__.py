@@ -2,3 +2,4 @@ from . import distribution_backend
 from . import distribution_backend_throttle
 from . import distribution_backend_warehouse
 from . import distribution_exchange
+from . import distribution_backend_reconcile

@@ -458,6 +458,34 @@ class ShopifyAdapter(DistributionAdapter):
             raise
         return results
 
+    def read_stock(self, items):
+        """Shopify's ``available`` quantity of the items' inventory items
+        (``external_ref``: ``gid://shopify/InventoryItem/...``) at the
+        backend's location, ``max_batch_size`` items a query. An item without
+        an inventory item, or not stocked at the location, has no quantity
+        (None)."""
+        location = self.location_gid()
+        gids = [gid(INVENTORY_ITEM_GID, item.get("external_ref")) for item in items]
+        graphql = self.graphql()
+        found = {}
+        for batch in chunks(sorted({g for g in gids if g}), self.max_batch_size):
+            data = graphql.execute(
+                "inventoryLevels",
+                AVAILABLE_QUANTITIES,
+                {"ids": batch, "locationId": location},
+                topic="stock_check",
+            )
+            nodes = check(AVAILABLE_QUANTITIES_SCHEMA, data, "inventory levels")
+            for node in nodes["nodes"]:
+                level = (node or {}).get("inventoryLevel") or {}
+                for quantity in level.get("quantities") or []:
+                    if quantity["name"] == "available":
+                        found[node.get("id")] = quantity["quantity"]
+        return [
+            {"sku": item.get("sku"), "quantity": found.get(item_gid)}
+            for item, item_gid in zip(items, gids, strict=True)
+        ]
+
     def _stock_entry(self, index, item, seen):
         item_gid = gid(INVENTORY_ITEM_GID, item.get("external_ref"))
         if not item_gid:

@@ -631,6 +631,68 @@ class WooCommerceAdapter(DistributionAdapter):
                 self._batch_stock(client, path, chunk, items, results)
         return results
 
+    def read_stock(self, items):
+        """The shop's ``stock_quantity`` of the items' products and
+        variations, listed by id (``include``), ``PAGE_SIZE`` a request;
+        the objects are named as :meth:`export_stock` names them. An object
+        the shop does not list, or whose stock it does not manage, has no
+        quantity (None)."""
+        refs = [parse_product_ref(item.get("external_ref")) for item in items]
+        client = self.http_client()
+        by_sku = self._products_by_sku(
+            client,
+            [
+                item.get("sku")
+                for item, ref in zip(items, refs, strict=True)
+                if ref is None and not item.get("external_ref")
+            ],
+        )
+        wanted = defaultdict(set)
+        for index, item in enumerate(items):
+            if refs[index] is None and not item.get("external_ref"):
+                refs[index] = by_sku.get(item.get("sku"))
+            if refs[index] is not None:
+                parent, object_id = refs[index]
+                wanted[parent].add(object_id)
+        found = {}
+        for parent, ids in wanted.items():
+            path = "products" if parent is None else f"products/{parent}/variations"
+            for chunk in _chunks(sorted(ids), PAGE_SIZE):
+                listed = client.json(
+                    "GET",
+                    self._endpoint(path),
+                    topic="stock_check",
+                    params={
+                        "include": ",".join(str(i) for i in chunk),
+                        "per_page": PAGE_SIZE,
+                    },
+                )
+                if not isinstance(listed, list):
+                    raise PermanentError(
+                        f"WooCommerce answered GET {path} without a list.",
+                        kind="invalid_response",
+                    )
+                for entry in listed:
+                    if not isinstance(entry, dict):
+                        continue
+                    try:
+                        object_id = int(entry.get("id"))
+                    except (TypeError, ValueError):
+                        continue
+                    quantity = entry.get("stock_quantity")
+                    managed = entry.get("manage_stock") not in (False, None)
+                    found[(parent, object_id)] = (
+                        quantity
+                        if managed
+                        and isinstance(quantity, int | float)
+                        and not isinstance(quantity, bool)
+                        else None
+                    )
+        return [
+            {"sku": item.get("sku"), "quantity": found.get(ref) if ref else None}
+            for item, ref in zip(items, refs, strict=True)
+        ]
+
     def _products_by_sku(self, client, skus):
         """SKU -> (None, product id) of the products the shop lists with
         these SKUs. The products endpoint does not list variations: those

@@ -84,6 +84,8 @@ class FakeShop:
         server.route("GET", f"{self.API}/products", self._products)
 
     def _products(self, recorded):
+        if "include" in recorded.query:
+            return self._listed_by_id(recorded)
         skus = recorded.query.get("sku", [""])[0].split(",")
         listed = []
         for sku in skus:
@@ -94,10 +96,29 @@ class FakeShop:
         headers = {"X-WP-Total": str(len(listed)), "X-WP-TotalPages": "1"}
         return 200, listed, headers
 
+    def _listed_by_id(self, recorded):
+        """Products (or variations) by ``include``: the ones with stock."""
+        ids = [int(i) for i in recorded.query["include"][0].split(",")]
+        listed = []
+        for object_id in ids:
+            if object_id in self.stock:
+                product = fixture("product.json")
+                product.update(
+                    id=object_id,
+                    manage_stock=True,
+                    stock_quantity=self.stock[object_id],
+                )
+                listed.append(product)
+        headers = {"X-WP-Total": str(len(listed)), "X-WP-TotalPages": "1"}
+        return 200, listed, headers
+
     def add_parent(self, parent_id):
-        """Serve the variations batch of ``parent_id``."""
+        """Serve the variations batch and list of ``parent_id``."""
         self.server.route(
             "POST", f"{self.API}/products/{parent_id}/variations/batch", self._batch
+        )
+        self.server.route(
+            "GET", f"{self.API}/products/{parent_id}/variations", self._listed_by_id
         )
 
     def _batch(self, recorded):

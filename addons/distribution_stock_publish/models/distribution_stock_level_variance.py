@@ -7,13 +7,8 @@ class DistributionStockLevel(models.Model):
 
     _inherit = "distribution.stock.level"
 
-    channel_quantity = fields.Float(
-        readonly=True,
-        help="The quantity the channel reported, when it was last read back.",
-    )
-    channel_quantity_date = fields.Datetime(
-        readonly=True, help="When the channel reported its quantity."
-    )
+    # channel_quantity and channel_quantity_date: the stock drift check
+    # (distribution_stock_level_reconcile.py)
     channel_variance = fields.Float(
         string="Variance",
         compute="_compute_channel_variance",

@@ -7,3 +7,4 @@ from . import test_job_runner
 from . import test_rule_form
 from . import test_multi_company
 from . import test_dashboard_variance
+from . import test_reconcile_stock

@@ -49,3 +49,4 @@ from . import shipment_import  # noqa: E402
 from . import receipt_import  # noqa: E402
 from . import stock_snapshot  # noqa: E402
 from . import fulfillment_export  # noqa: E402
+from . import settlement_import  # noqa: E402

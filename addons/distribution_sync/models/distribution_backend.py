@@ -1,6 +1,17 @@
-from odoo import fields, models
+import json
+from datetime import timedelta
+
+from odoo import api, fields, models
 
 from odoo.addons.distribution_connector.adapters.base import DistributionAdapter
+from odoo.addons.distribution_connector.errors import DistributionError, TransientError
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from ..flows.common import ORDER_MODEL, parse_datetime
+
+ORDER_PULL = "order_pull"
+#: pulled orders stored per batch before the next ones are fetched
+PULL_BATCH = 100
 
 
 class DistributionBackend(models.Model):
@@ -64,3 +75,191 @@ class DistributionBackend(models.Model):
         )
         action["domain"] = [("backend_id", "=", self.id)]
         return action
+
+    # -- reconciliation ------------------------------------------------------
+    # Missed orders: per backend, the orders changed since a locked watermark
+    # minus the backend's overlap are pulled through its adapter and stored in
+    # the inbox like webhooks (insert-or-ignore on an event id made of the
+    # order's id and version), then processed by the same job. An order a
+    # webhook already brought is found through its binding: never created
+    # twice.
+
+    watermark_ids = fields.One2many(
+        "distribution.watermark", "backend_id", string="Reconciliation runs"
+    )
+    settlement_tolerance = fields.Float(
+        default=0.01,
+        help="Largest difference between a settled amount and the posted "
+        "invoices (or credit notes) of its order that still matches.",
+    )
+    settlement_count = fields.Integer(compute="_compute_settlement_count")
+
+    def _compute_settlement_count(self):
+        counts = dict(
+            self.env["distribution.settlement"]._read_group(
+                [("backend_id", "in", self.ids)], ["backend_id"], ["__count"]
+            )
+        )
+        for backend in self:
+            backend.settlement_count = counts.get(backend, 0)
+
+    def action_view_settlements(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "distribution_sync.action_distribution_settlement"
+        )
+        action["domain"] = [("backend_id", "=", self.id)]
+        return action
+
+    def _pulls_orders(self):
+        """True when missed orders are pulled from this backend: wanted, and
+        its adapter implements ``pull_orders``."""
+        self.ensure_one()
+        adapter_class = type(self._get_adapter())
+        return self.order_pull_enabled and (
+            adapter_class.pull_orders is not DistributionAdapter.pull_orders
+        )
+
+    @api.model
+    def _cron_pull_orders(self):
+        """Scheduled action: pull the missed orders of every backend, the
+        ones waiting longest first, committing each backend's run."""
+        backends = self.search([("paused", "=", False)]).filtered(
+            lambda backend: backend._pulls_orders()
+        )
+        last_runs = {
+            mark.backend_id.id: mark.last_run_at
+            for mark in self.env["distribution.watermark"].search(
+                [("backend_id", "in", backends.ids), ("flow", "=", ORDER_PULL)]
+            )
+        }
+        lastcall = self.env.context.get("lastcall")
+        if lastcall:
+            # a run the cron resumes: the backends done since it began are not due
+            backends = backends.filtered(
+                lambda b: not last_runs.get(b.id) or last_runs[b.id] <= lastcall
+            )
+        backends = backends.sorted(
+            lambda b: last_runs.get(b.id) or fields.Datetime.from_string("1970-01-01")
+        )
+        return backends._reconcile_batched("_pull_orders")
+
+    def action_pull_orders(self):
+        """Button: pull the missed orders now, in a job."""
+        for backend in self:
+            backend.with_delay(
+                description=f"Pull missed orders of {backend.name}",
+                identity_key=f"distribution.backend.pull_orders:{backend.id}",
+            ).pull_orders_job()
+        return True
+
+    def pull_orders_job(self):
+        """Job entry point: pull this backend's missed orders; transient
+        failures retry the job (nothing stored, the watermark stays)."""
+        self.ensure_one()
+        try:
+            return self._pull_orders(raise_transient=True)
+        except TransientError as err:
+            raise RetryableJobError(
+                self._redact(err.message), seconds=err.retry_after
+            ) from err
+
+    def _pull_orders(self, raise_transient=False):
+        """Pull, store and enqueue the orders changed since the watermark.
+
+        :return: a text saying what happened
+        """
+        self.ensure_one()
+        watermarks = self.env["distribution.watermark"].sudo()
+        if not self._pulls_orders():
+            return "nothing to do: this backend does not pull orders"
+        watermark = watermarks._lock(self, ORDER_PULL)
+        if not watermark:
+            return "skipped: another pull of this backend is running"
+        started = fields.Datetime.now()
+        since = (watermark.watermark or self.create_date) - timedelta(
+            minutes=self.order_pull_overlap_minutes
+        )
+        adapter = self._get_adapter()
+        counts = {"pulled": 0, "new": 0, "known": 0}
+        try:
+            batch = []
+            for item in adapter.pull_orders(since):
+                batch.append(item)
+                if len(batch) >= PULL_BATCH:
+                    self._store_pulled(adapter, batch, counts)
+                    batch = []
+            self._store_pulled(adapter, batch, counts)
+        except TransientError as err:
+            if raise_transient:
+                raise
+            # what was stored stays (a later pull collapses into it); the
+            # watermark does not move, so the next run asks again
+            result = f"failed: {err.kind}, retried at the next run"
+            watermark._record_run(result)
+            return result
+        except DistributionError as err:
+            result = f"failed: {err.kind}"
+            watermark._record_run(result)
+            self.message_post(
+                body=self.env._(
+                    "Pulling missed orders failed: %(error)s",
+                    error=self._redact(err.message),
+                )
+            )
+            return result
+        result = (
+            f"{counts['pulled']} orders pulled, {counts['new']} new, "
+            f"{counts['known']} already imported"
+        )
+        watermark._record_run(result, watermark=started)
+        return result
+
+    def _store_pulled(self, adapter, items, counts):
+        """Store pulled orders in the inbox; the dispatcher enqueues the new ones."""
+        exchanges = self.env["distribution.exchange"].sudo()
+        for item in items:
+            topic = item["topic"]
+            kind = adapter.canonical_kind(topic) or "order"
+            counts["pulled"] += 1
+            if self._pulled_order_known(adapter, kind, item):
+                counts["known"] += 1
+                continue
+            body = json.dumps(item["payload"], sort_keys=True).encode()
+            _exchange, created = exchanges._insert_inbound(
+                self,
+                topic,
+                kind,
+                item["event_id"],
+                item.get("external_ref"),
+                body,
+                "application/json",
+                {"x-distribution-source": ORDER_PULL},
+            )
+            if created:
+                # processed like a webhook's: the insert woke the dispatcher
+                counts["new"] += 1
+
+    def _pulled_order_known(self, adapter, kind, item):
+        """True when the order was imported at this version or a newer one
+        (its webhook came): storing it again would only add a no-op."""
+        if kind != "order":
+            return False
+        try:
+            canonical = adapter.to_canonical(kind, item["payload"])
+            external_id = str(canonical["external_id"])
+            updated_at = parse_datetime(canonical.get("updated_at"))
+        except Exception:  # a malformed order is stored: its job reports it
+            return False
+        if not updated_at:
+            return False
+        binding = (
+            self.env["distribution.binding"]
+            .sudo()
+            ._find(self, ORDER_MODEL, external_id)
+        )
+        return bool(
+            binding
+            and binding.external_updated_at
+            and updated_at <= binding.external_updated_at
+        )

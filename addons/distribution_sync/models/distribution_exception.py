@@ -26,6 +26,9 @@ EXCEPTION_TYPES = [
     ("stock_refused", "Stock operation refused"),
     ("unknown_location", "Unknown location"),
     ("stock_drift", "Stock drift"),
+    ("channel_drift", "Channel stock drift"),
+    ("settlement_unmatched", "Settlement line unmatched"),
+    ("settlement_mismatch", "Settlement amount mismatch"),
     ("configuration", "Configuration"),
     ("unsupported", "Not supported by the adapter"),
     ("unsupported_topic", "Unsupported topic"),
@@ -38,7 +41,12 @@ EXCEPTION_TYPES = [
 
 #: what a flow finds while it succeeds, rather than why it failed: kept
 #: open when the exchange ends done, never overwritten by its failures
-FINDING_TYPES = ("stock_drift",)
+FINDING_TYPES = (
+    "stock_drift",
+    "channel_drift",
+    "settlement_unmatched",
+    "settlement_mismatch",
+)
 
 
 class DistributionException(models.Model):

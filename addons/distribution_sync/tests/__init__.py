@@ -15,3 +15,5 @@ from . import test_flow_jobs
 from . import test_dashboard
 from . import test_dashboard_tour
 from . import test_demo_data
+from . import test_reconcile_orders
+from . import test_settlement

@@ -1,1 +1,2 @@
 from . import distribution_exception_ignore
+from . import distribution_settlement_import
