@@ -6,3 +6,4 @@ from . import test_fulfillment
 from . import test_pull_orders
 from . import test_stock_publish
 from . import test_read_stock
+from . import test_fulfillment_flow
