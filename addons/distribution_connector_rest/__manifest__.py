@@ -7,7 +7,7 @@
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",
     "license": "LGPL-3",
-    "depends": ["distribution_sync"],
+    "depends": ["distribution_sync", "distribution_stock_publish"],
     "external_dependencies": {"python": ["requests"]},
     "data": ["views/distribution_backend_views.xml"],
 }

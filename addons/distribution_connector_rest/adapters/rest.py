@@ -45,6 +45,8 @@ CANONICAL_TOPICS = (
     "receipt",
     "stock_snapshot",
 )
+#: stock items a call carries when the backend does not say
+DEFAULT_BATCH_SIZE = 250
 #: most pages a pull follows before stopping (a sender looping on a cursor)
 MAX_PAGES = 1000
 
@@ -137,17 +139,32 @@ class RestAdapter(GenericJsonAdapter):
 
     # -- outbound -------------------------------------------------------------
 
+    @property
+    def max_batch_size(self):
+        """The partner's limit of stock items a call (backend setting)."""
+        return max(1, self.backend.rest_stock_batch_size or DEFAULT_BATCH_SIZE)
+
     def export_stock(self, items):
-        payload = {
-            "items": [
-                {key: item[key] for key in ("sku", "quantity", "compare_quantity")}
-                for item in items
-            ]
-        }
-        answer = self.http_client().json(
-            "POST", self.backend.rest_stock_path or "stock", topic="stock", json=payload
-        )
-        return stock_results(items, answer)
+        """One call per ``max_batch_size`` items; results in the items' order."""
+        client = self.http_client()
+        results = []
+        size = self.max_batch_size
+        for start in range(0, len(items), size):
+            batch = items[start : start + size]
+            payload = {
+                "items": [
+                    {key: item[key] for key in ("sku", "quantity", "compare_quantity")}
+                    for item in batch
+                ]
+            }
+            answer = client.json(
+                "POST",
+                self.backend.rest_stock_path or "stock",
+                topic="stock",
+                json=payload,
+            )
+            results.extend(stock_results(batch, answer))
+        return results
 
     def export_fulfillment(self, shipment):
         answer = self.http_client().json(

@@ -46,6 +46,12 @@ class DistributionBackend(models.Model):
         help="Header that carries our signature when authentication is HMAC.",
     )
     rest_stock_path = fields.Char(string="Stock endpoint", default="stock")
+    rest_stock_batch_size = fields.Integer(
+        string="Stock items per call",
+        default=250,
+        help="Most stock items one call to the stock endpoint carries; the "
+        "publishing engine splits larger exports into jobs of this size.",
+    )
     rest_fulfillment_path = fields.Char(
         string="Fulfillment endpoint", default="fulfillments"
     )
