@@ -1,0 +1,377 @@
+"""End to end against a fake partner (3PL, WMS): a delivery validated in
+Odoo is sent as a canonical shipment; stock changes are published in
+batches of the partner's size."""
+
+import json
+
+from odoo.tests.common import TransactionCase, tagged
+
+from odoo.addons.distribution_connector.tests.common import DistributionTestMixin
+from odoo.addons.distribution_connector.tests.fake_server import FakeServer
+from odoo.addons.distribution_sync.tests.common import StockFlowMixin
+from odoo.addons.queue_job.tests.common import trap_jobs
+
+TOKEN = "wms-token-0123456789"
+SHIPMENTS = "/v1/warehouse/shipments"
+LEVELS = "/v1/inventory/levels"
+
+
+@tagged("-at_install", "post_install")
+class TestRestFulfillmentFlow(StockFlowMixin, TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # the HTTP client logs each call through a cursor of its own
+        cls.registry_enter_test_mode_cls()
+        # a channel selling two storable mugs, ten of each in stock
+        cls.setUpStockFlows()
+        cls.server = FakeServer().start()
+        cls.addClassCleanup(cls.server.stop)
+        cls.backend.write(
+            {
+                "adapter": "rest",
+                "kind": "b2b_portal",
+                "api_base_url": cls.server.url + "/v1",
+                "allow_private_network": True,
+                "api_secret": TOKEN,
+                "rate_limit_per_second": 0,
+                "rest_fulfillment_path": "warehouse/shipments",
+            }
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.server.requests.clear()
+        self.server.scripts.clear()
+        self.server.handlers.clear()
+
+    def fulfillment_exchange(self, picking):
+        return self.Exchange.search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("direction", "=", "out"),
+                ("topic", "=", "fulfillment"),
+                ("res_id", "=", picking.id),
+            ]
+        )
+
+    def test_validated_delivery_sends_the_canonical_shipment(self):
+        self.server.route(
+            "POST", SHIPMENTS, lambda request: (201, {"external_id": "SHP-77"}, {})
+        )
+        # the portal's order, imported through the REST adapter's exchange
+        order, delivery = self.confirmed_order()
+        self.assertEqual(order.distribution_backend_id.adapter, "rest")
+        delivery.write(
+            {
+                "distribution_tracking_ref": "1Z999",
+                "distribution_tracking_url": "https://track.example.com/1Z999",
+                "distribution_carrier": "UPS",
+            }
+        )
+        with trap_jobs() as trap:
+            self.ship_by_hand(delivery)
+            trap.assert_jobs_count(1, only=delivery.distribution_export_fulfillment)
+            self.assertFalse(self.server.requests, "nothing sent inside validation")
+            jobs = self.run_trapped_jobs(trap)
+
+        self.assertEqual(jobs[0].result, f"done: stock.picking {delivery.id}")
+        (call,) = self.server.calls("POST", SHIPMENTS)
+        self.assertEqual(call.headers["authorization"], f"Bearer {TOKEN}")
+        self.assertEqual(call.headers["content-type"], "application/json")
+        sent = call.json()
+        self.assertEqual(
+            {k: v for k, v in sent.items() if k not in ("lines", "shipped_at")},
+            {
+                "external_id": delivery.name,
+                "order_external_id": "CH-1001",
+                "picking_name": delivery.name,
+                "carrier": "UPS",
+                "tracking_number": "1Z999",
+                "tracking_url": "https://track.example.com/1Z999",
+                "complete": True,
+            },
+        )
+        self.assertTrue(sent["shipped_at"].endswith("Z"))
+        self.assertEqual(
+            sorted(sent["lines"], key=lambda line: line["sku"]),
+            [
+                {"sku": "MUG-BLUE", "quantity": 2, "line_external_id": "L1"},
+                {"sku": "MUG-RED", "quantity": 1, "line_external_id": "L2"},
+            ],
+        )
+
+        exchange = self.fulfillment_exchange(delivery)
+        self.assertRecordValues(
+            exchange, [{"state": "done", "external_ref": "CH-1001", "attempts": 1}]
+        )
+        self.assertEqual(json.loads(exchange.raw_body), sent)
+        self.assertEqual(json.loads(exchange.response_body), {"external_id": "SHP-77"})
+        binding = self.Binding._find(
+            self.backend, "stock.picking", "fulfillment:SHP-77"
+        )
+        self.assertEqual(binding.res_id, delivery.id)
+        self.assertEqual(order.distribution_external_id, "CH-1001")
+
+        # the job runs again (a retry, a requeue): nothing more is sent
+        self.assertEqual(jobs[0].perform(), "nothing to do: already sent")
+        self.assertEqual(len(self.server.calls("POST", SHIPMENTS)), 1)
+        self.assertEqual(len(self.fulfillment_exchange(delivery)), 1)
+
+
+class FakeWarehouse:
+    """The partner's stock endpoint: compare-and-set per SKU (a stale
+    ``compare_quantity`` is a mismatch answered with its number), SKUs it
+    refuses answered ``error``."""
+
+    def __init__(self):
+        self.levels = {}
+        self.refused = set()
+
+    def __call__(self, recorded):
+        results = []
+        for item in recorded.json()["items"]:
+            sku = item["sku"]
+            current = self.levels.get(sku)
+            if sku in self.refused:
+                results.append(
+                    {"sku": sku, "status": "error", "message": "Unknown SKU."}
+                )
+            elif item["compare_quantity"] is not None and (
+                item["compare_quantity"] != current
+            ):
+                results.append(
+                    {"sku": sku, "status": "mismatch", "actual_quantity": current}
+                )
+            else:
+                self.levels[sku] = item["quantity"]
+                results.append(
+                    {"sku": sku, "status": "ok", "actual_quantity": item["quantity"]}
+                )
+        return 200, {"results": results}, {}
+
+
+@tagged("-at_install", "post_install")
+class TestRestStockPublish(DistributionTestMixin, TransactionCase):
+    """Distribution Stock Publishing's dirty marks, sweep and export jobs, to
+    a fake partner through the REST adapter, two items a call."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry_enter_test_mode_cls()
+        cls.setUpDistribution()
+        cls.server = FakeServer().start()
+        cls.addClassCleanup(cls.server.stop)
+        cls.backend.write(
+            {
+                "adapter": "rest",
+                "kind": "3pl",
+                "api_base_url": cls.server.url + "/v1",
+                "allow_private_network": True,
+                "api_secret": TOKEN,
+                "rate_limit_per_second": 0,
+                "rest_stock_path": "inventory/levels",
+                "rest_stock_batch_size": 2,
+            }
+        )
+        cls.Level = cls.env["distribution.stock.level"]
+        cls.warehouse = cls.env["stock.warehouse"].create(
+            {"name": "Partner warehouse", "code": "RSTW"}
+        )
+        cls.location = cls.warehouse.lot_stock_id
+        cls.products = cls.env["product.product"].create(
+            [
+                {
+                    "name": f"Plate {n}",
+                    "default_code": f"PLATE-{n}",
+                    "is_storable": True,
+                }
+                for n in range(1, 6)
+            ]
+        )
+        for index, product in enumerate(cls.products):
+            cls.env["stock.quant"]._update_available_quantity(
+                product, cls.location, 10 * (index + 1)
+            )
+        cls.env["distribution.publish.rule"].create(
+            {"backend_id": cls.backend.id, "warehouse_ids": [(6, 0, cls.warehouse.ids)]}
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.server.requests.clear()
+        self.server.scripts.clear()
+        self.server.handlers.clear()
+        self.partner = FakeWarehouse()
+        self.server.route("POST", LEVELS, self.partner)
+        self.publish_everything()
+        self.server.requests.clear()
+
+    def level(self, product):
+        return self.Level.search(
+            [("backend_id", "=", self.backend.id), ("product_id", "=", product.id)]
+        )
+
+    def levels(self):
+        return {p.default_code: self.level(p) for p in self.products}
+
+    def sent_batches(self):
+        return [call.json()["items"] for call in self.server.calls("POST", LEVELS)]
+
+    def publish_everything(self):
+        """The first publication: every level, never published before."""
+        with trap_jobs() as trap:
+            self.Level.sweep()
+            exports = [j for j in trap.enqueued_jobs if j.method_name == "export_batch"]
+            for job in exports:
+                job.perform()
+        self.assertEqual(
+            [len(batch) for batch in self.sent_batches()], [2, 2, 1], "two a call"
+        )
+        self.assertEqual(
+            [
+                item["compare_quantity"]
+                for batch in self.sent_batches()
+                for item in batch
+            ],
+            [None] * 5,
+            "nothing to compare with yet",
+        )
+        self.assertEqual(
+            self.partner.levels,
+            {f"PLATE-{n}": 10 * n for n in range(1, 6)},
+        )
+
+    def change_stock(self, changes):
+        """Move stock as any inventory operation does; then what happens at
+        commit: the levels are marked dirty and the sweep job enqueued.
+        Return the sweep job."""
+        for product, delta in changes.items():
+            self.env["stock.quant"]._update_available_quantity(
+                product, self.location, delta
+            )
+        with trap_jobs() as trap:
+            self.Level._flush_dirty_marks()
+        (sweep,) = trap.enqueued_jobs
+        self.assertEqual(sweep.method_name, "sweep")
+        return sweep
+
+    def run_sweep(self, sweep):
+        """Run the sweep job; return the export jobs it enqueued."""
+        with trap_jobs() as trap:
+            sweep.perform()
+        jobs = trap.enqueued_jobs
+        self.assertEqual({job.method_name for job in jobs}, {"export_batch"})
+        self.assertEqual({job.channel for job in jobs}, {"root.distribution.outbound"})
+        return jobs
+
+    def test_stock_changes_go_out_in_batches_and_are_recorded_once_confirmed(self):
+        p1, p2, _p3, p4, _p5 = self.products
+        sweep = self.change_stock({p1: -3, p2: 5, p4: -1})
+        levels = self.levels()
+        self.assertEqual(
+            {sku: level.state for sku, level in levels.items()},
+            {
+                "PLATE-1": "dirty",
+                "PLATE-2": "dirty",
+                "PLATE-3": "clean",
+                "PLATE-4": "dirty",
+                "PLATE-5": "clean",
+            },
+        )
+
+        exports = self.run_sweep(sweep)
+        self.assertEqual(len(exports), 2, "three changed levels, two a job")
+        # recomputed, handed to the export jobs, nothing published yet
+        for sku, computed in (("PLATE-1", 7), ("PLATE-2", 25), ("PLATE-4", 39)):
+            self.assertRecordValues(
+                levels[sku], [{"state": "exporting", "computed_qty": computed}]
+            )
+        self.assertEqual(levels["PLATE-1"].published_qty, 10)
+        self.assertFalse(self.server.requests)
+
+        for job in exports:
+            job.perform()
+        # two calls (the jobs batch levels in the order of their ids), the
+        # changed levels only, compared with what the partner confirmed
+        batches = self.sent_batches()
+        self.assertEqual(sorted(len(batch) for batch in batches), [1, 2])
+        self.assertEqual(
+            sorted((item for batch in batches for item in batch), key=str),
+            [
+                {"sku": "PLATE-1", "quantity": 7, "compare_quantity": 10},
+                {"sku": "PLATE-2", "quantity": 25, "compare_quantity": 20},
+                {"sku": "PLATE-4", "quantity": 39, "compare_quantity": 40},
+            ],
+        )
+        self.assertEqual(
+            self.server.calls("POST", LEVELS)[0].headers["authorization"],
+            f"Bearer {TOKEN}",
+        )
+        self.assertEqual(
+            self.partner.levels,
+            {"PLATE-1": 7, "PLATE-2": 25, "PLATE-3": 30, "PLATE-4": 39, "PLATE-5": 50},
+        )
+        published = {
+            sku: (level.state, level.published_qty) for sku, level in levels.items()
+        }
+        self.assertEqual(
+            published,
+            {
+                "PLATE-1": ("clean", 7),
+                "PLATE-2": ("clean", 25),
+                "PLATE-3": ("clean", 30),
+                "PLATE-4": ("clean", 39),
+                "PLATE-5": ("clean", 50),
+            },
+        )
+        # each call is logged as an outbound stock exchange
+        self.assertEqual(
+            self.env["distribution.exchange"].search_count(
+                [
+                    ("backend_id", "=", self.backend.id),
+                    ("topic", "=", "stock"),
+                    ("kind", "=", "stock export"),
+                    ("state", "=", "done"),
+                ]
+            ),
+            5,
+            "three calls for the first publication, two now",
+        )
+
+        # the same jobs again: nothing waits for export, nothing is sent
+        for job in exports:
+            self.assertIn("nothing to do", job.perform())
+        self.assertEqual(len(self.server.calls("POST", LEVELS)), 2)
+
+    def test_only_confirmed_quantities_are_recorded(self):
+        p1, p2, p3, _p4, _p5 = self.products
+        # the partner refuses one SKU; another was counted again on their side
+        self.partner.refused.add("PLATE-2")
+        self.partner.levels["PLATE-3"] = 28
+        sweep = self.change_stock({p1: -3, p2: 5, p3: -4})
+        for job in self.run_sweep(sweep):
+            job.perform()
+        levels = self.levels()
+        self.assertRecordValues(
+            levels["PLATE-1"], [{"state": "clean", "published_qty": 7}]
+        )
+        # refused: in error, the last confirmed quantity is kept
+        self.assertRecordValues(
+            levels["PLATE-2"],
+            [{"state": "error", "published_qty": 20, "computed_qty": 25}],
+        )
+        self.assertIn("Unknown SKU.", levels["PLATE-2"].error)
+        # compare-and-set refused, sent again with the partner's number
+        self.assertRecordValues(
+            levels["PLATE-3"], [{"state": "clean", "published_qty": 26}]
+        )
+        plate_3 = [
+            (item["quantity"], item["compare_quantity"])
+            for batch in self.sent_batches()
+            for item in batch
+            if item["sku"] == "PLATE-3"
+        ]
+        self.assertEqual(plate_3, [(26, 30), (26, 28)])
+        self.assertEqual(self.partner.levels["PLATE-3"], 26)
