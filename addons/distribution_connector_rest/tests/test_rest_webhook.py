@@ -99,3 +99,45 @@ class TestRestWebhook(OrderImportMixin, HttpCase):
         order = self.orders("CH-1001", backend=self.portal)
         self.assertEqual(len(order), 1)
         self.assertEqual(order.state, "sale")
+
+    def test_duplicate_and_stale_deliveries_change_nothing(self):
+        with trap_jobs() as trap:
+            first = self.post(self.order_payload(), delivery="d-4").json()
+            self.run_trapped_jobs(trap)
+        order = self.orders("CH-1001", backend=self.portal)
+        before = [
+            (line.product_id, line.product_uom_qty, line.price_unit)
+            for line in order.order_line
+        ]
+        binding = self.Binding._find(self.portal, "sale.order", "CH-1001")
+        applied_at = binding.external_updated_at
+        self.assertTrue(applied_at)
+
+        with trap_jobs() as trap:
+            # the portal sends the same delivery again
+            again = self.post(self.order_payload(), delivery="d-4").json()
+            self.assertEqual(
+                again, {"status": "duplicate", "exchange_id": first["exchange_id"]}
+            )
+            trap.assert_jobs_count(0)
+
+            # an older version of the order arrives late, other quantities
+            stale = self.order_payload(updated_at="2025-03-01T09:45:00Z")
+            stale["lines"][0]["quantity"] = 5
+            late = self.post(stale, delivery="d-5").json()
+            self.assertEqual(late["status"], "accepted")
+            trap.assert_jobs_count(1)
+            self.run_trapped_jobs(trap)
+        late_exchange = self.Exchange.browse(late["exchange_id"])
+        self.assertEqual(late_exchange.state, "done", late_exchange.error)
+        self.assertFalse(late_exchange.exception_ids)
+        self.assertEqual(self.orders("CH-1001", backend=self.portal), order)
+        self.assertEqual(
+            [
+                (line.product_id, line.product_uom_qty, line.price_unit)
+                for line in order.order_line
+            ],
+            before,
+        )
+        self.assertEqual(binding.external_updated_at, applied_at)
+        self.assertEqual(len(self.exchanges()), 2)
