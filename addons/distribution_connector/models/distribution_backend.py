@@ -366,6 +366,17 @@ class DistributionBackend(models.Model):
         self.paused = True
 
     def action_resume(self):
+        """Activate (or resume) the backend: it accepts webhooks and sends
+        out. Its webhooks are signed, so it needs its secret first."""
+        for backend in self:
+            if not backend.sudo().webhook_secret_enc:
+                raise UserError(
+                    self.env._(
+                        "Set the webhook secret of %(name)s before activating it: "
+                        "its webhooks could not be verified.",
+                        name=backend.name,
+                    )
+                )
         self.paused = False
 
     @api.model
