@@ -21,5 +21,6 @@
         "views/distribution_stock_publish_menus.xml",
         "views/distribution_dashboard_views.xml",
         "views/distribution_reconcile_views.xml",
+        "views/sale_order_views.xml",
     ],
 }

@@ -9,3 +9,4 @@ from . import distribution_stock_level_reconcile
 from . import distribution_backend_health
 from . import distribution_backend
 from . import distribution_exception
+from . import sale_order

@@ -12,3 +12,4 @@ from . import distribution_watermark
 from . import distribution_settlement
 from . import distribution_settlement_line
 from . import distribution_exception_reconcile
+from . import product_template

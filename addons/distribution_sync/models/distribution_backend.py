@@ -46,6 +46,13 @@ class DistributionBackend(models.Model):
         "carrier, tracking), when its adapter can.",
     )
     exception_count = fields.Integer(compute="_compute_exception_count")
+    exception_sla_hours = fields.Integer(
+        string="Exception SLA (hours)",
+        default=24,
+        tracking=True,
+        help="How long an exception of this backend may stay open: older ones "
+        "show under the 'Older than SLA' filter of the review queue.",
+    )
 
     def _sends_fulfillments(self):
         """True when fulfillments go out to this backend: wanted, and its

@@ -3,6 +3,8 @@ from odoo.tools import SQL
 
 from odoo.addons.distribution_connector.errors import TransientError
 
+from .distribution_exception import MAPPING_TYPES
+
 #: models a binding may point to (the Reference field's choices)
 BINDABLE_MODELS = [
     ("product.product", "Product"),
@@ -58,6 +60,13 @@ class DistributionBinding(models.Model):
         "event is a change when its digest differs.",
     )
 
+    waiting_exception_count = fields.Integer(
+        string="Waiting exceptions",
+        compute="_compute_waiting_exception_count",
+        help="Open exceptions of this backend waiting on this external id "
+        "(an unknown SKU or location): replay them once it is mapped.",
+    )
+
     _external_unique = models.Constraint(
         "UNIQUE(backend_id, res_model, external_id)",
         "This external id is already bound for this backend.",
@@ -89,6 +98,27 @@ class DistributionBinding(models.Model):
                 )
                 vals.update(res_model=model, res_id=int(res_id))
         return super().create(vals_list)
+
+    def _waiting_exceptions(self):
+        exceptions = self.env["distribution.exception"]
+        for binding in self:
+            exc_type = MAPPING_TYPES.get(binding.res_model)
+            if exc_type and binding.res_id:
+                exceptions |= exceptions._waiting_on(
+                    exc_type, [binding.external_id], backend=binding.backend_id
+                )
+        return exceptions
+
+    @api.depends("backend_id", "res_model", "res_id", "external_id")
+    def _compute_waiting_exception_count(self):
+        for binding in self:
+            binding.waiting_exception_count = (
+                len(binding._waiting_exceptions()) if binding.id else 0
+            )
+
+    def action_replay_waiting_exceptions(self):
+        """Replay what waited on these mappings: once each."""
+        return self._waiting_exceptions()._replay()
 
     def _record(self):
         """The bound record, or an empty recordset when it was deleted."""

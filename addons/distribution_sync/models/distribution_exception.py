@@ -1,7 +1,9 @@
 import json
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 MANAGER_GROUP = "distribution_connector.group_distribution_manager"
 
@@ -38,6 +40,17 @@ EXCEPTION_TYPES = [
     ("permanent", "Rejected by the other side"),
     ("internal", "Internal error"),
 ]
+
+#: exception types that wait on a mapping, by the model a binding of the
+#: mapping points to: creating the binding (or giving a product the SKU as
+#: internal reference) is what lets them be replayed
+MAPPING_TYPES = {
+    "product.product": "unknown_sku",
+    "stock.location": "unknown_location",
+}
+
+#: the activity an assignee gets for each exception assigned to them
+REVIEW_ACTIVITY = "mail.mail_activity_data_todo"
 
 #: what a flow finds while it succeeds, rather than why it failed: kept
 #: open when the exchange ends done, never overwritten by its failures
@@ -115,6 +128,25 @@ class DistributionException(models.Model):
     exchange_state = fields.Selection(
         related="exchange_id.state", string="Exchange state"
     )
+    correlation_id = fields.Char(related="exchange_id.correlation_id")
+    result_model = fields.Char(related="exchange_id.res_model")
+    result_name = fields.Char(
+        string="Result",
+        compute="_compute_result_name",
+        help="The record the exchange produced once it went through.",
+    )
+    overdue = fields.Boolean(
+        string="Older than SLA",
+        compute="_compute_overdue",
+        search="_search_overdue",
+        help="Open for longer than its backend's exception SLA.",
+    )
+    waiting_count = fields.Integer(
+        string="Waiting on the same key",
+        compute="_compute_waiting_count",
+        help="Open exceptions of the same type waiting on the same key "
+        "(this one included): fixing the key lets them all be replayed.",
+    )
 
     # -- stock drift: what a count found --------------------------------------
     product_id = fields.Many2one(
@@ -168,6 +200,132 @@ class DistributionException(models.Model):
         for exc in self:
             exc.drift_qty = exc.counted_qty - exc.odoo_qty
 
+    def _compute_result_name(self):
+        for exc in self:
+            record = exc.exchange_id._result_record()
+            exc.result_name = record.sudo().display_name if record else False
+
+    def _sla_deadline(self):
+        """When this exception leaves its backend's SLA."""
+        self.ensure_one()
+        hours = self.backend_id.exception_sla_hours or 0
+        return (self.create_date or fields.Datetime.now()) + timedelta(hours=hours)
+
+    @api.depends("state", "create_date", "backend_id.exception_sla_hours")
+    def _compute_overdue(self):
+        now = fields.Datetime.now()
+        for exc in self:
+            exc.overdue = exc.state == "open" and exc._sla_deadline() < now
+
+    def _search_overdue(self, operator, value):
+        if operator not in ("in", "not in"):
+            return NotImplemented
+        self.env["distribution.backend"].flush_model(["exception_sla_hours"])
+        self.flush_model(["state", "backend_id", "create_date"])
+        overdue = SQL(
+            "(SELECT exc.id FROM distribution_exception exc"
+            " JOIN distribution_backend backend ON backend.id = exc.backend_id"
+            " WHERE exc.state = 'open' AND exc.create_date"
+            " < (now() AT TIME ZONE 'UTC')"
+            " - make_interval(hours => COALESCE(backend.exception_sla_hours, 0)))"
+        )
+        wanted = {bool(v) for v in value}
+        if (operator == "in") == (wanted == {True}) and len(wanted) == 1:
+            return [("id", "in", overdue)]
+        if len(wanted) == 1:
+            return [("id", "not in", overdue)]
+        # both values asked for (or excluded): everything (or nothing)
+        return [(1, "=", 1)] if operator == "in" else [(0, "=", 1)]
+
+    def _waiting_domain(self):
+        """Open exceptions waiting on the same (type, key) as these."""
+        pairs = {(exc.type, exc.key) for exc in self if exc.key}
+        if not pairs:
+            return [(0, "=", 1)]
+        domain = [(0, "=", 1)]
+        for exc_type, key in pairs:
+            domain = [
+                "|",
+                "&",
+                ("type", "=", exc_type),
+                ("key", "=", key),
+                *domain,
+            ]
+        return [("state", "=", "open"), *domain]
+
+    def _compute_waiting_count(self):
+        for exc in self:
+            exc.waiting_count = (
+                self.search_count(exc._waiting_domain()) if exc.key else 0
+            )
+
+    @api.model
+    def _waiting_on(self, exc_type, keys, backend=None):
+        """Open exceptions of ``exc_type`` waiting on one of ``keys`` (of
+        ``backend`` only, when given)."""
+        domain = [
+            ("state", "=", "open"),
+            ("type", "=", exc_type),
+            ("key", "in", list(keys)),
+        ]
+        if backend:
+            domain.append(("backend_id", "=", backend.id))
+        return self.search(domain)
+
+    def _replay(self):
+        """Retry these exceptions and tell the user how many were replayed.
+
+        Each exchange is enqueued once, under an identity key, whatever the
+        number of exceptions or clicks: the exchanges being idempotent (one
+        binding per channel order), each is processed exactly once.
+        """
+        to_replay = self.filtered(
+            lambda e: e.state == "open" and e.type not in FINDING_TYPES
+        )
+        to_replay.action_retry()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success" if to_replay else "warning",
+                "message": self.env._(
+                    "%(count)s exceptions replayed: they are processed again in "
+                    "the background.",
+                    count=len(to_replay),
+                ),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def action_replay_waiting(self):
+        """Replay every open exception waiting on the same key as these, once
+        their cause (a mapping, a product reference...) is fixed."""
+        return self.search(self._waiting_domain())._replay()
+
+    def action_open_waiting(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "distribution_sync.action_distribution_exception"
+        )
+        action.update(domain=self._waiting_domain(), context={}, view_mode="list,form")
+        action["views"] = [(False, "list"), (False, "form")]
+        return action
+
+    def action_map_sku(self):
+        """Map the unknown SKU to a product, and offer to replay."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Map SKU %(sku)s", sku=self.key),
+            "res_model": "distribution.sku.mapping",
+            "view_mode": "form",
+            "target": "new",
+            "context": {
+                "default_backend_id": self.backend_id.id,
+                "default_sku": self.key,
+            },
+        }
+
     def _compute_payload_pretty(self):
         for exc in self:
             raw = exc.exchange_id.raw_body or ""
@@ -183,10 +341,12 @@ class DistributionException(models.Model):
 
         Findings (stock drifts) are not failures of their exchange: a later
         snapshot or Apply count settles them, not a retry."""
-        for exc in self.filtered(
+        to_retry = self.filtered(
             lambda e: e.state == "open" and e.type not in FINDING_TYPES
-        ):
-            exc.exchange_id.action_retry()
+        )
+        # one retry per exchange, however many of its exceptions are selected
+        to_retry.exchange_id.action_retry()
+        for exc in to_retry:
             exc.message_post(body=self.env._("Retry requested."))
         return True
 
@@ -274,8 +434,54 @@ class DistributionException(models.Model):
             )
         )
 
+    # -- assignment -------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        exceptions = super().create(vals_list)
+        exceptions.filtered("user_id")._schedule_review()
+        return exceptions
+
+    def write(self, vals):
+        result = super().write(vals)
+        if vals.get("user_id"):
+            self._schedule_review()
+        if vals.get("state") in ("resolved", "ignored"):
+            self._close_review()
+        return result
+
+    def _schedule_review(self):
+        """The assignee's To-Do, due when the backend's SLA runs out; moved to
+        the new assignee on reassignment."""
+        for exc in self.filtered(lambda e: e.state == "open"):
+            activities = exc.activity_ids.filtered(
+                lambda a: a.activity_type_id == self.env.ref(REVIEW_ACTIVITY)
+            )
+            if activities:
+                activities.write({"user_id": exc.user_id.id})
+                continue
+            exc.activity_schedule(
+                REVIEW_ACTIVITY,
+                date_deadline=fields.Date.to_date(exc._sla_deadline()),
+                summary=self.env._("Review exception"),
+                note=exc.message,
+                user_id=exc.user_id.id,
+            )
+
+    def _close_review(self):
+        for exc in self:
+            if exc.activity_ids:
+                exc.activity_feedback(
+                    [REVIEW_ACTIVITY],
+                    feedback=dict(self._fields["state"].selection).get(exc.state),
+                )
+
     def action_assign_to_me(self):
         self.write({"user_id": self.env.uid})
+
+    def action_open_result(self):
+        self.ensure_one()
+        return self.exchange_id.action_open_result()
 
     def action_open_exchange(self):
         self.ensure_one()

@@ -16,13 +16,13 @@ class DistributionExchangeSource(models.AbstractModel):
         return [("res_model", "=", self._name), ("res_id", "in", self.ids)]
 
     def _compute_distribution_exchange_count(self):
-        counts = dict(
-            self.env["distribution.exchange"]
-            .sudo()
-            ._read_group(self._distribution_exchange_domain(), ["res_id"], ["__count"])
-        )
+        exchanges = self.env["distribution.exchange"].sudo()
         for record in self:
-            record.distribution_exchange_count = counts.get(record.id, 0)
+            record.distribution_exchange_count = (
+                exchanges.search_count(record._distribution_exchange_domain())
+                if record.id
+                else 0
+            )
 
     def action_view_distribution_exchanges(self):
         self.ensure_one()

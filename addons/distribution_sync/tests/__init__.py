@@ -17,3 +17,4 @@ from . import test_dashboard_tour
 from . import test_demo_data
 from . import test_reconcile_orders
 from . import test_settlement
+from . import test_exception_queue
