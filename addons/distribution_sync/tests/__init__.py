@@ -17,4 +17,5 @@ from . import test_dashboard_tour
 from . import test_demo_data
 from . import test_reconcile_orders
 from . import test_settlement
+from . import test_ops_tours
 from . import test_exception_queue
