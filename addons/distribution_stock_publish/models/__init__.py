@@ -6,7 +6,6 @@ from . import product_template
 from . import stock_move
 from . import stock_quant
 from . import distribution_stock_level_reconcile
-from . import distribution_backend_health
 from . import distribution_backend
 from . import distribution_exception
 from . import sale_order

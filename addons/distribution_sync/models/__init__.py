@@ -7,7 +7,6 @@ from . import sale_order
 from . import sale_order_line
 from . import stock_picking
 from . import stock_quant
-from . import distribution_backend_health
 from . import distribution_watermark
 from . import distribution_settlement
 from . import distribution_settlement_line
