@@ -54,6 +54,12 @@ SHOTS = [
         ".o_kanban_record, .o_data_row",
         None,
     ),
+    (
+        "exception-review.png",
+        "/odoo/action-distribution_sync.action_distribution_exception/{exception_id}",
+        ".o_form_view .o_field_widget[name=payload_pretty] .ace_content",
+        1000,
+    ),
 ]
 
 
@@ -227,6 +233,15 @@ def main():
     if not backends:
         sys.exit("No backend in this database: install it with demo data.")
     backend = next((b for b in backends if b["name"] == options.backend), backends[0])
+    unknown_skus = call_kw(
+        session,
+        url,
+        "distribution.exception",
+        "search_read",
+        [[("type", "=", "unknown_sku"), ("state", "=", "open")]],
+        {"fields": ["id"], "limit": 1},
+    )
+    exception_id = unknown_skus[0]["id"] if unknown_skus else 0
     wanted = set(options.only.split(",")) if options.only else None
 
     browser = Browser(options.chromium, options.width, options.height)
@@ -244,7 +259,11 @@ def main():
                 continue
             target = out / name
             browser.resize(options.width, height or options.height)
-            browser.open(url + path.format(backend_id=backend["id"]), selector)
+            if "{exception_id}" in path and not exception_id:
+                print(f"{name}: skipped, no open unknown-SKU exception")
+                continue
+            screen = path.format(backend_id=backend["id"], exception_id=exception_id)
+            browser.open(url + screen, selector)
             browser.screenshot(target)
             print(
                 f"{target.relative_to(REPO) if target.is_relative_to(REPO) else target}"

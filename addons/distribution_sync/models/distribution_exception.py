@@ -331,7 +331,7 @@ class DistributionException(models.Model):
             raw = exc.exchange_id.raw_body or ""
             try:
                 exc.payload_pretty = json.dumps(
-                    json.loads(raw), indent=2, sort_keys=True
+                    json.loads(raw), indent=2, sort_keys=True, ensure_ascii=False
                 )
             except ValueError:
                 exc.payload_pretty = raw
