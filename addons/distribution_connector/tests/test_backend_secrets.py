@@ -79,6 +79,24 @@ class TestBackendSecrets(DistributionTestMixin, TransactionCase):
         ):
             backend._webhook_secrets()
 
+    def test_decrypted_secrets_follow_the_key_list(self):
+        # decrypted values are kept per process, keyed by ciphertext and keys
+        key = Fernet.generate_key().decode()
+        with encryption_keys(key):
+            token = cipher.encrypt("kept-in-memory-only")
+            self.assertEqual(cipher.decrypt(token), "kept-in-memory-only")
+            self.assertEqual(cipher.decrypt(token), "kept-in-memory-only")
+        with (
+            encryption_keys(Fernet.generate_key().decode()),
+            self.assertRaisesRegex(UserError, "cannot be decrypted"),
+        ):
+            cipher.decrypt(token)
+        with (
+            encryption_keys(""),
+            self.assertRaisesRegex(UserError, "No encryption key is configured"),
+        ):
+            cipher.decrypt(token)
+
     def test_rotated_webhook_secret_accepted_until_end_date(self):
         backend = self.make_backend(
             "Rotation", secret="first-secret-abc", webhook_secret_grace_hours=24

@@ -34,7 +34,7 @@ def _cipher_for(raw_keys):
         ) from err
 
 
-def _cipher():
+def _raw_keys():
     raw_keys = setting(KEYS_SETTING) or ""
     if not raw_keys.strip():
         raise MissingKeyError(
@@ -44,7 +44,11 @@ def _cipher():
             "variable (generate one with: python3 -c 'from cryptography.fernet "
             "import Fernet; print(Fernet.generate_key().decode())')."
         )
-    return _cipher_for(raw_keys)
+    return raw_keys
+
+
+def _cipher():
+    return _cipher_for(_raw_keys())
 
 
 def encrypt(plain):
@@ -54,12 +58,20 @@ def encrypt(plain):
     return _cipher().encrypt(plain.encode()).decode()
 
 
+@functools.lru_cache(maxsize=128)
+def _decrypt(raw_keys, token):
+    # Per process, in memory only: the plain text is never stored elsewhere.
+    # Keyed by the ciphertext, so a new secret (a new ciphertext) misses;
+    # and by the key list, so a removed key stops decrypting at once.
+    return _cipher_for(raw_keys).decrypt(token.encode()).decode()
+
+
 def decrypt(token):
     """Decrypt a token made by :func:`encrypt`."""
     if not token:
         return False
     try:
-        return _cipher().decrypt(token.encode()).decode()
+        return _decrypt(_raw_keys(), token)
     except InvalidToken as err:
         raise MissingKeyError(
             "A Distribution Sync secret cannot be decrypted with the configured "
