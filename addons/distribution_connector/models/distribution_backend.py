@@ -2,8 +2,9 @@ import logging
 import secrets
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
 
 from ..adapters import ADAPTERS
 from ..tools import cipher, setting
@@ -18,6 +19,27 @@ SECRET_FIELDS = {
     "api_key": "api_key_enc",
     "api_secret": "api_secret_enc",
 }
+
+
+#: what the webhook route reads of its backend, cached per webhook token
+WEBHOOK_FIELDS = (
+    "active",
+    "paused",
+    "adapter",
+    "company_id",
+    "job_user_id",
+    "webhook_max_bytes",
+    "webhook_secret_enc",
+    "webhook_secret_previous_enc",
+    "webhook_secret_previous_until",
+)
+#: writing one of these clears the cache of the webhook route (in every worker)
+WEBHOOK_CACHED_FIELDS = frozenset((*WEBHOOK_FIELDS, "webhook_token"))
+
+
+class _UnknownWebhookToken(Exception):
+    """No backend has this webhook token: raised inside the cached lookup so
+    that unknown tokens (anyone can send some) are never cached."""
 
 
 def _new_webhook_token():
@@ -381,29 +403,53 @@ class DistributionBackend(models.Model):
 
     @api.model
     def _find_by_webhook_token(self, token):
-        """Backend owning ``token`` (archived ones included: they answer 404)."""
+        """Backend owning ``token`` (archived ones included: they answer 404).
+
+        What the webhook route reads of it (``WEBHOOK_FIELDS``) comes from a
+        per-process cache, cleared in every worker when one of those fields
+        or the token is written (see :meth:`write`): a paused, archived or
+        re-keyed backend is seen as such from the next request on.
+        """
         if not token or len(token) > 128:
             return self.browse()
-        # one narrow query: what the webhook route reads, nothing more
-        return (
-            self.sudo()
-            .with_context(active_test=False)
-            .search_fetch(
-                [("webhook_token", "=", token)],
-                [
-                    "active",
-                    "paused",
-                    "adapter",
-                    "company_id",
-                    "job_user_id",
-                    "webhook_max_bytes",
-                    "webhook_secret_enc",
-                    "webhook_secret_previous_enc",
-                    "webhook_secret_previous_until",
-                ],
-                limit=1,
+        try:
+            values = self._webhook_backend_values(token)
+        except _UnknownWebhookToken:
+            return self.browse()
+        backend = self.sudo().with_context(active_test=False).browse(values[0])
+        for name, value in zip(WEBHOOK_FIELDS, values[1:], strict=True):
+            # what a search_fetch of these fields would put in the record cache
+            self._fields[name]._insert_cache(backend, (value,))
+        return backend
+
+    @api.model
+    @tools.ormcache("token")
+    def _webhook_backend_values(self, token):
+        """``(id, *WEBHOOK_FIELDS)`` of the backend owning ``token``, as
+        stored; one narrow query, cached. Holds ciphertexts only."""
+        self.flush_model(list(WEBHOOK_CACHED_FIELDS))
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, %s FROM distribution_backend WHERE webhook_token = %s",
+                SQL(", ").join(SQL.identifier(name) for name in WEBHOOK_FIELDS),
+                token,
             )
         )
+        row = self.env.cr.fetchone()
+        if not row:
+            raise _UnknownWebhookToken()
+        return tuple(row)
+
+    def write(self, vals):
+        result = super().write(vals)
+        if WEBHOOK_CACHED_FIELDS.intersection(vals):
+            self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
 
     def _check_can_sign(self):
         for backend in self:

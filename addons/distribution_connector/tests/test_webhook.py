@@ -1,8 +1,10 @@
 import json
+import logging
 from datetime import timedelta
 
 from odoo import fields
 from odoo.tests.common import HttpCase, tagged
+from odoo.tools import SQL
 
 from odoo.addons.queue_job.tests.common import trap_jobs
 
@@ -202,3 +204,95 @@ class TestWebhook(DistributionTestMixin, HttpCase):
         self.assertEqual(self.post(body, headers).status_code, 401)
         self.assertEqual(self.exchanges(backend_b).company_id, company_b)
         self.assertFalse(self.exchanges())
+
+    # -- the route's per-process cache of backends and secrets ----------------
+
+    def test_pause_and_archive_take_effect_on_next_request(self):
+        def status(event_id):
+            body, headers = self.signed(self.secret, ORDER, event_id=event_id)
+            return self.post(body, headers).status_code
+
+        self.assertEqual(status("evt-c1"), 200)  # the backend is cached now
+        self.backend.action_pause()
+        self.assertEqual(status("evt-c2"), 503)
+        self.backend.action_resume()
+        self.assertEqual(status("evt-c3"), 200)
+        self.backend.active = False
+        self.assertEqual(status("evt-c4"), 404)
+        self.backend.active = True
+        self.assertEqual(status("evt-c5"), 200)
+        self.backend.webhook_max_bytes = 10
+        self.assertEqual(status("evt-c6"), 413)
+        self.assertEqual(len(self.exchanges()), 3)
+
+    def test_new_secret_takes_effect_on_next_request(self):
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-s1")
+        self.assertEqual(self.post(body, headers).status_code, 200)
+        self.backend.webhook_secret = "the-next-secret-0123456789"
+        # the previous secret, in its grace period, and the new one
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-s2")
+        self.assertEqual(self.post(body, headers).status_code, 200)
+        body, headers = self.signed(
+            "the-next-secret-0123456789", ORDER, event_id="evt-s3"
+        )
+        self.assertEqual(self.post(body, headers).status_code, 200)
+        self.backend.action_revoke_previous_webhook_secret()
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-s4")
+        self.assertEqual(self.post(body, headers).status_code, 401)
+
+    def test_regenerated_token_takes_effect_on_next_request(self):
+        old_path = self.webhook_path(self.backend)
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-t1")
+        self.assertEqual(
+            self.url_open(old_path, data=body, headers=headers).status_code, 200
+        )
+        self.backend.action_regenerate_webhook_token()
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-t2")
+        self.assertEqual(
+            self.url_open(old_path, data=body, headers=headers).status_code, 404
+        )
+        self.assertEqual(self.post(body, headers).status_code, 200)
+
+    def test_backend_changes_are_signalled_to_other_workers(self):
+        token = self.backend.sudo().webhook_token
+        Backend = self.env["distribution.backend"]
+        self.assertEqual(Backend._find_by_webhook_token(token), self.backend)
+        self.registry.cache_invalidated.clear()
+        self.backend.name = "Renamed channel"  # not read by the route
+        self.assertFalse(self.registry.cache_invalidated)
+        self.backend.action_pause()
+        # what signal_changes() tells the other workers after the commit
+        self.assertIn("default", self.registry.cache_invalidated)
+        self.assertTrue(Backend._find_by_webhook_token(token).paused)
+
+    def test_unknown_tokens_are_not_cached(self):
+        Backend = self.env["distribution.backend"]
+        self.assertFalse(Backend._find_by_webhook_token("token-of-nobody-yet"))
+        # given to a backend behind the ORM's back: no cache to clear, and
+        # the next lookup finds it, since the miss was not cached
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "UPDATE distribution_backend SET webhook_token = %s WHERE id = %s",
+                "token-of-nobody-yet",
+                self.backend.id,
+            )
+        )
+        self.assertEqual(
+            Backend._find_by_webhook_token("token-of-nobody-yet"), self.backend
+        )
+
+    def test_cached_values_hold_no_plain_secret(self):
+        token = self.backend.sudo().webhook_token
+        with self.assertLogs(level="DEBUG") as logs:
+            body, headers = self.signed(self.secret, ORDER, event_id="evt-p1")
+            self.assertEqual(self.post(body, headers).status_code, 200)
+            self.assertEqual(self.post(body, headers).status_code, 200)
+            logging.getLogger(__name__).debug("end of the requests")
+        self.assertNotIn(self.secret, "\n".join(logs.output))
+        values = self.env["distribution.backend"]._webhook_backend_values(token)
+        self.assertNotIn(self.secret, repr(values))
+        self.env.flush_all()
+        for table in ("distribution_backend", "distribution_exchange", "queue_job"):
+            self.env.cr.execute(SQL("SELECT * FROM %s", SQL.identifier(table)))
+            self.assertNotIn(self.secret, repr(self.env.cr.fetchall()), table)
