@@ -27,6 +27,52 @@ STATES = [
     ("ignored", "Ignored"),
 ]
 
+#: The statement storing an inbound exchange (see ``_insert_inbound``), in a
+#: function so that PostgreSQL keeps its plan per connection: parsing and
+#: planning it took about as long as running it, on every webhook.
+INSERT_INBOUND_FUNCTION = """
+CREATE OR REPLACE FUNCTION distribution_exchange_insert_inbound(
+    p_backend integer, p_company integer, p_topic varchar, p_kind varchar,
+    p_event varchar, p_ref varchar, p_correlation varchar,
+    p_content_type varchar, p_body text, p_headers text, p_uid integer,
+    p_dispatcher varchar,
+    OUT exchange_id integer, OUT created boolean,
+    OUT dispatcher_waiting boolean
+) RETURNS SETOF record LANGUAGE plpgsql AS $function$
+BEGIN
+    RETURN QUERY
+    WITH known AS (
+        SELECT exchange.id FROM distribution_exchange exchange
+         WHERE exchange.backend_id = p_backend AND exchange.direction = 'in'
+           AND exchange.topic = p_topic AND exchange.external_event_id = p_event
+    ), inserted AS (
+        INSERT INTO distribution_exchange AS exchange (
+            backend_id, company_id, direction, topic, kind,
+            external_event_id, external_ref, correlation_id,
+            content_type, raw_body, headers, received_at, state,
+            attempts, duplicate_count,
+            create_uid, create_date, write_uid, write_date)
+        SELECT p_backend, p_company, 'in', p_topic, p_kind,
+               p_event, p_ref, p_correlation, p_content_type,
+               p_body, p_headers, now() at time zone 'UTC',
+               'received', 0, 0, p_uid, now() at time zone 'UTC',
+               p_uid, now() at time zone 'UTC'
+         WHERE NOT EXISTS (SELECT 1 FROM known)
+        ON CONFLICT (backend_id, direction, topic, external_event_id)
+        DO NOTHING
+        RETURNING exchange.id
+    )
+    SELECT inserted.id, TRUE, EXISTS (
+               SELECT 1 FROM queue_job job
+                WHERE job.identity_key = p_dispatcher
+                  AND job.state IN ('pending', 'enqueued'))
+      FROM inserted
+     UNION ALL
+    SELECT known.id, FALSE, TRUE FROM known;
+END
+$function$
+"""
+
 
 class DistributionExchange(models.Model):
     """One message exchanged with a backend: the inbox and the outbox.
@@ -132,6 +178,11 @@ class DistributionExchange(models.Model):
         "(backend_id, id) WHERE state = 'received' AND dispatched_at IS NULL"
     )
 
+    def init(self):
+        result = super().init()
+        self.env.cr.execute(INSERT_INBOUND_FUNCTION)
+        return result
+
     @api.depends("backend_id", "topic", "external_ref", "external_event_id")
     def _compute_display_name(self):
         for exchange in self:
@@ -152,15 +203,16 @@ class DistributionExchange(models.Model):
         """Insert an inbound exchange unless the event is known already, and
         make sure its backend's dispatcher will enqueue its processing.
 
-        One statement, safe under concurrency. A known event is found by a
-        plain read, so a redelivery never waits, even while a job holds the
-        exchange's row. Two first deliveries of one event racing each other
-        end with one row: the loser waits for the winner's commit on the
-        unique index; under Odoo's REPEATABLE READ isolation it then gets a
-        serialization failure, and its transaction is replayed (the HTTP
-        layer does so for webhooks), which finds the row and inserts nothing.
-        The same statement tells whether a dispatcher is already waiting to
-        run (see ``_delay_dispatch``); only when none is, one is enqueued.
+        One statement (``INSERT_INBOUND_FUNCTION``), safe under concurrency.
+        A known event is found by a plain read, so a redelivery never waits,
+        even while a job holds the exchange's row. Two first deliveries of
+        one event racing each other end with one row: the loser waits for
+        the winner's commit on the unique index; under Odoo's REPEATABLE READ
+        isolation it then gets a serialization failure, and its transaction
+        is replayed (the HTTP layer does so for webhooks), which finds the
+        row and inserts nothing. The same statement tells whether a
+        dispatcher is already waiting to run (see ``_delay_dispatch``); only
+        when none is, one is enqueued.
 
         :return: (exchange, created)
         """
@@ -170,48 +222,20 @@ class DistributionExchange(models.Model):
         self.env["queue.job"].flush_model(["identity_key", "state"])
         self.env.cr.execute(
             SQL(
-                """
-                WITH known AS (
-                    SELECT id FROM distribution_exchange
-                     WHERE backend_id = %(backend)s AND direction = 'in'
-                       AND topic = %(topic)s AND external_event_id = %(event)s
-                ), inserted AS (
-                    INSERT INTO distribution_exchange (
-                        backend_id, company_id, direction, topic, kind,
-                        external_event_id, external_ref, correlation_id,
-                        content_type, raw_body, headers, received_at, state,
-                        attempts, duplicate_count,
-                        create_uid, create_date, write_uid, write_date)
-                    SELECT %(backend)s, %(company)s, 'in', %(topic)s, %(kind)s,
-                           %(event)s, %(ref)s, %(correlation)s, %(content_type)s,
-                           %(body)s, %(headers)s, now() at time zone 'UTC',
-                           'received', 0, 0, %(uid)s, now() at time zone 'UTC',
-                           %(uid)s, now() at time zone 'UTC'
-                     WHERE NOT EXISTS (SELECT 1 FROM known)
-                    ON CONFLICT (backend_id, direction, topic, external_event_id)
-                    DO NOTHING
-                    RETURNING id
-                )
-                SELECT id, TRUE, EXISTS (
-                           SELECT 1 FROM queue_job
-                            WHERE identity_key = %(dispatcher)s
-                              AND state IN ('pending', 'enqueued'))
-                  FROM inserted
-                 UNION ALL
-                SELECT id, FALSE, TRUE FROM known
-                """,
-                backend=backend.id,
-                company=backend.company_id.id,
-                topic=topic,
-                kind=kind,
-                event=event_id,
-                ref=external_ref,
-                correlation=correlation_id[:64],
-                content_type=content_type,
-                body=body.decode("utf-8", errors="replace"),
-                headers=json.dumps(headers, sort_keys=True),
-                uid=self.env.uid,
-                dispatcher=self._dispatcher_identity_key(backend),
+                "SELECT * FROM distribution_exchange_insert_inbound("
+                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                backend.id,
+                backend.company_id.id,
+                topic,
+                kind,
+                event_id,
+                external_ref,
+                correlation_id[:64],
+                content_type,
+                body.decode("utf-8", errors="replace"),
+                json.dumps(headers, sort_keys=True),
+                self.env.uid,
+                self._dispatcher_identity_key(backend),
             ),
             # under concurrency PostgreSQL may ask to replay the transaction
             # (serialization failure): expected, replayed by the HTTP layer
