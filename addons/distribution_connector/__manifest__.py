@@ -7,6 +7,7 @@
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",
     "license": "LGPL-3",
+    "uninstall_hook": "uninstall_hook",
     "application": True,
     "depends": ["mail", "stock", "queue_job"],
     "external_dependencies": {"python": ["cryptography", "requests"]},

@@ -11,6 +11,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 from ..errors import PermanentError, RateLimitedError, TransientError
+from ..hooks import uninstall_hook
 from .common import DistributionTestMixin, committed_env
 
 
@@ -25,6 +26,21 @@ class TestExchange(DistributionTestMixin, TransactionCase):
         return self.Exchange._insert_inbound(
             self.backend, topic, "order", event_id, "1", body, "application/json", {}
         )
+
+    def test_uninstall_drops_the_insert_function(self):
+        def function_exists():
+            self.env.cr.execute(
+                "SELECT 1 FROM pg_proc WHERE proname = %s",
+                ["distribution_exchange_insert_inbound"],
+            )
+            return bool(self.env.cr.fetchall())
+
+        self.assertTrue(function_exists())
+        with self.env.cr.savepoint(flush=False) as savepoint:
+            uninstall_hook(self.env)
+            self.assertFalse(function_exists())
+            savepoint.rollback()
+        self.assertTrue(function_exists())
 
     def test_insert_or_ignore(self):
         first, created = self._insert()
