@@ -23,7 +23,7 @@ How: it creates a throwaway database ``distribution_bench_<hex>``
 (PostgreSQL from PGHOST, PGPORT, PGUSER, default 127.0.0.1, 5432, odoo),
 installs distribution_sync and the bare-route addon, creates a generic_json
 backend with a webhook secret and the products the orders refer to, then
-starts Odoo as odoo.conf.example recommends (its settings are copied: two
+starts Odoo as odoo.conf.example recommends (its settings are copied: its
 HTTP workers, queue_job loaded server-wide with its job runner and
 channels), on free ports of 127.0.0.1, logging warnings to a file. At the
 end it waits for the dispatchers and checks that the database holds
