@@ -129,7 +129,6 @@ class DistributionException(models.Model):
         related="exchange_id.state", string="Exchange state"
     )
     correlation_id = fields.Char(related="exchange_id.correlation_id")
-    result_model = fields.Char(related="exchange_id.res_model")
     result_name = fields.Char(
         string="Result",
         compute="_compute_result_name",
