@@ -355,7 +355,12 @@ class DistributionExchange(models.Model):
             return "nothing to do: no received exchange waiting"
         self.browse([exchange_id for exchange_id, _attempts in rows])._mark_dispatched()
         for exchange_id, attempts in rows:
-            self.browse(exchange_id)._delay_process(backend, attempts)
+            # the rows taken (locked, then marked dispatched) are this run's
+            # alone, and nothing clears the mark: none of them can have a job
+            # waiting, so queue_job's look-up by identity key is spared
+            self.browse(exchange_id)._delay_process(
+                backend, attempts, deduplicate=False
+            )
         self._delay_dispatch(backend, batch_size=batch_size)
         return f"{len(rows)} exchange(s) enqueued"
 
@@ -400,11 +405,14 @@ class DistributionExchange(models.Model):
         for exchange in self:
             exchange._delay_process(exchange.backend_id, exchange.attempts)
 
-    def _delay_process(self, backend, attempts):
+    def _delay_process(self, backend, attempts, deduplicate=True):
         """Enqueue ``process`` for this exchange, reading nothing from it.
 
         The job runs in the backend's company; chatter tracking of the job
-        is skipped.
+        is skipped. With ``deduplicate``, a job of the same attempt already
+        waiting (a second click on Retry) is reused rather than doubled, at
+        the cost of one query; the dispatcher, which knows no job waits,
+        does without.
         """
         self.ensure_one()
         self.with_user(backend.job_user_id).with_company(
@@ -415,7 +423,11 @@ class DistributionExchange(models.Model):
             mail_create_nosubscribe=True,
         ).with_delay(
             description=f"Process exchange #{self.id}",
-            identity_key=f"distribution.exchange.process:{self.id}:{attempts}",
+            identity_key=(
+                f"distribution.exchange.process:{self.id}:{attempts}"
+                if deduplicate
+                else None
+            ),
         ).process()
 
     # -- processing -------------------------------------------------------------

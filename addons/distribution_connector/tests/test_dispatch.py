@@ -115,6 +115,29 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
             self.Exchange.dispatch(self.backend.id)
             trap.assert_jobs_count(1, only=exchange.process)
 
+    def test_only_a_retry_is_looked_up_by_identity_key(self):
+        """The dispatcher knows none of its exchanges has a job waiting and
+        spares queue_job's look-up; a Retry may be clicked twice, so its job
+        carries the key that makes the second click reuse it."""
+        dispatched = self._insert("evt-d")
+        retried = self._insert("evt-e")
+        retried.write({"state": "error", "attempts": 1})
+        Job = self.env["queue.job"].sudo()
+        before = Job.search([("method_name", "=", "process")])
+        self.Exchange.dispatch(self.backend.id)
+        retried.action_retry()
+        retried.action_retry()
+        jobs = Job.search([("method_name", "=", "process")]) - before
+        keys = {job.records.id: job.identity_key for job in jobs}
+        self.assertEqual(len(jobs), 2, "one job each, the second click reused")
+        self.assertEqual(
+            keys,
+            {
+                dispatched.id: False,
+                retried.id: f"distribution.exchange.process:{retried.id}:1",
+            },
+        )
+
     def test_storing_reuses_a_waiting_dispatcher(self):
         key = f"distribution.exchange.dispatch:{self.backend.id}"
         Job = self.env["queue.job"].sudo()
