@@ -3,6 +3,7 @@ from odoo.fields import Domain
 
 
 class SaleOrder(models.Model):
+    _name = "sale.order"
     _inherit = ["sale.order", "distribution.exchange.source"]
 
     distribution_backend_id = fields.Many2one(

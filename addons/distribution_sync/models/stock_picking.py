@@ -7,6 +7,7 @@ from ..flows.fulfillment_export import fulfillment_binding
 
 
 class StockPicking(models.Model):
+    _name = "stock.picking"
     _inherit = ["stock.picking", "distribution.exchange.source"]
 
     distribution_carrier = fields.Char(
