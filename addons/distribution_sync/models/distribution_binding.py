@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.fields import Domain
 from odoo.tools import SQL
 
 from odoo.addons.distribution_connector.errors import TransientError
@@ -99,22 +100,43 @@ class DistributionBinding(models.Model):
                 vals.update(res_model=model, res_id=int(res_id))
         return super().create(vals_list)
 
-    def _waiting_exceptions(self):
+    def _waiting_keys(self):
+        """{(backend id, exception type, key)} these mappings answer."""
+        return {
+            (
+                binding.backend_id.id,
+                MAPPING_TYPES[binding.res_model],
+                binding.external_id,
+            )
+            for binding in self
+            if binding.res_model in MAPPING_TYPES and binding.res_id
+        }
+
+    def _waiting_domain(self):
+        """Open exceptions of the backends of these mappings waiting on them."""
         exceptions = self.env["distribution.exception"]
-        for binding in self:
-            exc_type = MAPPING_TYPES.get(binding.res_model)
-            if exc_type and binding.res_id:
-                exceptions |= exceptions._waiting_on(
-                    exc_type, [binding.external_id], backend=binding.backend_id
-                )
-        return exceptions
+        backends = self.env["distribution.backend"]
+        return Domain.OR(
+            exceptions._waiting_on_domain([(exc_type, key)], backends.browse(backend))
+            for backend, exc_type, key in self._waiting_keys()
+        )
+
+    def _waiting_exceptions(self):
+        return self.env["distribution.exception"].search(self._waiting_domain())
 
     @api.depends("backend_id", "res_model", "res_id", "external_id")
     def _compute_waiting_exception_count(self):
-        for binding in self:
-            binding.waiting_exception_count = (
-                len(binding._waiting_exceptions()) if binding.id else 0
+        counts = dict(
+            ((backend.id, exc_type, key), count)
+            for backend, exc_type, key, count in self.env[
+                "distribution.exception"
+            ]._read_group(
+                self._waiting_domain(), ["backend_id", "type", "key"], ["__count"]
             )
+        )
+        for binding in self:
+            (key,) = binding._waiting_keys() or {None}
+            binding.waiting_exception_count = counts.get(key, 0)
 
     def action_replay_waiting_exceptions(self):
         """Replay what waited on these mappings: once each."""

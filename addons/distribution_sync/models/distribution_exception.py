@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.fields import Domain
 from odoo.tools import SQL
 
 MANAGER_GROUP = "distribution_connector.group_distribution_manager"
@@ -236,40 +237,39 @@ class DistributionException(models.Model):
         # both values asked for (or excluded): everything (or nothing)
         return [(1, "=", 1)] if operator == "in" else [(0, "=", 1)]
 
+    @api.model
+    def _waiting_on_domain(self, keys, backend=None):
+        """Open exceptions waiting on one of ``keys``, (type, key) pairs (of
+        ``backend`` only, when given)."""
+        waiting = Domain.OR(
+            Domain("type", "=", exc_type) & Domain("key", "=", key)
+            for exc_type, key in keys
+        )
+        if backend:
+            waiting &= Domain("backend_id", "=", backend.id)
+        return Domain("state", "=", "open") & waiting
+
     def _waiting_domain(self):
         """Open exceptions waiting on the same (type, key) as these."""
-        pairs = {(exc.type, exc.key) for exc in self if exc.key}
-        if not pairs:
-            return [(0, "=", 1)]
-        domain = [(0, "=", 1)]
-        for exc_type, key in pairs:
-            domain = [
-                "|",
-                "&",
-                ("type", "=", exc_type),
-                ("key", "=", key),
-                *domain,
-            ]
-        return [("state", "=", "open"), *domain]
+        return self._waiting_on_domain({(exc.type, exc.key) for exc in self if exc.key})
 
     def _compute_waiting_count(self):
-        for exc in self:
-            exc.waiting_count = (
-                self.search_count(exc._waiting_domain()) if exc.key else 0
+        counts = dict(
+            ((exc_type, key), count)
+            for exc_type, key, count in self._read_group(
+                self._waiting_domain(), ["type", "key"], ["__count"]
             )
+        )
+        for exc in self:
+            exc.waiting_count = counts.get((exc.type, exc.key), 0) if exc.key else 0
 
     @api.model
     def _waiting_on(self, exc_type, keys, backend=None):
         """Open exceptions of ``exc_type`` waiting on one of ``keys`` (of
         ``backend`` only, when given)."""
-        domain = [
-            ("state", "=", "open"),
-            ("type", "=", exc_type),
-            ("key", "in", list(keys)),
-        ]
-        if backend:
-            domain.append(("backend_id", "=", backend.id))
-        return self.search(domain)
+        return self.search(
+            self._waiting_on_domain([(exc_type, key) for key in keys], backend)
+        )
 
     def _replay(self):
         """Retry these exceptions and tell the user how many were replayed.
@@ -306,7 +306,9 @@ class DistributionException(models.Model):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "distribution_sync.action_distribution_exception"
         )
-        action.update(domain=self._waiting_domain(), context={}, view_mode="list,form")
+        action.update(
+            domain=list(self._waiting_domain()), context={}, view_mode="list,form"
+        )
         action["views"] = [(False, "list"), (False, "form")]
         return action
 
