@@ -541,14 +541,23 @@ class DistributionExchange(models.Model):
         )
         return True
 
+    def _result_record(self):
+        """The record this exchange produced, or an empty recordset (none
+        yet, deleted, or of a model that is not installed)."""
+        self.ensure_one()
+        if not (self.res_model and self.res_id) or self.res_model not in self.env:
+            return self.browse()
+        return self.env[self.res_model].browse(self.res_id).exists()
+
     def action_open_result(self):
         self.ensure_one()
-        if not (self.res_model and self.res_id):
+        record = self._result_record()
+        if not record:
             return False
         return {
             "type": "ir.actions.act_window",
-            "res_model": self.res_model,
-            "res_id": self.res_id,
+            "res_model": record._name,
+            "res_id": record.id,
             "view_mode": "form",
         }
 

@@ -301,16 +301,24 @@ class DistributionException(models.Model):
         their cause (a mapping, a product reference...) is fixed."""
         return self.search(self._waiting_domain())._replay()
 
-    def action_open_waiting(self):
-        self.ensure_one()
+    @api.model
+    def _list_action(self, domain):
+        """The review queue's action, as a list of the exceptions of
+        ``domain`` and with no default filter."""
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "distribution_sync.action_distribution_exception"
         )
         action.update(
-            domain=list(self._waiting_domain()), context={}, view_mode="list,form"
+            domain=list(Domain(domain)),
+            context={},
+            view_mode="list,form",
+            views=[(False, "list"), (False, "form")],
         )
-        action["views"] = [(False, "list"), (False, "form")]
         return action
+
+    def action_open_waiting(self):
+        self.ensure_one()
+        return self._list_action(self._waiting_domain())
 
     def action_map_sku(self):
         """Map the unknown SKU to a product, and offer to replay."""

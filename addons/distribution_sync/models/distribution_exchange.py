@@ -25,14 +25,6 @@ class DistributionExchange(models.Model):
 
     exception_ids = fields.One2many("distribution.exception", "exchange_id")
 
-    def _result_record(self):
-        """The record this exchange produced, or an empty recordset (none
-        yet, deleted, or of a model that is not installed)."""
-        self.ensure_one()
-        if not (self.res_model and self.res_id) or self.res_model not in self.env:
-            return self.env["distribution.exchange"].browse()
-        return self.env[self.res_model].browse(self.res_id).exists()
-
     def _apply(self):
         if self.direction == "out":
             return self._apply_outbound()

@@ -33,16 +33,8 @@ class ProductTemplate(models.Model):
 
     def action_view_distribution_waiting(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "distribution_sync.action_distribution_exception"
-        )
-        action.update(
-            domain=[("id", "in", self._distribution_waiting_exceptions().ids)],
-            context={},
-            views=[(False, "list"), (False, "form")],
-            view_mode="list,form",
-        )
-        return action
+        exceptions = self._distribution_waiting_exceptions()
+        return exceptions._list_action([("id", "in", exceptions.ids)])
 
     def action_replay_distribution_waiting(self):
         self.ensure_one()
