@@ -456,15 +456,19 @@ class DistributionException(models.Model):
         if vals.get("user_id"):
             self._schedule_review()
         if vals.get("state") in ("resolved", "ignored"):
-            self._close_review()
+            self.filtered("activity_ids").activity_feedback(
+                [REVIEW_ACTIVITY],
+                feedback=dict(self._fields["state"].selection)[vals["state"]],
+            )
         return result
 
     def _schedule_review(self):
         """The assignee's To-Do, due when the backend's SLA runs out; moved to
         the new assignee on reassignment."""
+        review = self.env.ref(REVIEW_ACTIVITY)
         for exc in self.filtered(lambda e: e.state == "open"):
             activities = exc.activity_ids.filtered(
-                lambda a: a.activity_type_id == self.env.ref(REVIEW_ACTIVITY)
+                lambda a: a.activity_type_id == review
             )
             if activities:
                 activities.write({"user_id": exc.user_id.id})
@@ -476,14 +480,6 @@ class DistributionException(models.Model):
                 note=exc.message,
                 user_id=exc.user_id.id,
             )
-
-    def _close_review(self):
-        for exc in self:
-            if exc.activity_ids:
-                exc.activity_feedback(
-                    [REVIEW_ACTIVITY],
-                    feedback=dict(self._fields["state"].selection).get(exc.state),
-                )
 
     def action_assign_to_me(self):
         self.write({"user_id": self.env.uid})
