@@ -230,12 +230,11 @@ class DistributionException(models.Model):
             " - make_interval(hours => COALESCE(backend.exception_sla_hours, 0)))"
         )
         wanted = {bool(v) for v in value}
-        if (operator == "in") == (wanted == {True}) and len(wanted) == 1:
-            return [("id", "in", overdue)]
-        if len(wanted) == 1:
-            return [("id", "not in", overdue)]
-        # both values asked for (or excluded): everything (or nothing)
-        return [(1, "=", 1)] if operator == "in" else [(0, "=", 1)]
+        if len(wanted) == 2:
+            # both values asked for (or excluded): everything (or nothing)
+            return Domain.TRUE if operator == "in" else Domain.FALSE
+        overdue_wanted = (True in wanted) == (operator == "in")
+        return [("id", "in" if overdue_wanted else "not in", overdue)]
 
     @api.model
     def _waiting_on_domain(self, keys, backend=None):
