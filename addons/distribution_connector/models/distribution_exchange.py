@@ -8,9 +8,11 @@ import psycopg2
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from odoo.addons.queue_job.delay import Delayable
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..errors import DistributionError, PermanentError, TransientError
+from ..jobs import delay_many
 
 _logger = logging.getLogger(__name__)
 
@@ -304,13 +306,7 @@ class DistributionExchange(models.Model):
 
     @api.model
     def _delay_dispatch(self, backend, batch_size=DISPATCH_BATCH_SIZE, last_look=False):
-        self.with_user(backend.job_user_id).with_company(
-            backend.company_id
-        ).with_context(
-            tracking_disable=True,
-            mail_create_nolog=True,
-            mail_create_nosubscribe=True,
-        ).with_delay(
+        self._job_records(backend).with_delay(
             description=f"Dispatch received exchanges of backend #{backend.id}",
             identity_key=self._dispatcher_identity_key(backend, last_look),
             # before the backlog of its own channel: it only enqueues
@@ -337,7 +333,7 @@ class DistributionExchange(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT id, attempts FROM distribution_exchange
+                SELECT id FROM distribution_exchange
                  WHERE backend_id = %s AND state = 'received'
                    AND dispatched_at IS NULL
                  ORDER BY id
@@ -353,14 +349,12 @@ class DistributionExchange(models.Model):
             if not last_look:
                 self._delay_dispatch(backend, batch_size=batch_size, last_look=True)
             return "nothing to do: no received exchange waiting"
-        self.browse([exchange_id for exchange_id, _attempts in rows])._mark_dispatched()
-        for exchange_id, attempts in rows:
-            # the rows taken (locked, then marked dispatched) are this run's
-            # alone, and nothing clears the mark: none of them can have a job
-            # waiting, so queue_job's look-up by identity key is spared
-            self.browse(exchange_id)._delay_process(
-                backend, attempts, deduplicate=False
-            )
+        exchanges = self.browse([exchange_id for (exchange_id,) in rows])
+        exchanges._mark_dispatched()
+        # the rows taken (locked, then marked dispatched) are this run's
+        # alone, and nothing clears the mark: none of them can have a job
+        # waiting, so their jobs need no identity key and are stored together
+        exchanges._delay_process_many(backend)
         self._delay_dispatch(backend, batch_size=batch_size)
         return f"{len(rows)} exchange(s) enqueued"
 
@@ -405,30 +399,43 @@ class DistributionExchange(models.Model):
         for exchange in self:
             exchange._delay_process(exchange.backend_id, exchange.attempts)
 
-    def _delay_process(self, backend, attempts, deduplicate=True):
+    def _delay_process(self, backend, attempts):
         """Enqueue ``process`` for this exchange, reading nothing from it.
 
-        The job runs in the backend's company; chatter tracking of the job
-        is skipped. With ``deduplicate``, a job of the same attempt already
-        waiting (a second click on Retry) is reused rather than doubled, at
-        the cost of one query; the dispatcher, which knows no job waits,
-        does without.
+        A job of the same attempt already waiting (a second click on Retry)
+        is reused rather than doubled, at the cost of one query.
         """
         self.ensure_one()
-        self.with_user(backend.job_user_id).with_company(
-            backend.company_id
-        ).with_context(
-            tracking_disable=True,
-            mail_create_nolog=True,
-            mail_create_nosubscribe=True,
-        ).with_delay(
+        self._job_records(backend).with_delay(
             description=f"Process exchange #{self.id}",
-            identity_key=(
-                f"distribution.exchange.process:{self.id}:{attempts}"
-                if deduplicate
-                else None
-            ),
+            identity_key=f"distribution.exchange.process:{self.id}:{attempts}",
         ).process()
+
+    def _delay_process_many(self, backend):
+        """Enqueue ``process`` for each of these exchanges, none of which
+        has a job waiting: no identity key, and the jobs are stored in one
+        statement (``delay_many``)."""
+        records = self._job_records(backend)
+        delay_many(
+            Delayable(
+                records.browse(exchange_id),
+                description=f"Process exchange #{exchange_id}",
+            ).process()
+            for exchange_id in self.ids
+        )
+
+    def _job_records(self, backend):
+        """These records, as the backend's jobs run them: as its technical
+        user, in its company, without chatter tracking."""
+        return (
+            self.with_user(backend.job_user_id)
+            .with_company(backend.company_id)
+            .with_context(
+                tracking_disable=True,
+                mail_create_nolog=True,
+                mail_create_nosubscribe=True,
+            )
+        )
 
     # -- processing -------------------------------------------------------------
 

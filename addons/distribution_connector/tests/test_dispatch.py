@@ -1,10 +1,13 @@
+import json
 from datetime import timedelta
 
 from odoo import fields
 from odoo.tests.common import TransactionCase
 
+from odoo.addons.queue_job.delay import Delayable
 from odoo.addons.queue_job.tests.common import trap_jobs
 
+from ..jobs import delay_many
 from .common import DistributionTestMixin
 
 
@@ -137,6 +140,67 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
                 retried.id: f"distribution.exchange.process:{retried.id}:1",
             },
         )
+
+    def _stored_job_row(self, exchange):
+        """The raw columns of the one ``process`` job of ``exchange``, with
+        what is its own (ids, uuid, dates) left out or made generic."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT * FROM queue_job WHERE method_name = 'process' AND model_name = %s",
+            [self.Exchange._name],
+        )
+        rows = [
+            dict(row, records=json.loads(row["records"]))
+            for row in self.env.cr.dictfetchall()
+        ]
+        rows = [row for row in rows if row["records"]["ids"] == [exchange.id]]
+        self.assertEqual(len(rows), 1)
+        row = rows[0]
+        for own in ("id", "uuid", "date_created"):
+            self.assertTrue(row.pop(own))
+        row["records"]["ids"] = None
+        for column in ("name", "func_string"):
+            row[column] = row[column].replace(str(exchange.id), "<id>")
+        return row
+
+    def test_jobs_stored_together_are_those_with_delay_stores(self):
+        """The dispatcher stores its jobs in one statement: they must be
+        what queue_job's own ``with_delay()`` stores, column by column."""
+        single = self._insert("evt-single")
+        together = self._insert("evt-1") | self._insert("evt-2")
+        single._job_records(self.backend).with_delay(
+            description=f"Process exchange #{single.id}"
+        ).process()
+        together._delay_process_many(self.backend)
+        expected = self._stored_job_row(single)
+        self.assertEqual(expected["state"], "pending")
+        self.assertEqual(expected["channel"], "root.distribution.inbound")
+        self.assertEqual(expected["user_id"], self.backend.job_user_id.id)
+        for exchange in together:
+            self.assertEqual(self._stored_job_row(exchange), expected)
+
+    def test_jobs_stored_together_honour_queue_job_switches(self):
+        exchanges = self._insert("evt-1") | self._insert("evt-2")
+        records = exchanges._job_records(self.backend)
+        # an identity key needs queue_job's look-up, job by job
+        keyed = Delayable(records[0], identity_key="same").process()
+        with self.assertRaises(ValueError):
+            delay_many([keyed])
+        keyed.delay()
+        # trapped by queue_job's test helper: nothing stored
+        Job = self.env["queue.job"].sudo()
+        before = Job.search_count([])
+        with trap_jobs() as trap:
+            delay_many(Delayable(record).process() for record in records)
+            trap.assert_jobs_count(2)
+        self.assertEqual(Job.search_count([]), before)
+        # queue_job's switch to run jobs at once, in tests
+        delay_many(
+            Delayable(record.with_context(queue_job__no_delay=True)).process()
+            for record in records
+        )
+        self.assertEqual(Job.search_count([]), before)
+        self.assertEqual(set(exchanges.mapped("state")), {"error"})
 
     def test_storing_reuses_a_waiting_dispatcher(self):
         key = f"distribution.exchange.dispatch:{self.backend.id}"
