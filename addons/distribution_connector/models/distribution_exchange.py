@@ -18,6 +18,9 @@ _logger = logging.getLogger(__name__)
 
 # exchanges one dispatcher job enqueues before handing over to the next
 DISPATCH_BATCH_SIZE = 500
+# seconds a dispatcher that found less than a batch leaves to its follow-up,
+# gathering what arrives meanwhile into one batch
+DISPATCH_INTERVAL = 1
 # seconds before a dispatcher that found nothing takes its last look
 LAST_LOOK_DELAY = 5
 
@@ -67,7 +70,10 @@ BEGIN
     SELECT inserted.id, TRUE, EXISTS (
                SELECT 1 FROM queue_job job
                 WHERE job.identity_key = p_dispatcher
-                  AND job.state IN ('pending', 'enqueued'))
+                  AND (job.state IN ('pending', 'enqueued')
+                       OR job.state = 'started'
+                      AND job.date_started > now() at time zone 'UTC'
+                                             - interval '1 minute'))
       FROM inserted
      UNION ALL
     SELECT known.id, FALSE, TRUE FROM known;
@@ -213,15 +219,15 @@ class DistributionExchange(models.Model):
         isolation it then gets a serialization failure, and its transaction
         is replayed (the HTTP layer does so for webhooks), which finds the
         row and inserts nothing. The same statement tells whether a
-        dispatcher is already waiting to run (see ``_delay_dispatch``); only
-        when none is, one is enqueued.
+        dispatcher is already waiting to run or running (it hands over to a
+        follow-up, see ``dispatch``); only when none is, one is enqueued.
 
         :return: (exchange, created)
         """
         correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
         event_id = event_id[:255]
         self.flush_model(["backend_id", "direction", "topic", "external_event_id"])
-        self.env["queue.job"].flush_model(["identity_key", "state"])
+        self.env["queue.job"].flush_model(["identity_key", "state", "date_started"])
         self.env.cr.execute(
             SQL(
                 "SELECT * FROM distribution_exchange_insert_inbound("
@@ -290,28 +296,35 @@ class DistributionExchange(models.Model):
     # -- dispatching: from the inbox to the job queue ----------------------------
     #
     # Storing an inbound exchange only makes sure its backend's dispatcher job
-    # is waiting to run (``_insert_inbound``); the dispatcher enqueues one
+    # is waiting or running (``_insert_inbound``); the dispatcher enqueues one
     # ``process`` job per received exchange, in batches. Creating a queue job
     # costs more than storing the exchange itself, and a webhook's sender
     # waits for neither.
     #
     # A dispatcher that starts before the transaction storing an exchange
     # commits does not see it: that is why every dispatcher hands over to a
-    # follow-up (at once when it found work, a few seconds later when it found
-    # none), and why a cron (``_cron_dispatch``) catches whatever is left.
+    # follow-up, and why a cron (``_cron_dispatch``) catches whatever is left.
+    # The follow-up runs at once when the dispatcher found a full batch (a
+    # backlog), a second later when it found less (what arrives meanwhile
+    # makes one batch: under a steady flow of webhooks, one dispatcher run a
+    # second rather than one every few webhooks), a few seconds later when it
+    # found none (its last look). A webhook arriving while a dispatcher runs
+    # (or waits) thus needs none of its own.
 
     def _dispatcher_identity_key(self, backend, last_look=False):
         key = f"distribution.exchange.dispatch:{backend.id}"
         return f"{key}:last-look" if last_look else key
 
     @api.model
-    def _delay_dispatch(self, backend, batch_size=DISPATCH_BATCH_SIZE, last_look=False):
+    def _delay_dispatch(
+        self, backend, batch_size=DISPATCH_BATCH_SIZE, last_look=False, eta=None
+    ):
         self._job_records(backend).with_delay(
             description=f"Dispatch received exchanges of backend #{backend.id}",
             identity_key=self._dispatcher_identity_key(backend, last_look),
             # before the backlog of its own channel: it only enqueues
             priority=1,
-            eta=LAST_LOOK_DELAY if last_look else None,
+            eta=LAST_LOOK_DELAY if last_look else eta,
         ).dispatch(backend.id, batch_size=batch_size, last_look=last_look)
 
     @api.model
@@ -320,9 +333,10 @@ class DistributionExchange(models.Model):
         exchanges of one backend that have no job yet, oldest first.
 
         Safe to run twice at once (rows taken are skipped by the other run).
-        Hands over to a follow-up dispatcher: at once when it found work
-        (what arrived meanwhile, the rest of a backlog larger than a batch),
-        a few seconds later when it found none (``last_look``: an exchange
+        Hands over to a follow-up dispatcher: at once when it found a full
+        batch (the rest of a backlog), ``DISPATCH_INTERVAL`` seconds later
+        when it found less (what arrives meanwhile), ``LAST_LOOK_DELAY``
+        seconds later when it found none (``last_look``: an exchange
         committed just after this job started); a last look that finds
         nothing ends the chain.
         """
@@ -355,7 +369,11 @@ class DistributionExchange(models.Model):
         # alone, and nothing clears the mark: none of them can have a job
         # waiting, so their jobs need no identity key and are stored together
         exchanges._delay_process_many(backend)
-        self._delay_dispatch(backend, batch_size=batch_size)
+        self._delay_dispatch(
+            backend,
+            batch_size=batch_size,
+            eta=None if len(rows) == batch_size else DISPATCH_INTERVAL,
+        )
         return f"{len(rows)} exchange(s) enqueued"
 
     @api.model

@@ -91,6 +91,25 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
             ],
         )
 
+    def test_follow_up_waits_unless_a_backlog_is_left(self):
+        """A dispatcher that found a full batch hands over at once; one that
+        found less leaves its follow-up a second to gather what arrives."""
+        for n in range(3):
+            self._insert(f"evt-{n}")
+        with trap_jobs() as trap:
+            self.Exchange.dispatch(self.backend.id, batch_size=2)
+            (at_once,) = trap._filtered_enqueued_jobs(self.Exchange.dispatch)
+            trap.enqueued_jobs.clear()
+            self.Exchange.dispatch(self.backend.id, batch_size=2)
+            (later,) = trap._filtered_enqueued_jobs(self.Exchange.dispatch)
+        self.assertFalse(at_once.eta)
+        self.assertFalse(at_once.kwargs["last_look"] or later.kwargs["last_look"])
+        self.assertAlmostEqual(
+            later.eta,
+            fields.Datetime.now() + timedelta(seconds=1),
+            delta=timedelta(seconds=1),
+        )
+
     def test_a_dispatcher_that_finds_nothing_looks_again_once(self):
         with trap_jobs() as trap:
             self.Exchange.dispatch(self.backend.id)
@@ -217,10 +236,14 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
         # a duplicate stores nothing and wakes nothing
         self._insert("evt-a")
         self.assertEqual(Job.search_count([("identity_key", "=", key)]), 1)
-        # a dispatcher already running may have read the inbox already:
-        # the next exchange wakes a new one
-        waiting.state = "started"
+        # a dispatcher running hands over to a follow-up, which will see
+        # the exchange: nothing to wake
+        waiting.write({"state": "started", "date_started": fields.Datetime.now()})
         self._insert("evt-d")
+        self.assertEqual(Job.search_count([("identity_key", "=", key)]), 1)
+        # unless it started so long ago that its worker must have died
+        waiting.date_started = fields.Datetime.now() - timedelta(minutes=2)
+        self._insert("evt-e")
         self.assertEqual(
             Job.search([("identity_key", "=", key)]).mapped("state"),
             ["pending", "started"],
