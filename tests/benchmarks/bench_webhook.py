@@ -17,7 +17,9 @@ Per concurrency level it prints acks/s (2xx answers per second), p50 and
 p99 latency for both targets and the webhook/bare ratios, with PASS/FAIL
 against the goals: throughput >= 0.7x and p99 <= 1.5x the bare route's.
 Absolute figures depend on the machine (and on what else runs on it):
-judge by the ratios.
+judge by the ratios. On a virtual machine each round also shows the share
+of CPU time the host gave to other machines meanwhile ("steal", Linux): a
+round that lost much of it is not comparable with its neighbours.
 
 How: it creates a throwaway database ``distribution_bench_<hex>``
 (PostgreSQL from PGHOST, PGPORT, PGUSER, default 127.0.0.1, 5432, odoo),
@@ -81,6 +83,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import mean
 
 REPO = Path(__file__).resolve().parents[2]
 ADDONS_DIR = REPO / "addons"
@@ -556,6 +559,24 @@ def wait_drained(pg: Pg, db: str, timeout: float) -> float:
     return time.monotonic() - start
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(stolen, total) CPU ticks of the machine so far, from /proc/stat (Linux):
+    on a virtual machine, "steal" is the time the host gave to others."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice]
+    return (values[7], sum(values[:8])) if len(values) >= 8 else None
+
+
+def stolen_share(before, after) -> float | None:
+    if not before or not after or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def split(items: list, parts: int) -> list[list]:
     size = len(items)
     return [items[i * size // parts : (i + 1) * size // parts] for i in range(parts)]
@@ -582,6 +603,7 @@ def run_level(args, ctx, clients: int) -> dict:
         "bare": (ctx["base_url"] + BARE_PATH, "ok"),
     }
     totals = {"bare": Result(), "webhook": Result()}
+    stolen = {"bare": [], "webhook": []}
     warmups = {}
     rounds = {}
     for name in targets:
@@ -605,13 +627,18 @@ def run_level(args, ctx, clients: int) -> dict:
             url, expected = targets[name]
             waited = wait_drained(pg, db, args.drain_timeout)
             pending, finished = pg.job_counts(db)
+            ticks = cpu_ticks()
             result = post_all(url, rounds[name][index], clients, expected)
+            share = stolen_share(ticks, cpu_ticks())
             finished = pg.job_counts(db)[1] - finished
             totals[name].add(result)
             if name == "webhook":
                 ctx["sent_webhooks"] += len(rounds[name][index])
                 ctx["wrong_webhooks"] += result.errors
             queue = f"{pending} jobs queued at start, {finished} run during round"
+            if share is not None:
+                stolen[name].append(share)
+                queue += f", host steal {share:.0%}"
             if args.drain_timeout:
                 queue = f"waited {waited:.0f} s, " + queue
             print(
@@ -620,6 +647,7 @@ def run_level(args, ctx, clients: int) -> dict:
                 f" {result.percentile(50):6.1f} ms, p99 {result.percentile(99):7.1f}"
                 f" ms, errors {result.errors}, retries {result.retries} ({queue})"
             )
+    totals["stolen"] = stolen
     return totals
 
 
@@ -636,6 +664,12 @@ def report_level(clients: int, totals: dict) -> bool:
             f"  {name:8s} {result.rate:9.1f} {fmt_ms(result.percentile(50))}"
             f"  {fmt_ms(result.percentile(99))} {result.acks:6d} {result.errors:7d}"
             f" {result.retries:8d}"
+        )
+    if totals["stolen"]["bare"] and totals["stolen"]["webhook"]:
+        print(
+            "  CPU time the host gave to other machines (steal), mean per round:"
+            f" bare {mean(totals['stolen']['bare']):.0%},"
+            f" webhook {mean(totals['stolen']['webhook']):.0%}"
         )
     if hook.duplicates:
         print(
