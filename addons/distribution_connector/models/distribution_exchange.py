@@ -71,9 +71,9 @@ BEGIN
                SELECT 1 FROM queue_job job
                 WHERE job.identity_key = p_dispatcher
                   AND (job.state IN ('pending', 'enqueued')
-                       OR job.state = 'started'
-                      AND job.date_started > now() at time zone 'UTC'
-                                             - interval '1 minute'))
+                       OR (job.state = 'started'
+                           AND job.date_started > now() at time zone 'UTC'
+                                                  - interval '1 minute')))
       FROM inserted
      UNION ALL
     SELECT known.id, FALSE, TRUE FROM known;
