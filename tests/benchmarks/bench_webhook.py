@@ -243,6 +243,7 @@ class Result:
     retries: int = 0  # connection errors retried
     duplicates: int = 0  # "duplicate": an earlier attempt was stored
     samples: list[str] = field(default_factory=list)
+    stolen: list[float] = field(default_factory=list)  # host steal, per round
 
     def sample(self, text: str) -> None:
         if len(self.samples) < 5:
@@ -258,6 +259,7 @@ class Result:
         self.retries += other.retries
         self.duplicates += other.duplicates
         self.samples = (self.samples + other.samples)[:5]
+        self.stolen += other.stolen
 
     @property
     def errors(self) -> int:
@@ -603,7 +605,6 @@ def run_level(args, ctx, clients: int) -> dict:
         "bare": (ctx["base_url"] + BARE_PATH, "ok"),
     }
     totals = {"bare": Result(), "webhook": Result()}
-    stolen = {"bare": [], "webhook": []}
     warmups = {}
     rounds = {}
     for name in targets:
@@ -631,13 +632,14 @@ def run_level(args, ctx, clients: int) -> dict:
             result = post_all(url, rounds[name][index], clients, expected)
             share = stolen_share(ticks, cpu_ticks())
             finished = pg.job_counts(db)[1] - finished
+            if share is not None:
+                result.stolen.append(share)
             totals[name].add(result)
             if name == "webhook":
                 ctx["sent_webhooks"] += len(rounds[name][index])
                 ctx["wrong_webhooks"] += result.errors
             queue = f"{pending} jobs queued at start, {finished} run during round"
             if share is not None:
-                stolen[name].append(share)
                 queue += f", host steal {share:.0%}"
             if args.drain_timeout:
                 queue = f"waited {waited:.0f} s, " + queue
@@ -647,7 +649,6 @@ def run_level(args, ctx, clients: int) -> dict:
                 f" {result.percentile(50):6.1f} ms, p99 {result.percentile(99):7.1f}"
                 f" ms, errors {result.errors}, retries {result.retries} ({queue})"
             )
-    totals["stolen"] = stolen
     return totals
 
 
@@ -665,11 +666,10 @@ def report_level(clients: int, totals: dict) -> bool:
             f"  {fmt_ms(result.percentile(99))} {result.acks:6d} {result.errors:7d}"
             f" {result.retries:8d}"
         )
-    if totals["stolen"]["bare"] and totals["stolen"]["webhook"]:
+    if bare.stolen and hook.stolen:
         print(
             "  CPU time the host gave to other machines (steal), mean per round:"
-            f" bare {mean(totals['stolen']['bare']):.0%},"
-            f" webhook {mean(totals['stolen']['webhook']):.0%}"
+            f" bare {mean(bare.stolen):.0%}, webhook {mean(hook.stolen):.0%}"
         )
     if hook.duplicates:
         print(
