@@ -220,7 +220,8 @@ class DistributionExchange(models.Model):
         is replayed (the HTTP layer does so for webhooks), which finds the
         row and inserts nothing. The same statement tells whether a
         dispatcher is already waiting to run or running (it hands over to a
-        follow-up, see ``dispatch``); only when none is, one is enqueued.
+        follow-up, see ``dispatch``; one started over a minute ago is taken
+        for dead); only when none is, one is enqueued.
 
         :return: (exchange, created)
         """

@@ -34,8 +34,9 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
         )
         return exchange
 
-    def _process_jobs(self, trap):
-        return [job for job in trap.enqueued_jobs if job.method_name == "process"]
+    @staticmethod
+    def _trapped(trap, method_name):
+        return [job for job in trap.enqueued_jobs if job.method_name == method_name]
 
     def test_one_process_job_per_waiting_exchange(self):
         first = self._insert("evt-1")
@@ -45,7 +46,7 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
         elsewhere = self._insert("evt-4", self.other_backend)
         with trap_jobs() as trap:
             result = self.Exchange.dispatch(self.backend.id)
-            jobs = self._process_jobs(trap)
+            jobs = self._trapped(trap, "process")
             self.assertEqual(result, "2 exchange(s) enqueued")
             self.assertEqual([job.recordset for job in jobs], [first, second])
             self.assertEqual([job.args for job in jobs], [(), ()])
@@ -98,10 +99,10 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
             self._insert(f"evt-{n}")
         with trap_jobs() as trap:
             self.Exchange.dispatch(self.backend.id, batch_size=2)
-            (at_once,) = trap._filtered_enqueued_jobs(self.Exchange.dispatch)
+            (at_once,) = self._trapped(trap, "dispatch")
             trap.enqueued_jobs.clear()
             self.Exchange.dispatch(self.backend.id, batch_size=2)
-            (later,) = trap._filtered_enqueued_jobs(self.Exchange.dispatch)
+            (later,) = self._trapped(trap, "dispatch")
         self.assertFalse(at_once.eta)
         self.assertFalse(at_once.kwargs["last_look"] or later.kwargs["last_look"])
         self.assertAlmostEqual(
