@@ -37,11 +37,6 @@ STATES = [
 #: statements (measured). Its plan is not kept from one request to the next:
 #: Odoo resets every pooled connection it hands out (``DISCARD ALL``), which
 #: drops the plans of functions and prepared statements alike.
-#: The running dispatcher is looked up apart from the waiting one: that one
-#: is found on queue_job's partial index (identity key, waiting states); the
-#: other needs the index of every job state, whose entries for the jobs that
-#: have left "started" pile up until vacuum, and it is only read when no
-#: dispatcher is waiting.
 INSERT_INBOUND_FUNCTION = """
 CREATE OR REPLACE FUNCTION distribution_exchange_insert_inbound(
     p_backend integer, p_company integer, p_topic varchar, p_kind varchar,
@@ -74,6 +69,9 @@ BEGIN
         DO NOTHING
         RETURNING exchange.id
     )
+    -- the waiting dispatcher is found on queue_job's partial index; the
+    -- running one only when none waits: it reads the index of every job
+    -- state, whose entries for jobs gone past 'started' pile up until vacuum
     SELECT inserted.id, TRUE,
            EXISTS (SELECT 1 FROM queue_job job
                     WHERE job.identity_key = p_dispatcher
