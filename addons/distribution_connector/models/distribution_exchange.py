@@ -32,61 +32,71 @@ STATES = [
     ("ignored", "Ignored"),
 ]
 
-#: The statement storing an inbound exchange (see ``_insert_inbound``), in a
-#: function: one round trip, and less Python per webhook than two plain
-#: statements (measured). Its plan is not kept from one request to the next:
-#: Odoo resets every pooled connection it hands out (``DISCARD ALL``), which
-#: drops the plans of functions and prepared statements alike.
+#: How an inbound exchange is stored (see ``_insert_inbound``): a function,
+#: so one round trip, and less Python per webhook than plain statements
+#: (measured). Odoo resets every pooled connection it hands out (``DISCARD
+#: ALL``), which drops every plan: each webhook plans these statements again,
+#: so each is kept simple, and the ones a webhook does not need (the insert
+#: for a known event, the running dispatcher's lookup while one waits) are
+#: not planned at all.
 INSERT_INBOUND_FUNCTION = """
-CREATE OR REPLACE FUNCTION distribution_exchange_insert_inbound(
+CREATE FUNCTION distribution_exchange_insert_inbound(
     p_backend integer, p_company integer, p_topic varchar, p_kind varchar,
     p_event varchar, p_ref varchar, p_correlation varchar,
     p_content_type varchar, p_body text, p_headers text, p_uid integer,
     p_dispatcher varchar,
     OUT exchange_id integer, OUT created boolean,
     OUT dispatcher_waiting boolean
-) RETURNS SETOF record LANGUAGE plpgsql AS $function$
+) LANGUAGE plpgsql AS $function$
 BEGIN
-    RETURN QUERY
-    WITH known AS (
-        SELECT exchange.id FROM distribution_exchange exchange
-         WHERE exchange.backend_id = p_backend AND exchange.direction = 'in'
-           AND exchange.topic = p_topic AND exchange.external_event_id = p_event
-    ), inserted AS (
-        INSERT INTO distribution_exchange AS exchange (
-            backend_id, company_id, direction, topic, kind,
-            external_event_id, external_ref, correlation_id,
-            content_type, raw_body, headers, received_at, state,
-            attempts, duplicate_count,
-            create_uid, create_date, write_uid, write_date)
-        SELECT p_backend, p_company, 'in', p_topic, p_kind,
-               p_event, p_ref, p_correlation, p_content_type,
-               p_body, p_headers, now() at time zone 'UTC',
-               'received', 0, 0, p_uid, now() at time zone 'UTC',
-               p_uid, now() at time zone 'UTC'
-         WHERE NOT EXISTS (SELECT 1 FROM known)
-        ON CONFLICT (backend_id, direction, topic, external_event_id)
-        DO NOTHING
-        RETURNING exchange.id
-    )
+    -- a plain read first: a redelivery never waits for the transaction of a
+    -- job updating the exchange, as the insert's conflict check would
+    SELECT exchange.id INTO exchange_id FROM distribution_exchange exchange
+     WHERE exchange.backend_id = p_backend AND exchange.direction = 'in'
+       AND exchange.topic = p_topic AND exchange.external_event_id = p_event;
+    IF FOUND THEN
+        created := FALSE;
+        dispatcher_waiting := TRUE;
+        RETURN;
+    END IF;
+    INSERT INTO distribution_exchange (
+        backend_id, company_id, direction, topic, kind,
+        external_event_id, external_ref, correlation_id,
+        content_type, raw_body, headers, received_at, state,
+        attempts, duplicate_count,
+        create_uid, create_date, write_uid, write_date)
+    VALUES (
+        p_backend, p_company, 'in', p_topic, p_kind,
+        p_event, p_ref, p_correlation,
+        p_content_type, p_body, p_headers, now() at time zone 'UTC', 'received',
+        0, 0,
+        p_uid, now() at time zone 'UTC', p_uid, now() at time zone 'UTC')
+    ON CONFLICT (backend_id, direction, topic, external_event_id) DO NOTHING
+    RETURNING id INTO exchange_id;
+    created := FOUND;
+    IF NOT created THEN
+        -- inserted and committed by another transaction meanwhile (only
+        -- possible outside REPEATABLE READ): exchange_id stays NULL
+        RETURN;
+    END IF;
     -- the waiting dispatcher is found on queue_job's partial index; the
     -- running one only when none waits: it reads the index of every job
     -- state, whose entries for jobs gone past 'started' pile up until vacuum
-    SELECT inserted.id, TRUE,
-           EXISTS (SELECT 1 FROM queue_job job
-                    WHERE job.identity_key = p_dispatcher
-                      AND job.state IN ('pending', 'enqueued'))
-           OR EXISTS (SELECT 1 FROM queue_job job
-                       WHERE job.identity_key = p_dispatcher
-                         AND job.state = 'started'
-                         AND job.date_started > now() at time zone 'UTC'
-                                                - interval '1 minute')
-      FROM inserted
-     UNION ALL
-    SELECT known.id, FALSE, TRUE FROM known;
+    dispatcher_waiting := EXISTS (
+        SELECT 1 FROM queue_job job
+         WHERE job.identity_key = p_dispatcher
+           AND job.state IN ('pending', 'enqueued'));
+    IF NOT dispatcher_waiting THEN
+        dispatcher_waiting := EXISTS (
+            SELECT 1 FROM queue_job job
+             WHERE job.identity_key = p_dispatcher
+               AND job.state = 'started'
+               AND job.date_started > now() at time zone 'UTC' - interval '1 minute');
+    END IF;
 END
 $function$
 """
+
 
 
 class DistributionExchange(models.Model):
@@ -195,6 +205,10 @@ class DistributionExchange(models.Model):
 
     def init(self):
         result = super().init()
+        # dropped first: an older version returned a set of rows
+        self.env.cr.execute(
+            "DROP FUNCTION IF EXISTS distribution_exchange_insert_inbound"
+        )
         self.env.cr.execute(INSERT_INBOUND_FUNCTION)
         return result
 
@@ -218,14 +232,15 @@ class DistributionExchange(models.Model):
         """Insert an inbound exchange unless the event is known already, and
         make sure its backend's dispatcher will enqueue its processing.
 
-        One statement (``INSERT_INBOUND_FUNCTION``), safe under concurrency.
+        One call of a function (``INSERT_INBOUND_FUNCTION``), safe under
+        concurrency.
         A known event is found by a plain read, so a redelivery never waits,
         even while a job holds the exchange's row. Two first deliveries of
         one event racing each other end with one row: the loser waits for
         the winner's commit on the unique index; under Odoo's REPEATABLE READ
         isolation it then gets a serialization failure, and its transaction
         is replayed (the HTTP layer does so for webhooks), which finds the
-        row and inserts nothing. The same statement tells whether a
+        row and inserts nothing. The same call tells whether a
         dispatcher is already waiting to run or running (it hands over to a
         follow-up, see ``dispatch``; one started over a minute ago is taken
         for dead); only when none is, one is enqueued.
@@ -257,8 +272,8 @@ class DistributionExchange(models.Model):
             # (serialization failure): expected, replayed by the HTTP layer
             log_exceptions=False,
         )
-        row = self.env.cr.fetchone()
-        if not row:
+        exchange_id, created, dispatcher_waiting = self.env.cr.fetchone()
+        if exchange_id is None:
             # inserted and committed by another transaction meanwhile (only
             # possible outside REPEATABLE READ): it is a duplicate
             existing = self.search(
@@ -270,8 +285,7 @@ class DistributionExchange(models.Model):
                 ],
                 limit=1,
             )
-            row = (existing.id, False, True)
-        exchange_id, created, dispatcher_waiting = row
+            exchange_id, created, dispatcher_waiting = existing.id, False, True
         exchange = self.browse(exchange_id)
         if not created:
             exchange._count_duplicate()
