@@ -43,10 +43,11 @@ starts on an idle server and the webhook rounds bear the imports they cause
 (a burst on a quiet server; much slower to run).
 
 Odoo answers every request with ``Connection: close`` and queues at most
-``8 * workers`` connections: beyond that (50 clients) connections fail or
-wait for the kernel's SYN retry (1 s, 3 s...). A failed connection is
-retried (same body, same event id, up to 5 attempts, timed from the first
-one) and counted under "retries", as a webhook sender would.
+``8 * workers`` connections (56 with the example's 7 workers): beyond that
+connections fail or wait for the kernel's SYN retry (1 s, 3 s...). A failed
+connection is retried (same body, same event id, up to 5 attempts, timed
+from the first one) and counted under "retries", as a webhook sender
+would.
 
 The encryption key comes from DISTRIBUTION_ENCRYPTION_KEYS, generated for
 the run when unset.
