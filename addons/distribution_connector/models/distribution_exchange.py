@@ -98,7 +98,6 @@ $function$
 """
 
 
-
 class DistributionExchange(models.Model):
     """One message exchanged with a backend: the inbox and the outbox.
 
