@@ -49,36 +49,37 @@ CREATE FUNCTION distribution_exchange_insert_inbound(
     OUT dispatcher_waiting boolean
 ) LANGUAGE plpgsql AS $function$
 BEGIN
-    -- a plain read first: a redelivery never waits for the transaction of a
-    -- job updating the exchange, as the insert's conflict check would
-    SELECT exchange.id INTO exchange_id FROM distribution_exchange exchange
-     WHERE exchange.backend_id = p_backend AND exchange.direction = 'in'
-       AND exchange.topic = p_topic AND exchange.external_event_id = p_event;
-    IF FOUND THEN
-        created := FALSE;
-        dispatcher_waiting := TRUE;
-        RETURN;
-    END IF;
-    INSERT INTO distribution_exchange (
-        backend_id, company_id, direction, topic, kind,
-        external_event_id, external_ref, correlation_id,
-        content_type, raw_body, headers, received_at, state,
-        attempts, duplicate_count,
-        create_uid, create_date, write_uid, write_date)
-    VALUES (
-        p_backend, p_company, 'in', p_topic, p_kind,
-        p_event, p_ref, p_correlation,
-        p_content_type, p_body, p_headers, now() at time zone 'UTC', 'received',
-        0, 0,
-        p_uid, now() at time zone 'UTC', p_uid, now() at time zone 'UTC')
-    ON CONFLICT (backend_id, direction, topic, external_event_id) DO NOTHING
-    RETURNING id INTO exchange_id;
-    created := FOUND;
-    IF NOT created THEN
-        -- inserted and committed by another transaction meanwhile (only
-        -- possible outside REPEATABLE READ): exchange_id stays NULL
-        RETURN;
-    END IF;
+    LOOP
+        -- a plain read first: a redelivery never waits for the transaction
+        -- of a job updating the exchange, as the insert's conflict check would
+        SELECT exchange.id INTO exchange_id FROM distribution_exchange exchange
+         WHERE exchange.backend_id = p_backend AND exchange.direction = 'in'
+           AND exchange.topic = p_topic AND exchange.external_event_id = p_event;
+        IF FOUND THEN
+            created := FALSE;
+            dispatcher_waiting := TRUE;
+            RETURN;
+        END IF;
+        INSERT INTO distribution_exchange (
+            backend_id, company_id, direction, topic, kind,
+            external_event_id, external_ref, correlation_id,
+            content_type, raw_body, headers, received_at, state,
+            attempts, duplicate_count,
+            create_uid, create_date, write_uid, write_date)
+        VALUES (
+            p_backend, p_company, 'in', p_topic, p_kind,
+            p_event, p_ref, p_correlation,
+            p_content_type, p_body, p_headers, now() at time zone 'UTC',
+            'received', 0, 0,
+            p_uid, now() at time zone 'UTC', p_uid, now() at time zone 'UTC')
+        ON CONFLICT (backend_id, direction, topic, external_event_id) DO NOTHING
+        RETURNING id INTO exchange_id;
+        -- not inserted: another transaction committed the event meanwhile
+        -- (only outside REPEATABLE READ, which raises a serialization
+        -- failure instead); the read of the next turn finds it
+        EXIT WHEN FOUND;
+    END LOOP;
+    created := TRUE;
     -- the waiting dispatcher is found on queue_job's partial index; the
     -- running one only when none waits: it reads the index of every job
     -- state, whose entries for jobs gone past 'started' pile up until vacuum
@@ -272,19 +273,6 @@ class DistributionExchange(models.Model):
             log_exceptions=False,
         )
         exchange_id, created, dispatcher_waiting = self.env.cr.fetchone()
-        if exchange_id is None:
-            # inserted and committed by another transaction meanwhile (only
-            # possible outside REPEATABLE READ): it is a duplicate
-            existing = self.search(
-                [
-                    ("backend_id", "=", backend.id),
-                    ("direction", "=", "in"),
-                    ("topic", "=", topic),
-                    ("external_event_id", "=", event_id),
-                ],
-                limit=1,
-            )
-            exchange_id, created, dispatcher_waiting = existing.id, False, True
         exchange = self.browse(exchange_id)
         if not created:
             exchange._count_duplicate()
