@@ -5,7 +5,7 @@ import time
 import psycopg2
 
 from odoo.tests.common import TransactionCase, tagged
-from odoo.tools import mute_logger
+from odoo.tools import SQL, mute_logger
 
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
@@ -41,6 +41,39 @@ class TestExchange(DistributionTestMixin, TransactionCase):
             self.assertFalse(function_exists())
             savepoint.rollback()
         self.assertTrue(function_exists())
+
+    def test_exchanges_of_a_record_are_read_through_the_result_index(self):
+        self.env.cr.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s",
+            ["distribution_exchange"],
+        )
+        indexes = {name for (name,) in self.env.cr.fetchall()}
+        self.assertIn("distribution_exchange_result_idx", indexes)
+        self.assertFalse(
+            indexes
+            & {
+                "distribution_exchange__topic_index",
+                "distribution_exchange__res_model_index",
+            }
+        )
+
+        exchange, __ = self._insert()
+        exchange.write({"res_model": "res.partner", "res_id": self.env.user.id})
+        domain = [("res_model", "=", "res.partner"), ("res_id", "in", [1, 2])]
+        query = self.Exchange._search(domain)
+        # a few rows make a sequential scan cheaper: forbid it to see which
+        # index the planner would use on a large log
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.addCleanup(self.env.cr.execute, "RESET enable_seqscan")
+        self.env.cr.execute(SQL("EXPLAIN %s", query.select()))
+        plan = "\n".join(row for (row,) in self.env.cr.fetchall())
+        self.assertIn("distribution_exchange_result_idx", plan)
+        self.assertEqual(
+            self.Exchange.search_count(
+                [("res_model", "=", "res.partner"), ("res_id", "=", self.env.user.id)]
+            ),
+            1,
+        )
 
     def test_insert_or_ignore(self):
         first, created = self._insert()
