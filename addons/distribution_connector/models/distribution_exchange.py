@@ -6,7 +6,7 @@ import uuid
 import psycopg2
 
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, sql
 
 from odoo.addons.queue_job.delay import Delayable
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -23,6 +23,10 @@ DISPATCH_BATCH_SIZE = 500
 DISPATCH_INTERVAL = 1
 # seconds before a dispatcher that found nothing takes its last look
 LAST_LOOK_DELAY = 5
+
+#: fields whose own index an earlier version had: the event's unique index
+#: and the result index (``_result_idx``) replaced them
+SUPERSEDED_FIELD_INDEXES = ("topic", "res_model")
 
 STATES = [
     ("received", "Received"),
@@ -213,12 +217,11 @@ class DistributionExchange(models.Model):
 
     def init(self):
         result = super().init()
-        # indexes of earlier versions, replaced by the unique and result ones
-        # (Odoo keeps an index a field no longer asks for)
-        self.env.cr.execute(
-            "DROP INDEX IF EXISTS distribution_exchange__topic_index,"
-            " distribution_exchange__res_model_index"
-        )
+        # Odoo keeps the index of a field that no longer asks for one
+        for name in SUPERSEDED_FIELD_INDEXES:
+            sql.drop_index(
+                self.env.cr, sql.make_index_name(self._table, name), self._table
+            )
         # dropped first: an older version returned a set of rows
         self.env.cr.execute(
             "DROP FUNCTION IF EXISTS distribution_exchange_insert_inbound"

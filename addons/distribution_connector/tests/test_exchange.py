@@ -5,13 +5,14 @@ import time
 import psycopg2
 
 from odoo.tests.common import TransactionCase, tagged
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL, mute_logger, sql
 
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 from ..errors import PermanentError, RateLimitedError, TransientError
 from ..hooks import uninstall_hook
+from ..models.distribution_exchange import SUPERSEDED_FIELD_INDEXES
 from .common import DistributionTestMixin, committed_env
 
 
@@ -43,19 +44,11 @@ class TestExchange(DistributionTestMixin, TransactionCase):
         self.assertTrue(function_exists())
 
     def test_exchanges_of_a_record_are_read_through_the_result_index(self):
-        self.env.cr.execute(
-            "SELECT indexname FROM pg_indexes WHERE tablename = %s",
-            ["distribution_exchange"],
-        )
-        indexes = {name for (name,) in self.env.cr.fetchall()}
-        self.assertIn("distribution_exchange_result_idx", indexes)
-        self.assertFalse(
-            indexes
-            & {
-                "distribution_exchange__topic_index",
-                "distribution_exchange__res_model_index",
-            }
-        )
+        cr, table = self.env.cr, self.Exchange._table
+        result_index = self.Exchange._result_idx.full_name(self.Exchange)
+        self.assertTrue(sql.index_exists(cr, result_index))
+        for name in SUPERSEDED_FIELD_INDEXES:
+            self.assertFalse(sql.index_exists(cr, sql.make_index_name(table, name)))
 
         partner = self.env.user.partner_id
         exchange, __ = self._insert()
@@ -68,7 +61,7 @@ class TestExchange(DistributionTestMixin, TransactionCase):
         self.addCleanup(self.env.cr.execute, "RESET enable_seqscan")
         self.env.cr.execute(SQL("EXPLAIN %s", query.select()))
         plan = "\n".join(row for (row,) in self.env.cr.fetchall())
-        self.assertIn("distribution_exchange_result_idx", plan)
+        self.assertIn(result_index, plan)
         self.assertEqual(self.Exchange.search(domain), exchange)
 
     def test_insert_or_ignore(self):
