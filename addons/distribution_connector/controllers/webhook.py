@@ -2,8 +2,9 @@
 
 The request never calls out and never processes the payload: it verifies the
 signature over the raw bytes, stores one exchange (insert-or-ignore on the
-event id) which also makes sure its backend's dispatcher job is waiting;
-that job enqueues one processing job per stored exchange. Answers:
+event id), committed before the answer on a connection kept for it, and
+makes sure its backend's dispatcher job is waiting; that job enqueues one
+processing job per stored exchange. Answers:
 
 * 404 unknown backend or topic, 503 paused backend (the sender retries later)
 * 413 body over the backend's limit, checked before the body is read
@@ -84,6 +85,7 @@ class DistributionWebhookController(http.Controller):
             payload = adapter.parse_body(headers, body)
         except ValueError as err:
             # Authentic but unreadable: keep it for review, tell the sender.
+            # Rare: stored with its failure in the request's transaction.
             exchange, created = exchange_model._insert_inbound(
                 backend,
                 topic,
@@ -107,6 +109,7 @@ class DistributionWebhookController(http.Controller):
             body,
             content_type,
             adapter.trace_headers(headers),
+            committed=True,
         )
         if not created:
             return self._answer(200, "duplicate", exchange_id=exchange.id)

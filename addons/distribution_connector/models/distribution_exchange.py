@@ -5,7 +5,7 @@ import uuid
 
 import psycopg2
 
-from odoo import api, fields, models
+from odoo import api, fields, models, modules
 from odoo.tools import SQL, sql
 
 from odoo.addons.queue_job.delay import Delayable
@@ -13,6 +13,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..errors import DistributionError, PermanentError, TransientError
 from ..jobs import delay_many
+from ..tools import inbox
 
 _logger = logging.getLogger(__name__)
 
@@ -38,9 +39,10 @@ STATES = [
 
 #: How an inbound exchange is stored (see ``_insert_inbound``): a function,
 #: so one round trip, and less Python per webhook than plain statements
-#: (measured). Odoo resets every pooled connection it hands out (``DISCARD
-#: ALL``), which drops every plan: each webhook plans these statements again,
-#: so each is kept simple, and the ones a webhook does not need (the insert
+#: (measured). Webhooks call it on connections that keep its plans
+#: (``tools/inbox.py``); on Odoo's pooled connections, reset (``DISCARD
+#: ALL``) whenever they are handed out, every call plans its statements
+#: again: each is kept simple, and the ones a call does not need (the insert
 #: for a known event, the running dispatcher's lookup while one waits) are
 #: not planned at all.
 INSERT_INBOUND_FUNCTION = """
@@ -62,6 +64,13 @@ BEGIN
         IF FOUND THEN
             created := FALSE;
             dispatcher_waiting := TRUE;
+            -- one more delivery, for the dashboards: a statistic, never
+            -- worth a wait (not counted while a job holds the row)
+            UPDATE distribution_exchange exchange
+               SET duplicate_count = COALESCE(exchange.duplicate_count, 0) + 1
+             WHERE exchange.id = (SELECT locked.id FROM distribution_exchange locked
+                                   WHERE locked.id = exchange_id
+                                     FOR UPDATE SKIP LOCKED);
             RETURN;
         END IF;
         INSERT INTO distribution_exchange (
@@ -244,80 +253,79 @@ class DistributionExchange(models.Model):
 
     @api.model
     def _insert_inbound(
-        self, backend, topic, kind, event_id, external_ref, body, content_type, headers
+        self,
+        backend,
+        topic,
+        kind,
+        event_id,
+        external_ref,
+        body,
+        content_type,
+        headers,
+        committed=False,
     ):
-        """Insert an inbound exchange unless the event is known already, and
-        make sure its backend's dispatcher will enqueue its processing.
+        """Insert an inbound exchange unless the event is known already (then
+        count one more delivery), and make sure its backend's dispatcher will
+        enqueue its processing.
 
         One call of a function (``INSERT_INBOUND_FUNCTION``), safe under
         concurrency.
         A known event is found by a plain read, so a redelivery never waits,
         even while a job holds the exchange's row. Two first deliveries of
         one event racing each other end with one row: the loser waits for
-        the winner's commit on the unique index; under Odoo's REPEATABLE READ
-        isolation it then gets a serialization failure, and its transaction
-        is replayed (the HTTP layer does so for webhooks), which finds the
-        row and inserts nothing. The same call tells whether a
+        the winner's commit on the unique index, then finds the row and
+        inserts nothing (under Odoo's REPEATABLE READ isolation, after a
+        serialization failure and a replay of its transaction, which the
+        HTTP layer does for requests). The same call tells whether a
         dispatcher is already waiting to run or running (it hands over to a
         follow-up, see ``dispatch``; one started over a minute ago is taken
-        for dead); only when none is, one is enqueued.
+        for dead); only when none is, one is enqueued, in the caller's
+        transaction.
 
+        :param committed: store the exchange in a transaction of its own,
+            committed before this returns, on one of the connections kept
+            for it (``tools/inbox.py``: they keep their plans), whatever
+            becomes of the caller's transaction, whose snapshot may not see
+            the row; should the caller's fail, the dispatcher it enqueued is
+            lost too and the exchange waits for the safety net
+            (``_cron_dispatch``). For webhooks, answered once their event is
+            stored. Tests run every request inside the test's transaction,
+            which never commits and which another connection cannot see:
+            there the caller's transaction stores it.
         :return: (exchange, created)
         """
         correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
-        event_id = event_id[:255]
-        self.flush_model(["backend_id", "direction", "topic", "external_event_id"])
-        self.env["queue.job"].flush_model(["identity_key", "state", "date_started"])
-        self.env.cr.execute(
-            SQL(
-                "SELECT * FROM distribution_exchange_insert_inbound("
-                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                backend.id,
-                backend.company_id.id,
-                topic,
-                kind,
-                event_id,
-                external_ref,
-                correlation_id[:64],
-                content_type,
-                body.decode("utf-8", errors="replace"),
-                json.dumps(headers, sort_keys=True),
-                self.env.uid,
-                self._dispatcher_identity_key(backend),
-            ),
+        query = SQL(
+            "SELECT * FROM distribution_exchange_insert_inbound("
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            backend.id,
+            backend.company_id.id,
+            topic,
+            kind,
+            event_id[:255],
+            external_ref,
+            correlation_id[:64],
+            content_type,
+            body.decode("utf-8", errors="replace"),
+            json.dumps(headers, sort_keys=True),
+            self.env.uid,
+            self._dispatcher_identity_key(backend),
+        )
+        if committed and not modules.module.current_test:
+            [row] = inbox.connections.commit(self.env.cr.dbname, query)
+        else:
+            self.flush_model(["backend_id", "direction", "topic", "external_event_id"])
+            self.env["queue.job"].flush_model(["identity_key", "state", "date_started"])
             # under concurrency PostgreSQL may ask to replay the transaction
             # (serialization failure): expected, replayed by the HTTP layer
-            log_exceptions=False,
-        )
-        exchange_id, created, dispatcher_waiting = self.env.cr.fetchone()
-        exchange = self.browse(exchange_id)
-        if not created:
-            exchange._count_duplicate()
-        elif not dispatcher_waiting:
+            self.env.cr.execute(query, log_exceptions=False)
+            row = self.env.cr.fetchone()
+            if not row[1]:
+                self.invalidate_model(["duplicate_count"])
+        exchange_id, created, dispatcher_waiting = row
+        if created and not dispatcher_waiting:
             self._delay_dispatch(backend)
-        return exchange, created
-
-    def _count_duplicate(self):
-        """Count one more delivery of this exchange's event.
-
-        A statistic, never worth a wait: while a job processing the exchange
-        holds its row, the redelivery is not counted.
-        """
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE distribution_exchange
-                   SET duplicate_count = COALESCE(duplicate_count, 0) + 1
-                 WHERE id = (SELECT id FROM distribution_exchange
-                              WHERE id = %s FOR UPDATE SKIP LOCKED)
-                """,
-                self.id,
-            ),
-            # a row changed since this transaction began: replayed by the
-            # HTTP layer, like a racing insert
-            log_exceptions=False,
-        )
-        self.invalidate_recordset(["duplicate_count"])
+        return self.browse(exchange_id), created
 
     # -- dispatching: from the inbox to the job queue ----------------------------
     #

@@ -4,3 +4,4 @@ from . import test_http_client
 from . import test_webhook
 from . import test_dispatch
 from . import test_exchange_duplicates
+from . import test_inbox

@@ -39,6 +39,38 @@ def committed_env(registry):
         yield api.Environment(cr, SUPERUSER_ID, {})
 
 
+def commit_backend(testcase, name):
+    """A backend committed for real (with a webhook secret), deleted again
+    with everything it received in the test's cleanup; return its id."""
+    registry = testcase.registry
+    with committed_env(registry) as env:
+        backend_id = (
+            env["distribution.backend"]
+            .create({"name": name, "webhook_secret": f"secret-of-{name}-0123456789"})
+            .id
+        )
+
+    def cleanup():
+        with committed_env(registry) as env:
+            env.cr.execute(
+                "DELETE FROM queue_job WHERE identity_key LIKE %s",
+                [f"distribution.exchange.dispatch:{backend_id}%"],
+            )
+            env.cr.execute(
+                "DELETE FROM distribution_exchange WHERE backend_id = %s", [backend_id]
+            )
+            env.cr.execute(
+                "DELETE FROM mail_message WHERE model = %s AND res_id = %s",
+                ["distribution.backend", backend_id],
+            )
+            env.cr.execute(
+                "DELETE FROM distribution_backend WHERE id = %s", [backend_id]
+            )
+
+    testcase.addCleanup(cleanup)
+    return backend_id
+
+
 class DistributionTestMixin:
     """Backends with secrets, signed payloads and webhook URLs."""
 

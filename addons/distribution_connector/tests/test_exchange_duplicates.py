@@ -2,7 +2,7 @@ from odoo.tests.common import HttpCase, TransactionCase, tagged
 
 from odoo.addons.queue_job.tests.common import trap_jobs
 
-from .common import DistributionTestMixin, committed_env
+from .common import DistributionTestMixin, commit_backend, committed_env
 
 ORDER = {"external_id": "2001", "currency": "EUR", "lines": []}
 
@@ -66,36 +66,13 @@ class TestDuplicateDuringProcessing(DistributionTestMixin, TransactionCase):
     def test_redelivery_of_an_exchange_being_processed_answers_at_once(self):
         self.setUpDistribution()
         registry = self.registry
+        backend_id = commit_backend(self, "Busy backend")
+        args = ("order", "order", "busy-evt", "1", b"{}", "application/json", {})
         with committed_env(registry) as env:
-            backend = env["distribution.backend"].create(
-                {"name": "Busy backend", "webhook_secret": "busy-secret-1234"}
-            )
-            backend_id = backend.id
-            args = ("order", "order", "busy-evt", "1", b"{}", "application/json", {})
             exchange, _created = env["distribution.exchange"]._insert_inbound(
-                backend, *args
+                env["distribution.backend"].browse(backend_id), *args
             )
             exchange_id = exchange.id
-
-        def cleanup():
-            with committed_env(registry) as env:
-                env.cr.execute(
-                    "DELETE FROM queue_job WHERE identity_key LIKE %s",
-                    [f"distribution.exchange.dispatch:{backend_id}%"],
-                )
-                env.cr.execute(
-                    "DELETE FROM distribution_exchange WHERE backend_id = %s",
-                    [backend_id],
-                )
-                env.cr.execute(
-                    "DELETE FROM mail_message WHERE model = %s AND res_id = %s",
-                    ["distribution.backend", backend_id],
-                )
-                env.cr.execute(
-                    "DELETE FROM distribution_backend WHERE id = %s", [backend_id]
-                )
-
-        self.addCleanup(cleanup)
         with committed_env(registry) as job_env:
             # the processing job holds the exchange's row
             job_env.cr.execute(

@@ -1,2 +1,2 @@
-from . import cipher
+from . import cipher, inbox
 from .settings import setting
