@@ -52,9 +52,11 @@ def commit_backend(testcase, name):
 
     def cleanup():
         with committed_env(registry) as env:
+            backend = env["distribution.backend"].browse(backend_id)
+            dispatcher = env["distribution.exchange"]._dispatcher_identity_key(backend)
             env.cr.execute(
                 "DELETE FROM queue_job WHERE identity_key LIKE %s",
-                [f"distribution.exchange.dispatch:{backend_id}%"],
+                [f"{dispatcher}%"],
             )
             env.cr.execute(
                 "DELETE FROM distribution_exchange WHERE backend_id = %s", [backend_id]

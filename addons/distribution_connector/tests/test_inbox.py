@@ -19,7 +19,6 @@ from ..tools.inbox import InboxConnections
 from .common import DistributionTestMixin, commit_backend, committed_env
 
 PID = SQL("SELECT pg_backend_pid()")
-DISPATCHER = "distribution.exchange.dispatch:{}"
 
 
 @tagged("-at_install", "post_install")
@@ -36,7 +35,9 @@ class TestInbox(DistributionTestMixin, TransactionCase):
         self.addCleanup(self.connections.close_all)
 
     def dispatcher_key(self):
-        return DISPATCHER.format(self.backend_id)
+        return self.env["distribution.exchange"]._dispatcher_identity_key(
+            self.env["distribution.backend"].browse(self.backend_id)
+        )
 
     def pid(self):
         [(pid,)] = self.connections.commit(self.env.cr.dbname, PID)

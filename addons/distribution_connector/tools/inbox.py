@@ -54,21 +54,16 @@ class InboxConnections:
                     cursor.execute(query.code, query.params)
                     rows = cursor.fetchall()
                 connection.commit()
-            except psycopg2.Error:
-                if not connection.closed:
-                    self._give_back(dbname, connection, rollback=True)
-                    raise
-                # the link broke (psycopg2 closes the connection then)
-                if reused and attempt == 1:
-                    _logger.info("Inbox connection to %s lost: reconnecting", dbname)
-                    continue
-                raise
-            except BaseException:
+            except BaseException as err:
+                # psycopg2 closes a connection whose link broke
+                broken = isinstance(err, psycopg2.Error) and connection.closed
                 self._give_back(dbname, connection, rollback=True)
-                raise
+                if not (broken and reused and attempt == 1):
+                    raise
+                _logger.info("Inbox connection to %s lost: reconnecting", dbname)
+                continue
             self._give_back(dbname, connection)
             return rows
-        raise AssertionError("unreachable")
 
     def close_all(self):
         """Close this process's idle connections (tests, shutdown)."""
