@@ -94,6 +94,15 @@ class TestInbox(DistributionTestMixin, TransactionCase):
         # rolled back: the same connection answers the next statement
         self.assertEqual(self.pid(), first)
 
+    def test_connection_left_in_a_transaction_is_not_kept(self):
+        first = self.pid()
+        # a query that opens a transaction and leaves it open
+        left_open = SQL("BEGIN; SELECT pg_backend_pid()")
+        self.assertEqual(
+            self.connections.commit(self.env.cr.dbname, left_open), [(first,)]
+        )
+        self.assertNotEqual(self.pid(), first)
+
     def test_broken_connection_is_replaced(self):
         first = self.pid()
         with committed_env(self.registry) as env:
