@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Start the product: Odoo 19.0 with the Distribution Sync addons, two HTTP
-# workers and the queue_job runner, on a demo database.
+# Start the product: Odoo 19.0 with the Distribution Sync addons on a demo
+# database, as two instances (tools/run_instances.py): the front one answers
+# webhooks and users and runs the queue_job runner, the jobs one runs the
+# jobs and the scheduled actions at a lower CPU priority.
 #
 # First run: writes .local/odoo.conf from odoo.conf.example (addons path,
 # data dir, a random master password, and an encryption key generated
@@ -9,9 +11,10 @@
 # Later runs reuse both.
 #
 # Environment: PGHOST (127.0.0.1), PGPORT (5432), PGUSER (odoo),
-# ODOO_HTTP_PORT (8069), ODOO_GEVENT_PORT (8072),
+# ODOO_HTTP_PORT (8069), ODOO_GEVENT_PORT (8072), ODOO_JOBS_HTTP_PORT (8070),
+# ODOO_JOBS_GEVENT_PORT (8073),
 # DISTRIBUTION_DB (distribution_demo), PYTHON (python3).
-# Extra arguments are passed to Odoo.
+# Extra arguments are passed to both instances.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +28,8 @@ PGUSER="${PGUSER:-odoo}"
 DB="${DISTRIBUTION_DB:-distribution_demo}"
 HTTP_PORT="${ODOO_HTTP_PORT:-8069}"
 GEVENT_PORT="${ODOO_GEVENT_PORT:-8072}"
+JOBS_HTTP_PORT="${ODOO_JOBS_HTTP_PORT:-8070}"
+JOBS_GEVENT_PORT="${ODOO_JOBS_GEVENT_PORT:-8073}"
 
 die() {
     echo "error: $*" >&2
@@ -106,13 +111,17 @@ PY
     )
     echo "Wrote .local/odoo.conf"
 fi
+grep -q '^\[distribution_jobs\]' "$CONF" ||
+    die ".local/odoo.conf has no [distribution_jobs] section (the jobs instance):" \
+        "delete it to have it written again, or copy that section from odoo.conf.example."
 
 # Command-line values win over the file, so the environment always applies.
 # tools/odoo_server.py is `python3 -m odoo` in a form that Odoo's prefork
 # server can re-execute for its gevent worker.
-ODOO=("$PYTHON" "$REPO/tools/odoo_server.py" -c "$CONF" -d "$DB"
+ODOO_ARGS=(-c "$CONF" -d "$DB"
     "--db_host=$PGHOST" "--db_port=$PGPORT" "--db_user=$PGUSER"
     "--http-port=$HTTP_PORT" "--gevent-port=$GEVENT_PORT")
+ODOO=("$PYTHON" "$REPO/tools/odoo_server.py" "${ODOO_ARGS[@]}")
 
 # --- database, created once with demo data -----------------------------------
 exists="$(pg "$PGUSER" "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ||
@@ -141,4 +150,5 @@ else
 fi
 
 echo "Odoo on http://localhost:$HTTP_PORT (database $DB, login admin/admin)"
-exec "${ODOO[@]}" "$@"
+exec "$PYTHON" "$REPO/tools/run_instances.py" "${ODOO_ARGS[@]}" \
+    --jobs "http_port=$JOBS_HTTP_PORT" --jobs "gevent_port=$JOBS_GEVENT_PORT" "$@"

@@ -25,19 +25,21 @@ How: it creates a throwaway database ``distribution_bench_<hex>``
 (PostgreSQL from PGHOST, PGPORT, PGUSER, default 127.0.0.1, 5432, odoo),
 installs distribution_sync and the bare-route addon, creates a generic_json
 backend with a webhook secret and the products the orders refer to, then
-starts Odoo as odoo.conf.example recommends (its settings are copied: its
-HTTP workers, queue_job loaded server-wide with its job runner and
-channels), on free ports of 127.0.0.1, logging warnings to a file. At the
-end it waits for the dispatchers and checks that the database holds
-exactly one exchange and one processing job per webhook sent, stops Odoo
-and drops the database (unless ``--keep-db``).
+starts Odoo as odoo.conf.example recommends and as ``make run`` does, with
+``tools/run_instances.py`` (the example's settings are copied: the front
+instance's HTTP workers and queue_job's runner and channels, the jobs
+instance of ``[distribution_jobs]``), on free ports of 127.0.0.1, logging
+warnings to files. At the end it waits for the dispatchers and checks that
+the database holds exactly one exchange and one processing job per webhook
+sent, stops Odoo and drops the database (unless ``--keep-db``).
 
 The job runner runs during the measurement, as in production: the orders
-that the webhooks bring in are imported meanwhile, by HTTP requests to the
-same workers. Each level starts with the webhook warm-up, so the runner has
-work from the first round on, and the rounds follow each other without
-waiting: both targets are measured while the runner works through the
-backlog (each round line shows the queue). With ``--drain-timeout S`` every
+that the webhooks bring in are imported meanwhile by the jobs instance, at
+its lower CPU priority. Each level starts with the webhook warm-up, so the
+runner has work from the first round on, and the rounds follow each other
+without waiting: both targets are measured while the jobs instance works
+through the backlog with the CPU the requests leave (each round line shows
+the queue and the jobs finished meanwhile). With ``--drain-timeout S`` every
 round waits instead (up to S seconds) for an empty queue: each round then
 starts on an idle server and the webhook rounds bear the imports they cause
 (a burst on a quiet server; much slower to run).
@@ -90,6 +92,7 @@ REPO = Path(__file__).resolve().parents[2]
 ADDONS_DIR = REPO / "addons"
 BENCH_ADDONS_DIR = Path(__file__).resolve().parent / "addons"
 CONF_EXAMPLE = REPO / "odoo.conf.example"
+RUN_INSTANCES = REPO / "tools" / "run_instances.py"
 
 INSTALL = "distribution_sync,distribution_bench_bare"
 KEYS_ENV = "DISTRIBUTION_ENCRYPTION_KEYS"
@@ -433,7 +436,9 @@ def check_odoo() -> str:
     return release.version
 
 
-def write_config(path: Path, workdir: Path, pg: Pg, db: str, port: int) -> None:
+def write_config(
+    path: Path, workdir: Path, pg: Pg, db: str, port: int, jobs_port: int
+) -> None:
     """odoo.conf.example's settings, pointed at the bench database and ports."""
     config = configparser.RawConfigParser()
     config.read(CONF_EXAMPLE, encoding="utf-8")
@@ -459,10 +464,20 @@ def write_config(path: Path, workdir: Path, pg: Pg, db: str, port: int) -> None:
     }
     if os.environ.get("PGPASSWORD"):
         options["db_password"] = os.environ["PGPASSWORD"]
-    if not config.has_section("options"):
-        config.add_section("options")
-    for key, value in options.items():
-        config.set("options", key, value)
+    jobs = {
+        "http_port": str(jobs_port),
+        "gevent_port": str(free_port()),
+        "logfile": str(workdir / "odoo-jobs.log"),
+    }
+    for section, values in (
+        ("options", options),
+        ("distribution_jobs", jobs),
+        ("queue_job", {"port": str(jobs_port)}),
+    ):
+        if not config.has_section(section):
+            config.add_section(section)
+        for key, value in values.items():
+            config.set(section, key, value)
     with path.open("w", encoding="utf-8") as handle:
         config.write(handle)
 
@@ -499,12 +514,10 @@ def run_step(cmd: list[str], env: dict[str, str], what: str, log: Path, **kw) ->
     return done.stdout
 
 
-def start_odoo(launcher: Path, conf: Path, env: dict[str, str], cwd: Path):
-    # A launcher file rather than `python3 -m odoo`: with workers > 0, Odoo
-    # re-executes sys.argv[0] to start its gevent worker, which
-    # odoo/__main__.py cannot do.
+def start_odoo(conf: Path, env: dict[str, str], cwd: Path):
+    """Both instances, as ``make run`` starts them, in a session of their own."""
     return subprocess.Popen(
-        [sys.executable, str(launcher), "server", "-c", str(conf)],
+        [sys.executable, str(RUN_INSTANCES), "-c", str(conf)],
         env=env,
         cwd=str(cwd),
         stdin=subprocess.DEVNULL,
@@ -531,18 +544,19 @@ def wait_health(base_url: str, proc, log: Path, timeout: float = 120) -> None:
     raise SetupError(f"Odoo did not answer /web/health within {timeout:.0f} s.")
 
 
-def stop_odoo(proc, timeout: float = 60) -> None:
+def stop_odoo(proc, timeout: float = 90) -> None:
     if proc is None or proc.poll() is not None:
         return
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
+        # tools/run_instances.py passes it on to both instances
+        proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     except ProcessLookupError:
         return
-    # workers and the gevent process share the group: make sure none is left
+    # instances, workers and gevent processes share the group: none is left
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -808,10 +822,8 @@ def setup(args, ctx, workdir: Path) -> None:
     pg, db = ctx["pg"], ctx["db"]
     conf = workdir / "odoo.conf"
     log = workdir / "odoo.log"
-    port = free_port()
-    write_config(conf, workdir, pg, db, port)
-    launcher = workdir / "odoo_launcher.py"
-    launcher.write_text("from odoo.cli.command import main\n\nmain()\n")
+    port, jobs_port = free_port(), free_port()
+    write_config(conf, workdir, pg, db, port, jobs_port)
     env = ctx["env"]
 
     print(f"Installing {INSTALL} in database {db}...", flush=True)
@@ -859,17 +871,25 @@ def setup(args, ctx, workdir: Path) -> None:
     data = json.loads(line.split(" ", 1)[1])
     ctx["token"], ctx["currency"] = data["token"], data["currency"]
 
-    ctx["proc"] = start_odoo(launcher, conf, env, workdir)
+    ctx["proc"] = start_odoo(conf, env, workdir)
     ctx["base_url"] = f"http://127.0.0.1:{port}"
     wait_health(ctx["base_url"], ctx["proc"], log)
+    wait_health(f"http://127.0.0.1:{jobs_port}", ctx["proc"], workdir / "odoo-jobs.log")
     example = configparser.RawConfigParser()
     example.read(conf)
     options = dict(example.items("options"))
+    jobs = dict(example.items("distribution_jobs"))
     channels = example.get("queue_job", "channels", fallback="(queue_job default)")
     print(
         f"Odoo up at {ctx['base_url']}: workers = {options.get('workers')},"
         f" max_cron_threads = {options.get('max_cron_threads')},"
         f" server_wide_modules = {options.get('server_wide_modules')}"
+    )
+    print(
+        f"  jobs instance on port {jobs_port}: workers = {jobs.get('workers')},"
+        f" max_cron_threads = {jobs.get('max_cron_threads')},"
+        f" server_wide_modules = {jobs.get('server_wide_modules')},"
+        f" nice = {jobs.get('nice')}"
     )
     print(f"  queue_job channels = {channels}")
     if args.drain_timeout:
@@ -881,7 +901,7 @@ def setup(args, ctx, workdir: Path) -> None:
         mode = "both targets are measured while it works through the backlog"
     print(
         "  The job runner runs (as in production): the orders are imported by"
-        f" requests to the same HTTP workers; {mode}."
+        f" the jobs instance, at its lower CPU priority; {mode}."
     )
 
 
