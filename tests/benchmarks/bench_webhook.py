@@ -469,11 +469,9 @@ def write_config(
         "gevent_port": str(free_port()),
         "logfile": str(workdir / "odoo-jobs.log"),
     }
-    for section, values in (
-        ("options", options),
-        ("distribution_jobs", jobs),
-        ("queue_job", {"port": str(jobs_port)}),
-    ):
+    # the runner's target ([queue_job] port) is the jobs instance's http_port:
+    # tools/run_instances.py passes it on
+    for section, values in (("options", options), ("distribution_jobs", jobs)):
         if not config.has_section(section):
             config.add_section(section)
         for key, value in values.items():
