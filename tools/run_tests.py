@@ -135,8 +135,8 @@ def check_odoo() -> str:
     except Exception as exc:  # any failure means "not usable"
         raise RunnerError(
             f"Odoo {ODOO_SERIE} is not importable: {exc.__class__.__name__}: {exc}."
-            " Install Odoo 19.0 so that `python3 -c 'import odoo'` works"
-            " (this repository only holds addons).",
+            " Run `make install` with the same interpreter (PYTHON=...): it"
+            " installs Odoo 19.0 from ODOO_SOURCE.",
             EXIT_NO_ODOO,
         ) from exc
     serie = getattr(release, "serie", None) or getattr(release, "version", "")
