@@ -68,13 +68,18 @@ class DistributionExchange(models.Model):
         """Outbound exchanges (a retried fulfillment) run on the outbound
         channel, never in the way of inbound orders."""
         outbound = self.filtered(lambda e: e._outbound_flow())
-        for exchange in outbound:
-            exchange.with_user(exchange.backend_id.job_user_id).with_delay(
+        jobs = [
+            exchange.with_user(exchange.backend_id.job_user_id)
+            .with_delay(
                 channel=OUTBOUND_CHANNEL,
                 description=f"Send {exchange.topic} exchange #{exchange.id}",
                 identity_key=f"distribution.exchange.process:{exchange.id}:"
                 f"{exchange.attempts}",
-            ).process()
+            )
+            .process()
+            for exchange in outbound
+        ]
+        outbound._mark_dispatched([job.uuid for job in jobs])
         return super(DistributionExchange, self - outbound)._enqueue_processing()
 
     def _record_failure(self, err):
