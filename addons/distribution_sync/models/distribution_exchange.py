@@ -24,6 +24,26 @@ class DistributionExchange(models.Model):
     _inherit = "distribution.exchange"
 
     exception_ids = fields.One2many("distribution.exception", "exchange_id")
+    idempotency_key = fields.Char(
+        readonly=True,
+        index="btree_not_null",
+        help="What a shipment or receipt does, applied once per backend: the "
+        "sender's id of it, else a digest of its content (order or transfer, "
+        "lines and quantities, carrier and tracking, date).",
+    )
+    is_duplicate = fields.Boolean(
+        string="Applied already",
+        readonly=True,
+        help="Carried a shipment or receipt applied already (same idempotency "
+        "key, another delivery id): it changed nothing.",
+    )
+    duplicate_of_id = fields.Many2one(
+        "distribution.exchange",
+        string="Duplicate of",
+        readonly=True,
+        ondelete="set null",
+        help="The exchange that applied it.",
+    )
 
     def _apply(self):
         if self.direction == "out":
