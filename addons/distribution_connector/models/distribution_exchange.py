@@ -10,6 +10,14 @@ from odoo.tools import SQL, sql
 
 from odoo.addons.queue_job.delay import Delayable
 from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.queue_job.job import (
+    CANCELLED,
+    ENQUEUED,
+    FAILED,
+    PENDING,
+    STARTED,
+    WAIT_DEPENDENCIES,
+)
 
 from ..errors import DistributionError, PermanentError, TransientError
 from ..jobs import delay_many
@@ -24,6 +32,14 @@ DISPATCH_BATCH_SIZE = 500
 DISPATCH_INTERVAL = 1
 # seconds before a dispatcher that found nothing takes its last look
 LAST_LOOK_DELAY = 5
+
+#: states of a queue job that is still to run, or running (queue_job requeues
+#: a started job whose worker died)
+LIVE_JOB_STATES = (WAIT_DEPENDENCIES, PENDING, ENQUEUED, STARTED)
+#: system parameter: minutes a dispatched exchange is left to its job before
+#: the dispatch cron checks that job (``_recover_lost_processing``)
+RECOVERY_GRACE_PARAM = "distribution_connector.job_recovery_grace"
+DEFAULT_RECOVERY_GRACE = 10
 
 #: fields whose own index an earlier version had: the event's unique index
 #: and the result index (``_result_idx``) replaced them
@@ -179,6 +195,14 @@ class DistributionExchange(models.Model):
         readonly=True,
         help="When the job processing this exchange was enqueued. Received "
         "exchanges without it are waiting for their backend's dispatcher.",
+    )
+    job_uuid = fields.Char(
+        string="Job UUID",
+        readonly=True,
+        copy=False,
+        help="The queue job last enqueued to process this exchange. A received "
+        "exchange whose job ended without processing it (failed, cancelled, "
+        "deleted) is found by the dispatch cron.",
     )
     processed_at = fields.Datetime(readonly=True)
     state = fields.Selection(
@@ -398,11 +422,11 @@ class DistributionExchange(models.Model):
                 self._delay_dispatch(backend, batch_size=batch_size, last_look=True)
             return "nothing to do: no received exchange waiting"
         exchanges = self.browse([exchange_id for (exchange_id,) in rows])
-        exchanges._mark_dispatched()
         # the rows taken (locked, then marked dispatched) are this run's
         # alone, and nothing clears the mark: none of them can have a job
         # waiting, so their jobs need no identity key and are stored together
-        exchanges._delay_process_many(backend)
+        jobs = exchanges._delay_process_many(backend)
+        exchanges._mark_dispatched([job.uuid for job in jobs])
         self._delay_dispatch(
             backend,
             batch_size=batch_size,
@@ -413,7 +437,9 @@ class DistributionExchange(models.Model):
     @api.model
     def _cron_dispatch(self):
         """Safety net: dispatch exchanges received without a dispatcher
-        (a race with a starting dispatcher, a job deleted by hand)."""
+        (a race with a starting dispatcher, a dispatcher job deleted by
+        hand), and recover those whose processing job ended without
+        processing them (``_recover_lost_processing``)."""
         self.flush_model(["backend_id", "state", "dispatched_at", "received_at"])
         self.env.cr.execute(
             SQL(
@@ -429,46 +455,174 @@ class DistributionExchange(models.Model):
         )
         for backend in backends:
             self._delay_dispatch(backend)
+        self._recover_lost_processing()
 
-    def _mark_dispatched(self):
+    def _job_recovery_grace(self):
+        """Minutes a dispatched exchange is left to its job (system
+        parameter ``distribution_connector.job_recovery_grace``)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(RECOVERY_GRACE_PARAM)
+        try:
+            return max(int(value), 0) if value else DEFAULT_RECOVERY_GRACE
+        except ValueError:
+            _logger.warning(
+                "%s is not a number of minutes (%r): %s used",
+                RECOVERY_GRACE_PARAM,
+                value,
+                DEFAULT_RECOVERY_GRACE,
+            )
+            return DEFAULT_RECOVERY_GRACE
+
+    @api.model
+    def _recover_lost_processing(self, batch_size=DISPATCH_BATCH_SIZE):
+        """Received exchanges dispatched longer than the grace period ago
+        whose job (``job_uuid``) will never process them: its job is not
+        waiting, running or waiting for a retry (queue_job's states), so
+        the exchange would wait for ever. What happened to the job decides:
+
+        * gone (deleted from the job queue) or never recorded: a new job
+          is enqueued; processing is idempotent;
+        * failed (retries exhausted, or an error queue_job does not retry):
+          the exchange goes to error with a ``job_failed`` exception keeping
+          the job's error and traceback; retrying the same job would fail
+          the same way, the review queue's Retry runs it once fixed;
+        * cancelled, or set to done by hand without processing the
+          exchange: a person stopped it; the exchange goes to error with a
+          ``job_cancelled`` exception, to be retried or ignored there,
+          rather than being run against that decision or left unseen.
+
+        Rows are taken with ``SKIP LOCKED``: an exchange a job is processing
+        right now is left alone.
+        """
+        self.flush_model(["state", "dispatched_at", "job_uuid"])
+        self.env["queue.job"].flush_model(["uuid", "state"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT exchange.id FROM distribution_exchange exchange
+                 WHERE exchange.state = 'received'
+                   AND exchange.dispatched_at
+                       < now() at time zone 'UTC' - make_interval(mins => %s)
+                   AND NOT EXISTS (
+                        SELECT 1 FROM queue_job job
+                         WHERE job.uuid = exchange.job_uuid AND job.state IN %s)
+                 ORDER BY exchange.id
+                 LIMIT %s
+                   FOR UPDATE OF exchange SKIP LOCKED
+                """,
+                self._job_recovery_grace(),
+                LIVE_JOB_STATES,
+                batch_size,
+            )
+        )
+        exchanges = self.browse(
+            [exchange_id for (exchange_id,) in self.env.cr.fetchall()]
+        )
+        if not exchanges:
+            return
+        uuids = [job_uuid for job_uuid in exchanges.mapped("job_uuid") if job_uuid]
+        jobs = self.env["queue.job"].sudo().search([("uuid", "in", uuids)])
+        jobs_by_uuid = {job.uuid: job for job in jobs}
+        lost = self.browse()
+        for exchange in exchanges:
+            job = jobs_by_uuid.get(exchange.job_uuid)
+            if not job:
+                lost |= exchange
+                continue
+            _logger.info(
+                "Exchange %s: its processing job %s ended %s without processing it",
+                exchange.id,
+                job.uuid,
+                job.state,
+            )
+            exchange._record_failure(exchange._lost_job_error(job))
+        if lost:
+            _logger.info(
+                "Exchanges %s: their processing job is gone, enqueued again",
+                lost.ids,
+            )
+            lost._enqueue_processing()
+
+    def _lost_job_error(self, job):
+        """The failure recorded on this exchange, whose job ended without
+        processing it."""
+        if job.state == FAILED:
+            return DistributionError(
+                self.env._(
+                    "The processing job failed in the job queue (%(error)s): "
+                    "nothing was applied. Fix the cause, then retry.",
+                    error=job.exc_message or job.exc_name or job.result or "",
+                ),
+                kind="job_failed",
+                key=job.uuid,
+                details=job.exc_info,
+            )
+        if job.state == CANCELLED:
+            message = self.env._(
+                "The processing job was cancelled in the job queue: nothing was "
+                "applied. Retry or ignore this exchange."
+            )
+        else:
+            message = self.env._(
+                "The processing job was set to %(state)s in the job queue without "
+                "processing this exchange: nothing was applied. Retry or ignore "
+                "this exchange.",
+                state=job.state,
+            )
+        return DistributionError(message, kind="job_cancelled", key=job.uuid)
+
+    def _mark_dispatched(self, job_uuids):
+        """Record that these exchanges were enqueued, and the jobs that
+        process them (``job_uuids``, in the same order)."""
         if self:
             self.env.cr.execute(
                 SQL(
-                    "UPDATE distribution_exchange"
-                    " SET dispatched_at = now() at time zone 'UTC'"
-                    " WHERE id = ANY(%s)",
+                    """
+                    UPDATE distribution_exchange exchange
+                       SET dispatched_at = now() at time zone 'UTC',
+                           job_uuid = job.uuid
+                      FROM unnest(%s::int[], %s::varchar[]) AS job(exchange_id, uuid)
+                     WHERE exchange.id = job.exchange_id
+                    """,
                     self.ids,
+                    list(job_uuids),
                 )
             )
-            self.invalidate_recordset(["dispatched_at"])
+            self.invalidate_recordset(["dispatched_at", "job_uuid"])
 
     def _enqueue_processing(self):
         """One queue job per exchange, run as the backend's technical user.
 
         The job carries the exchange id only: no payload, no secret.
         """
-        self._mark_dispatched()
-        for exchange in self:
+        jobs = [
             exchange._delay_process(exchange.backend_id, exchange.attempts)
+            for exchange in self
+        ]
+        self._mark_dispatched([job.uuid for job in jobs])
 
     def _delay_process(self, backend, attempts):
-        """Enqueue ``process`` for this exchange, reading nothing from it.
+        """Enqueue ``process`` for this exchange, reading nothing from it;
+        return the job.
 
         A job of the same attempt already waiting (a second click on Retry)
         is reused rather than doubled, at the cost of one query.
         """
         self.ensure_one()
-        self._job_records(backend).with_delay(
-            description=f"Process exchange #{self.id}",
-            identity_key=f"distribution.exchange.process:{self.id}:{attempts}",
-        ).process()
+        return (
+            self._job_records(backend)
+            .with_delay(
+                description=f"Process exchange #{self.id}",
+                identity_key=f"distribution.exchange.process:{self.id}:{attempts}",
+            )
+            .process()
+        )
 
     def _delay_process_many(self, backend):
         """Enqueue ``process`` for each of these exchanges, none of which
         has a job waiting: no identity key, and the jobs are stored in one
-        statement (``delay_many``)."""
+        statement (``delay_many``); return the jobs."""
         records = self._job_records(backend)
-        delay_many(
+        return delay_many(
             Delayable(
                 records.browse(exchange_id),
                 description=f"Process exchange #{exchange_id}",

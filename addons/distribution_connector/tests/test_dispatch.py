@@ -52,6 +52,10 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
             self.assertEqual([job.args for job in jobs], [(), ()])
             self.assertTrue(first.dispatched_at and second.dispatched_at)
             self.assertFalse(done.dispatched_at or elsewhere.dispatched_at)
+            # each exchange knows the job processing it
+            self.assertEqual(
+                [first.job_uuid, second.job_uuid], [job.uuid for job in jobs]
+            )
             # the jobs run as the backend's technical user, in its company
             self.assertEqual(jobs[0].user_id, self.backend.job_user_id.id)
             self.assertEqual(jobs[0].recordset.env.company, self.backend.company_id)

@@ -2,6 +2,9 @@
 external references a backend sends, and telling Odoo's records apart from
 the external ids bound to them."""
 
+import contextlib
+import hashlib
+import json
 from datetime import datetime, timezone
 
 from psycopg2.errors import LockNotAvailable
@@ -40,6 +43,38 @@ def picking_key(kind, external_id):
     collide, e.g. two numeric sequences of one shop: the kind keeps them apart.
     """
     return f"{kind}:{external_id}"
+
+
+def content_fingerprint(data, date_keys=()):
+    """Digest of what a canonical object says, the same for every delivery
+    of it: keys in order, list items in a stable order (lines listed in
+    another order say the same), numbers as numbers (``2`` and ``2.0``),
+    the date-times of ``date_keys`` in UTC."""
+    data = dict(data)
+    for key in date_keys:
+        if data.get(key):
+            # a date-time Python cannot read is compared as sent
+            with contextlib.suppress(ValueError):
+                data[key] = format_datetime(parse_datetime(data[key]))
+    canonical = json.dumps(
+        _comparable(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _comparable(value):
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted(
+            (_comparable(item) for item in value),
+            key=lambda item: json.dumps(item, sort_keys=True),
+        )
+    return value
 
 
 def find_product(env, backend, sku, json_path=None):

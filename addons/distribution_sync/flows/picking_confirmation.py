@@ -6,8 +6,16 @@ goods of one transfer, Odoo validates it with the quantities moved.
   operation type decides, as when a user answers "Create backorder");
 * more than expected, or a product the transfer does not hold, is an
   exception and nothing is validated;
-* applied once: the event's external id is bound to the transfer it
-  validated, and a transfer done already is left alone.
+* applied once per backend, whatever the delivery id it comes with: its
+  idempotency key, the sender's external id or else a digest of what it
+  says (``content_fingerprint``: order or transfer, lines and quantities,
+  carrier and tracking, date), is bound to the transfer, in the transaction
+  that validates it, before anything moves. The binding's unique index
+  holds it: of two transactions applying one key, one fails and is retried,
+  then finds it applied. An event whose key is bound already changes
+  nothing; its exchange is marked a duplicate of the one that applied it.
+  Without an external id, two shipments of the same lines with the same
+  tracking and date are one.
 """
 
 from odoo.exceptions import UserError, ValidationError
@@ -17,6 +25,7 @@ from odoo.addons.distribution_connector.errors import PermanentError
 from . import InboundFlow
 from .common import (
     PICKING_MODEL,
+    content_fingerprint,
     lock_picking,
     parse_datetime,
     picking_key,
@@ -38,25 +47,24 @@ class PickingConfirmation(InboundFlow):
     # -- entry point -------------------------------------------------------
 
     def run(self):
-        external_id = self.data.get("external_id")
-        key = picking_key(self.kind, external_id) if external_id else None
-        if key:
-            self.bindings._lock(self.backend, PICKING_MODEL, key)
-            binding = self.bindings._find(self.backend, PICKING_MODEL, key)
-            applied = binding._record() if binding else None
-            if applied:
-                return applied  # this event validated it already
+        key = self._idempotency_key()
+        self.exchange.idempotency_key = key
+        self.bindings._lock(self.backend, PICKING_MODEL, key)
+        binding = self.bindings._find(self.backend, PICKING_MODEL, key)
+        applied = binding._record() if binding else None
+        if applied:
+            self._mark_duplicate(key, applied)
+            return applied
         quantities, skus = quantities_by_product(
             self.env, self.backend, self.data["lines"]
         )
         picking = self._find_picking(quantities)
-        if picking.state == "done" and key:
+        if picking.state == "done":
             # The sender may name the first transfer of a chain of partial
-            # ones: go on with its open backorder. Without an external id an
-            # event cannot be told from its repetition: done means applied.
+            # ones: a new event goes on with its open backorder.
             picking = self._open_backorder(picking) or picking
         if picking.state == "done":
-            self._bind(key, picking)
+            self._bind(binding, key, picking)
             return picking
         if picking.state == "cancel":
             raise PermanentError(
@@ -67,12 +75,49 @@ class PickingConfirmation(InboundFlow):
                 key=picking.name,
             )
         lock_picking(picking)
+        # claimed before anything moves: of two transactions applying the
+        # same key, whatever transfer each one picked, the one that did not
+        # see the other's binding fails here, on the unique index
+        self._bind(binding, key, picking)
         self._set_quantities(picking, quantities, skus)
         self._before_validate(picking)
         self._validate(picking)
-        self._bind(key, picking)
         self._log(picking)
         return picking
+
+    def _idempotency_key(self):
+        """What this event does, once per backend: the sender's id of the
+        shipment or receipt, else a digest of its content."""
+        external_id = self.data.get("external_id")
+        if external_id:
+            return picking_key(self.kind, external_id)
+        digest = content_fingerprint(self.data, date_keys=(self.date_key,))
+        return picking_key(f"{self.kind}-content", digest)
+
+    def _mark_duplicate(self, key, picking):
+        """Record on the exchange which one applied its key: the exchange
+        that stored the key, else (bound before keys were stored) the first
+        one that validated the transfer."""
+        exchanges = self.env["distribution.exchange"]
+        common = [
+            ("backend_id", "=", self.backend.id),
+            ("state", "=", "done"),
+            ("duplicate_of_id", "=", False),
+            ("id", "!=", self.exchange.id),
+        ]
+        original = exchanges.search(
+            [*common, ("idempotency_key", "=", key)], order="id", limit=1
+        ) or exchanges.search(
+            [
+                *common,
+                ("kind", "=", self.kind),
+                ("res_model", "=", PICKING_MODEL),
+                ("res_id", "=", picking.id),
+            ],
+            order="id",
+            limit=1,
+        )
+        self.exchange.write({"is_duplicate": True, "duplicate_of_id": original.id})
 
     # -- finding the transfer ------------------------------------------------
 
@@ -168,16 +213,20 @@ class PickingConfirmation(InboundFlow):
         if moved_at:
             picking.date_done = moved_at
 
-    def _bind(self, key, picking):
-        if key and not self.bindings._find(self.backend, PICKING_MODEL, key):
-            self.bindings.create(
-                {
-                    "backend_id": self.backend.id,
-                    "res_model": PICKING_MODEL,
-                    "res_id": picking.id,
-                    "external_id": key,
-                }
-            )
+    def _bind(self, binding, key, picking):
+        """Bind ``key`` to ``picking``; ``binding``: the key's binding to a
+        transfer deleted since, if any."""
+        if binding:
+            binding.res_id = picking.id
+            return
+        self.bindings.create(
+            {
+                "backend_id": self.backend.id,
+                "res_model": PICKING_MODEL,
+                "res_id": picking.id,
+                "external_id": key,
+            }
+        )
 
     def _log(self, picking):
         picking.message_post(

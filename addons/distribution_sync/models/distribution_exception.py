@@ -37,6 +37,8 @@ EXCEPTION_TYPES = [
     ("unsupported_topic", "Unsupported topic"),
     ("invalid_response", "Invalid answer"),
     ("transient", "Gave up after retries"),
+    ("job_failed", "Processing job failed"),
+    ("job_cancelled", "Processing job cancelled"),
     ("rate_limited", "Rate limited"),
     ("permanent", "Rejected by the other side"),
     ("internal", "Internal error"),

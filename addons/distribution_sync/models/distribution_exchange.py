@@ -24,6 +24,26 @@ class DistributionExchange(models.Model):
     _inherit = "distribution.exchange"
 
     exception_ids = fields.One2many("distribution.exception", "exchange_id")
+    idempotency_key = fields.Char(
+        readonly=True,
+        index="btree_not_null",
+        help="What a shipment or receipt does, applied once per backend: the "
+        "sender's id of it, else a digest of its content (order or transfer, "
+        "lines and quantities, carrier and tracking, date).",
+    )
+    is_duplicate = fields.Boolean(
+        string="Applied already",
+        readonly=True,
+        help="Carried a shipment or receipt applied already (same idempotency "
+        "key, another delivery id): it changed nothing.",
+    )
+    duplicate_of_id = fields.Many2one(
+        "distribution.exchange",
+        string="Duplicate of",
+        readonly=True,
+        ondelete="set null",
+        help="The exchange that applied it.",
+    )
 
     def _apply(self):
         if self.direction == "out":
@@ -68,13 +88,18 @@ class DistributionExchange(models.Model):
         """Outbound exchanges (a retried fulfillment) run on the outbound
         channel, never in the way of inbound orders."""
         outbound = self.filtered(lambda e: e._outbound_flow())
-        for exchange in outbound:
-            exchange.with_user(exchange.backend_id.job_user_id).with_delay(
+        jobs = [
+            exchange.with_user(exchange.backend_id.job_user_id)
+            .with_delay(
                 channel=OUTBOUND_CHANNEL,
                 description=f"Send {exchange.topic} exchange #{exchange.id}",
                 identity_key=f"distribution.exchange.process:{exchange.id}:"
                 f"{exchange.attempts}",
-            ).process()
+            )
+            .process()
+            for exchange in outbound
+        ]
+        outbound._mark_dispatched([job.uuid for job in jobs])
         return super(DistributionExchange, self - outbound)._enqueue_processing()
 
     def _record_failure(self, err):

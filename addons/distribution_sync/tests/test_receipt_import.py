@@ -125,3 +125,43 @@ class TestReceiptImport(StockFlowMixin, TransactionCase):
             lambda line: line.product_id == self.mug_blue
         )
         self.assertEqual(blue_line.qty_delivered, 1)
+
+    def test_same_receipt_without_id_under_two_delivery_ids_receives_once(self):
+        receipt = self.incoming(origin="PO-88")
+        lines = [{"sku": "MUG-BLUE", "quantity": 2}, {"sku": "MUG-RED", "quantity": 1}]
+        first = self.receive_goods("PO-88", lines, external_id=None, event_id="e-1")
+        backorder = receipt.backorder_ids
+        again = self.receive_goods(
+            "PO-88", list(reversed(lines)), external_id=None, event_id="e-2"
+        )
+        self.assertEqual(self.on_hand(self.mug_blue), 12)
+        self.assertEqual(self.on_hand(self.mug_red), 11)
+        self.assertRecordValues(
+            again,
+            [
+                {
+                    "state": "done",
+                    "res_id": receipt.id,
+                    "is_duplicate": True,
+                    "duplicate_of_id": first.id,
+                }
+            ],
+        )
+        self.assertTrue(first.idempotency_key.startswith("receipt-content:"))
+        self.assertNotEqual(backorder.state, "done")
+        self.assertEqual(
+            {m.product_id: m.product_uom_qty for m in backorder.move_ids},
+            {self.mug_blue: 3, self.mug_red: 4},
+        )
+        # the rest of the goods, another receipt of the same origin: applied
+        rest = self.receive_goods(
+            "PO-88",
+            [{"sku": "MUG-BLUE", "quantity": 3}, {"sku": "MUG-RED", "quantity": 4}],
+            external_id=None,
+            event_id="e-3",
+        )
+        self.assertRecordValues(
+            rest, [{"state": "done", "res_id": backorder.id, "is_duplicate": False}]
+        )
+        self.assertEqual(self.on_hand(self.mug_blue), 15)
+        self.assertEqual(self.on_hand(self.mug_red), 15)

@@ -180,3 +180,83 @@ class TestShipmentImport(StockFlowMixin, TransactionCase):
         exchange = self.ship([{"sku": "MUG-BLUE", "quantity": 2}])
         exception = self.assertOneException(exchange, "picking_cancelled")
         self.assertEqual(exception.key, delivery.name)
+
+    # -- one shipment, whatever the delivery id it comes with ------------------
+
+    def test_same_shipment_without_id_under_two_delivery_ids_ships_once(self):
+        order, delivery = self.confirmed_order()
+        first = self.ship([{"sku": "MUG-BLUE", "quantity": 1}], external_id=None)
+        backorder = self.delivery(order)
+        # sent again under another delivery id, written another way: the
+        # same quantity as a float, the same moment in another time zone
+        again = self.ship(
+            [{"sku": "MUG-BLUE", "quantity": 1.0}],
+            external_id=None,
+            event_id="evt-resent",
+            shipped_at="2025-03-02T09:00:00+01:00",
+        )
+        self.assertEqual(self.on_hand(self.mug_blue), 9)
+        self.assertEqual(backorder.state, "assigned")
+        self.assertRecordValues(
+            again,
+            [
+                {
+                    "state": "done",
+                    "res_id": delivery.id,
+                    "is_duplicate": True,
+                    "duplicate_of_id": first.id,
+                    "idempotency_key": first.idempotency_key,
+                }
+            ],
+        )
+        self.assertFalse(again.exception_ids)
+        self.assertFalse(first.is_duplicate)
+        self.assertTrue(first.idempotency_key.startswith("shipment-content:"))
+        self.assertEqual(self.delivery(order), backorder)
+        binding = self.Binding._find(
+            self.backend, "stock.picking", first.idempotency_key
+        )
+        self.assertEqual(binding.res_id, delivery.id)
+
+    def test_next_partial_shipments_without_id_apply_and_resends_do_not(self):
+        """Another shipment of the same order differs by its lines or its
+        tracking: it validates the backorder; a resend of either does not."""
+        order, delivery = self.confirmed_order()
+        first_lines = [{"sku": "MUG-BLUE", "quantity": 1}]
+        first = self.ship(first_lines, external_id=None, event_id="e-1")
+        first_backorder = self.delivery(order)
+        resent = self.ship(first_lines, external_id=None, event_id="e-2")
+        self.assertEqual(self.on_hand(self.mug_blue), 9)
+        self.assertEqual(resent.duplicate_of_id, first)
+        # the second blue mug, in another parcel
+        second = self.ship(
+            first_lines, external_id=None, event_id="e-3", tracking_number="1Z777"
+        )
+        self.assertRecordValues(
+            second,
+            [{"state": "done", "res_id": first_backorder.id, "is_duplicate": False}],
+        )
+        self.assertEqual(self.on_hand(self.mug_blue), 8)
+        # and the red one, naming the first delivery as the warehouse was told
+        last = self.ship(
+            [{"sku": "MUG-RED", "quantity": 1}],
+            external_id=None,
+            event_id="e-4",
+            picking_name=delivery.name,
+        )
+        self.assertFalse(last.is_duplicate)
+        self.assertEqual(self.on_hand(self.mug_red), 9)
+        self.assertFalse(self.delivery(order), "everything shipped")
+        again = self.ship(
+            [{"sku": "MUG-RED", "quantity": 1}],
+            external_id=None,
+            event_id="e-5",
+            picking_name=delivery.name,
+        )
+        self.assertEqual(
+            (self.on_hand(self.mug_blue), self.on_hand(self.mug_red)), (8, 9)
+        )
+        self.assertEqual(again.duplicate_of_id, last)
+        self.assertEqual(
+            set(order.picking_ids.mapped("state")), {"done"}, "nothing reopened"
+        )
