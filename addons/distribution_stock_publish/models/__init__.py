@@ -2,6 +2,7 @@ from . import distribution_publish_rule
 from . import distribution_publish_rule_override
 from . import distribution_stock_level
 from . import distribution_stock_level_sweep
+from . import distribution_stock_level_export
 from . import product_product
 from . import product_template
 from . import stock_move
