@@ -29,10 +29,11 @@ BASIS_MEASURES = {FREE: [RESERVED], FORECAST: [INCOMING, OUTGOING]}
 OPEN_MOVE_STATES = ("waiting", "confirmed", "partially_available", "assigned")
 
 #: ``work_mem`` of the statements that group or hash the whole catalog (the
-#: stock query, the comparison of the levels with the new numbers): with
-#: PostgreSQL's default (4MB) the grouping of the benchmark's catalog
-#: (100,000 products, 3 warehouses) spills to disk; 64MB keeps it in memory.
-#: Set for these statements only, then restored.
+#: stock query, the comparison of the levels with the new numbers). Their
+#: hash tables hold one entry per product (a float8 sum per measure and set
+#: of sources): far more than PostgreSQL's default of 4MB for 100,000
+#: products, so they would spill to disk; 64MB keeps them in memory. Set for
+#: these statements only, then restored.
 CATALOG_WORK_MEM = "64MB"
 
 
