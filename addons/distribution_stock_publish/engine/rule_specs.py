@@ -71,19 +71,14 @@ class RuleLoading:
         product_safety, category_safety = {}, {}
         for override in rule.override_ids:
             if override.product_id:
-                product_safety[override.product_id.id] = Safety(
-                    override.safety_fixed,
-                    override.safety_percent,
-                    "product",
-                    override.product_id.id,
-                )
+                by_key, source, key = product_safety, "product", override.product_id.id
             elif override.categ_id:
-                category_safety[override.categ_id.id] = Safety(
-                    override.safety_fixed,
-                    override.safety_percent,
-                    "category",
-                    override.categ_id.id,
-                )
+                by_key, source, key = category_safety, "category", override.categ_id.id
+            else:
+                continue
+            by_key[key] = Safety(
+                override.safety_fixed, override.safety_percent, source, key
+            )
         return RuleSpec(
             id=rule_id if rule_id is not None else rule.id,
             backend_id=rule.backend_id.id,
