@@ -2,7 +2,7 @@
 
 from odoo.addons.distribution_connector.tests.common import DistributionTestMixin
 
-from ..models.distribution_stock_level import PENDING_KEY
+from ..models.distribution_stock_level_sweep import PENDING_KEY
 
 
 class StockPublishMixin(DistributionTestMixin):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from odoo.tests.common import BaseCase
 
-from ..rules import RuleParams, apply_partition, apply_rules, partition_shares
+from ..engine.rules import RuleParams, apply_partition, apply_rules, partition_shares
 
 TOLERANCE = 1e-6
 

@@ -6,7 +6,7 @@ from odoo.tests.common import TransactionCase
 
 from odoo.addons.queue_job.tests.common import trap_jobs
 
-from ..models.distribution_stock_level import SWEEP_IDENTITY
+from ..models.distribution_stock_level_sweep import SWEEP_IDENTITY
 from .common import StockPublishMixin
 
 

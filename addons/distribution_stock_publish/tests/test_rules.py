@@ -2,7 +2,7 @@
 
 from odoo.tests.common import BaseCase
 
-from ..rules import RuleParams, Safety, apply_partition, apply_rules
+from ..engine.rules import RuleParams, Safety, apply_partition, apply_rules
 
 
 def steps_of(result):

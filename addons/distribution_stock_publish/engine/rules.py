@@ -81,7 +81,7 @@ class Safety:
     source_id: int = 0
 
 
-def whole(qty):
+def whole_units(qty):
     """``qty`` rounded down to whole units, forgiving float noise."""
     return max(0, math.floor(qty + EPSILON))
 
@@ -125,7 +125,7 @@ def _limits(qty, rule):
     """Cap, out-of-stock threshold and pack rounding: (qty, steps)."""
     steps = []
     if rule.cap_qty > 0:
-        qty = min(qty, whole(rule.cap_qty))
+        qty = min(qty, whole_units(rule.cap_qty))
         steps.append({"step": "cap", "qty": qty, "cap": number(rule.cap_qty)})
     if rule.out_of_stock_threshold > 0:
         if qty < rule.out_of_stock_threshold:
@@ -153,7 +153,7 @@ def _stale(qty, rule):
     if rule.stale_percent is None:
         return qty, None
     percent = min(100.0, max(0.0, rule.stale_percent))
-    reduced = whole(qty * percent / 100.0)
+    reduced = whole_units(qty * percent / 100.0)
     reduced = reduced // rule.pack_size * rule.pack_size
     return reduced, {"step": "stale", "qty": reduced, "percent": number(percent)}
 
@@ -175,7 +175,7 @@ def apply_rules(pool, rule, safety=None):
     available, safety_step = _safety(pool, safety or rule_safety(rule))
     if safety_step:
         steps.append(safety_step)
-    qty = whole(available * rule.allocation_percent / 100.0)
+    qty = whole_units(available * rule.allocation_percent / 100.0)
     steps.append(
         {
             "step": "allocation",
@@ -185,10 +185,10 @@ def apply_rules(pool, rule, safety=None):
         }
     )
     if rule.floor_qty > 0:
-        qty = max(qty, min(whole(rule.floor_qty), whole(available)))
+        qty = max(qty, min(whole_units(rule.floor_qty), whole_units(available)))
         steps.append({"step": "floor", "qty": qty, "floor": number(rule.floor_qty)})
-    qty, tail = _limits(qty, rule)
-    return qty, tuple(steps + tail)
+    qty, limit_steps = _limits(qty, rule)
+    return qty, tuple(steps + limit_steps)
 
 
 def partition_shares(shares):
@@ -227,17 +227,17 @@ def apply_partition(pool, members):
     if not count:
         return []
     pool, pool_step = _pool(pool)
-    whole_pool = whole(pool)
+    pool_units = whole_units(pool)
     availables, safety_steps = [], []
     for rule, safety in members:
         available, step = _safety(pool, safety or rule_safety(rule))
-        availables.append(whole(available))
+        availables.append(whole_units(available))
         safety_steps.append(step)
     shares = [member[0].allocation_percent for member in members]
     effective, total = partition_shares(shares)
-    target = whole(whole_pool * total / 100.0)
+    target = whole_units(pool_units * total / 100.0)
     exact = [availables[i] * effective[i] / 100.0 for i in range(count)]
-    given = [min(whole(exact[i]), availables[i]) for i in range(count)]
+    given = [min(whole_units(exact[i]), availables[i]) for i in range(count)]
     order = sorted(
         range(count), key=lambda i: (members[i][0].priority, members[i][0].key, i)
     )
@@ -255,9 +255,9 @@ def apply_partition(pool, members):
         while sum(given) > target and given[i] > 0:
             given[i] -= 1
     allocated = list(given)
-    left = whole_pool - sum(given)
+    left = pool_units - sum(given)
     for i in order:
-        want = whole(members[i][0].floor_qty) - given[i]
+        want = whole_units(members[i][0].floor_qty) - given[i]
         extra = min(want, left, availables[i] - given[i])
         if extra > 0:
             given[i] += extra
@@ -282,6 +282,6 @@ def apply_partition(pool, members):
             steps.append(
                 {"step": "floor", "qty": given[i], "floor": number(rule.floor_qty)}
             )
-        qty, tail = _limits(given[i], rule)
-        results.append((qty, tuple(steps + tail)))
+        qty, limit_steps = _limits(given[i], rule)
+        results.append((qty, tuple(steps + limit_steps)))
     return results

@@ -1,0 +1,515 @@
+"""The recompute run: which levels exist, which changed, and the bulk writes.
+
+The grouped stock goes to a temporary table; the rule stack runs once per
+rule and distinct pool; one statement compares every level with those
+results in SQL and returns the candidates (dirty levels, changed pools or
+numbers, levels an override concerns). Only the candidates come back to
+Python, where they are evaluated, explained and, when changed, written by
+one ``UPDATE ... FROM unnest(...)`` per chunk. Missing levels are inserted
+already computed. No product is read through the ORM.
+"""
+
+from contextlib import contextmanager
+from itertools import compress
+from operator import itemgetter, ne, or_
+
+from odoo.tools import SQL
+from odoo.tools.gc import disabling_gc
+
+from .evaluation import partitions_by_rule
+from .query import (
+    CATALOG_WORK_MEM,
+    FORECAST,
+    OPEN_MOVE_STATES,
+    basis_quantity_sql,
+    planner_settings,
+    source_sets,
+)
+
+#: fields of ``distribution.stock.level`` written by the engine
+COMPUTED_FIELDS = [
+    "computed_qty",
+    "differs",
+    "pool_qty",
+    "explanation",
+    "state",
+    "computed_at",
+    "error",
+]
+
+#: levels inserted or updated per statement: its five arrays of 10,000 values
+#: (an explanation is a few hundred bytes of JSON) make a statement of a few
+#: megabytes, which bounds the memory of the query text built on both sides,
+#: while 500,000 levels still take only 50 statements
+LEVELS_PER_STATEMENT = 10000
+
+# Planner settings of the comparison of the levels with the results by pool
+# (:meth:`LevelRecompute._candidates`):
+#: no merge join: misled by the size of the arrays of results, the planner
+#: would sort the whole catalog's levels for a merge join, where a hash join
+#: against a few hundred results is what the statement needs
+CANDIDATES_ENABLE_MERGEJOIN = "off"
+#: no JIT: the statement runs once per recompute, compiling it costs more
+#: than it saves
+CANDIDATES_JIT = "off"
+
+
+class LevelRecompute:
+    """The engine's level creation, recompute and bulk writes."""
+
+    def ensure_levels(self, specs=None, product_ids=None, compute=True):
+        """Create the missing levels in bulk; return how many.
+
+        A (product, channel) gets a level when the product has a quant under
+        the rule's sources (or, for the forecast basis, a move not done into
+        or out of them), or when :meth:`extra_level_products` names it.
+
+        :param specs: the rules to create levels for (default: every active
+            rule)
+        :param product_ids: only for these products
+        :param compute: insert the levels computed and clean, in one write
+            (else dirty, for the sweep to compute)
+        """
+        self.env.flush_all()
+        all_specs = self.load_rules()
+        specs = all_specs if specs is None else specs
+        pairs = self._missing_levels(specs, product_ids)
+        if not pairs:
+            return 0
+        by_id = {spec.id: spec for spec in all_specs}
+        pairs = [(product, rule) for product, rule in pairs if rule in by_id]
+        if compute:
+            wanted = None if product_ids is None else {p for p, _r in pairs}
+            computed = self._computed_levels(all_specs, pairs, wanted)
+        else:
+            computed = [(product, rule, None, None, None) for product, rule in pairs]
+        for start in range(0, len(computed), LEVELS_PER_STATEMENT):
+            chunk = computed[start : start + LEVELS_PER_STATEMENT]
+            products, rules, qtys, pools, texts = (list(c) for c in zip(*chunk))
+            self.cr.execute(
+                SQL(
+                    """
+                    INSERT INTO distribution_stock_level (
+                        product_id, backend_id, rule_id, company_id, state,
+                        differs, computed_qty, pool_qty, explanation, computed_at,
+                        create_uid, create_date, write_uid, write_date)
+                    SELECT v.product_id, r.backend_id, r.id, r.company_id,
+                           CASE WHEN v.qty IS NULL THEN 'dirty' ELSE 'clean' END,
+                           TRUE, v.qty, v.pool, v.explanation::jsonb,
+                           CASE WHEN v.qty IS NOT NULL
+                                THEN now() AT TIME ZONE 'UTC' END,
+                           %(uid)s, now() AT TIME ZONE 'UTC',
+                           %(uid)s, now() AT TIME ZONE 'UTC'
+                    FROM unnest(%(products)s::int[], %(rules)s::int[],
+                                %(qtys)s::float8[], %(pools)s::float8[],
+                                %(texts)s::text[])
+                        AS v(product_id, rule_id, qty, pool, explanation)
+                    JOIN distribution_publish_rule r ON r.id = v.rule_id
+                    ON CONFLICT (backend_id, product_id) DO NOTHING
+                    """,
+                    uid=self.env.uid,
+                    products=products,
+                    rules=rules,
+                    qtys=qtys,
+                    pools=pools,
+                    texts=texts,
+                )
+            )
+        self.env["distribution.stock.level"].invalidate_model()
+        return len(computed)
+
+    def _missing_levels(self, specs, product_ids):
+        """(product id, rule id) pairs that need a level and have none."""
+        rule_ids, patterns, forecast_ids, forecast_patterns = [], [], [], []
+        for spec in specs:
+            for pattern in spec.patterns:
+                rule_ids.append(spec.id)
+                patterns.append(pattern)
+                if spec.basis == FORECAST:
+                    forecast_ids.append(spec.id)
+                    forecast_patterns.append(pattern)
+        extra = self.extra_level_products(specs, product_ids)
+        if not (rule_ids or extra):
+            return []
+        has_products = product_ids is not None
+        products = list(product_ids) if has_products else []
+        needing_level = SQL(
+            """
+            SELECT q.product_id, src.rule_id
+            FROM unnest(%(rules)s::int[], %(patterns)s::varchar[])
+                AS src(rule_id, pattern)
+            JOIN stock_location l
+                ON l.parent_path LIKE src.pattern AND l.usage = 'internal'
+            JOIN stock_quant q ON q.location_id = l.id
+            WHERE (NOT %(has_products)s OR q.product_id = ANY(%(products)s))
+            """,
+            rules=rule_ids,
+            patterns=patterns,
+            has_products=has_products,
+            products=products,
+        )
+        if forecast_ids:
+            needing_level = SQL(
+                """%(with_quants)s
+                UNION
+                SELECT m.product_id, src.rule_id
+                FROM unnest(%(rules)s::int[], %(patterns)s::varchar[])
+                    AS src(rule_id, pattern)
+                JOIN stock_location l
+                    ON l.parent_path LIKE src.pattern AND l.usage = 'internal'
+                JOIN stock_move m
+                    ON m.location_id = l.id OR m.location_dest_id = l.id
+                WHERE m.state IN %(states)s
+                  AND (NOT %(has_products)s OR m.product_id = ANY(%(products)s))
+                """,
+                with_quants=needing_level,
+                rules=forecast_ids,
+                patterns=forecast_patterns,
+                states=OPEN_MOVE_STATES,
+                has_products=has_products,
+                products=products,
+            )
+        if extra:
+            needing_level = SQL(
+                "%s UNION SELECT * FROM unnest(%s::int[], %s::int[])",
+                needing_level,
+                [product for product, _rule in extra],
+                [rule for _product, rule in extra],
+            )
+        self.cr.execute(
+            SQL(
+                """
+                SELECT found.product_id, r.id
+                FROM (SELECT DISTINCT * FROM (%(needing_level)s) AS f)
+                    AS found(product_id, rule_id)
+                JOIN distribution_publish_rule r ON r.id = found.rule_id
+                JOIN product_product pp ON pp.id = found.product_id
+                JOIN product_template pt ON pt.id = pp.product_tmpl_id
+                WHERE pt.is_storable
+                  AND (pt.company_id IS NULL OR pt.company_id = r.company_id)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM distribution_stock_level l
+                      WHERE l.backend_id = r.backend_id
+                        AND l.product_id = found.product_id)
+                """,
+                needing_level=needing_level,
+            )
+        )
+        return self.cr.fetchall()
+
+    def extra_level_products(self, specs, product_ids=None):
+        """Hook: more ``(product id, rule id)`` pairs that need a level even
+        without stock (e.g. products bound to the channel). None here."""
+        return []
+
+    def _computed_levels(self, specs, pairs, product_ids):
+        """(product id, rule id, quantity, pool, explanation JSON) of the
+        (product id, rule id) ``pairs``."""
+        by_id = {spec.id: spec for spec in specs}
+        stock = self.read_stock(source_sets(specs), product_ids)
+        covered = self._covered_categories(specs)
+        archived, categories = self._products_info(product_ids, covered)
+        for product_id in archived:
+            stock.pop(product_id, None)  # an archived product has no pool
+        evaluators = self.evaluators(specs, partitions_by_rule(specs), categories)
+        by_rule = {}
+        for product_id, rule_id in pairs:
+            by_rule.setdefault(rule_id, []).append(product_id)
+        # many small objects, none in a cycle: no collector runs meanwhile
+        with disabling_gc():
+            steps_after_pool_json, computed = {}, []
+            for rule_id, products in by_rule.items():
+                spec = by_id[rule_id]
+                rows = list(map(stock.get, products))
+                pools, results = evaluators[rule_id](products, rows)
+                computed += [
+                    (
+                        product_id,
+                        rule_id,
+                        result[0],
+                        pool,
+                        self._explanation_json(
+                            spec,
+                            row,
+                            product_id in archived,
+                            result[1],
+                            steps_after_pool_json,
+                        ),
+                    )
+                    for product_id, row, pool, result in zip(
+                        products, rows, pools, results, strict=True
+                    )
+                ]
+        return computed
+
+    def recompute(self, product_ids=None, rule_ids=None, level_ids=None, specs=None):
+        """Recompute levels and write the ones that changed.
+
+        The grouped stock goes to a temporary table; the rule stack runs once
+        per rule and distinct pool; one statement compares every level with
+        these results in SQL and returns the candidates: levels that are
+        dirty, whose pool or number differs, or that an override concerns.
+        Only the candidates come back to Python, where the rule stack and the
+        explanation of each are computed, compared and written.
+
+        :param product_ids: only the levels of these products
+        :param rule_ids: only the levels of these rules
+        :param level_ids: only these levels
+        :return: dict of counts: ``levels`` computed, ``written``
+        """
+        # stock changes of this very transaction first
+        self.env["distribution.stock.level"]._flush_dirty_marks()
+        self.env.flush_all()
+        specs = self.load_rules() if specs is None else specs
+        if not specs:
+            return {"levels": 0, "written": 0}
+        by_id = {spec.id: spec for spec in specs}
+        sets = source_sets(specs)
+        partitions = partitions_by_rule(specs)
+        wanted = set(rule_ids) if rule_ids is not None else set(by_id)
+        specs_wanted = [spec for spec in specs if spec.id in wanted]
+        filters = [SQL("l.rule_id = ANY(%s)", [spec.id for spec in specs_wanted])]
+        if product_ids is not None:
+            filters.append(SQL("l.product_id = ANY(%s)", list(product_ids)))
+        if level_ids is not None:
+            filters.append(SQL("l.id = ANY(%s)", list(level_ids)))
+        where = SQL(" AND ").join(filters)
+        if product_ids is None and (rule_ids is not None or level_ids is not None):
+            self.cr.execute(
+                SQL(
+                    "SELECT DISTINCT l.product_id FROM distribution_stock_level l "
+                    "WHERE %s",
+                    where,
+                )
+            )
+            product_ids = [row[0] for row in self.cr.fetchall()]
+        if not specs_wanted or (product_ids is not None and not product_ids):
+            return {"levels": 0, "written": 0}
+        covered = self._covered_categories(specs)
+        archived, categories = self._products_info(product_ids, covered)
+        evaluators = self.evaluators(specs, partitions, categories)
+        # {product id: ids of the rules on which an override concerns it}
+        overridden = {}
+        for spec in specs_wanted:
+            partition = partitions.get(spec.id)
+            for product_id in self._overridden_products(spec, partition, categories):
+                overridden.setdefault(product_id, []).append(spec.id)
+        # many small objects, none in a cycle: no collector runs meanwhile
+        with (
+            disabling_gc(),
+            self._stock_table(sets, product_ids, archived, overridden) as table,
+        ):
+            count, candidates = self._candidates(specs_wanted, evaluators, table, where)
+            stock = self._stock_rows(table, {c[1] for c in candidates})
+            by_rule = {}
+            for candidate in candidates:
+                by_rule.setdefault(candidate[0], []).append(candidate)
+            changed = []
+            for rule_id, levels in by_rule.items():
+                _rules, products, old_qtys, old_pools, dirty = zip(*levels)
+                rows = list(map(stock.get, products))
+                new_pools, results = evaluators[rule_id](products, rows)
+                qtys = map(itemgetter(0), results)
+                differs = map(
+                    or_, map(ne, qtys, old_qtys), map(ne, new_pools, old_pools)
+                )
+                changed += [
+                    (products[i], rule_id, rows[i], new_pools[i], results[i])
+                    for i in compress(range(len(products)), map(or_, differs, dirty))
+                ]
+        steps_after_pool_json = {}
+        self.write_levels(
+            [
+                (
+                    by_id[rule_id].backend_id,
+                    product_id,
+                    result[0],
+                    pool,
+                    self._explanation_json(
+                        by_id[rule_id],
+                        row,
+                        product_id in archived,
+                        result[1],
+                        steps_after_pool_json,
+                    ),
+                )
+                for product_id, rule_id, row, pool, result in changed
+            ]
+        )
+        return {"levels": count, "written": len(changed)}
+
+    @contextmanager
+    def _stock_table(self, sets, product_ids, archived, overridden):
+        """The rows of :meth:`stock_query` over the source ``sets`` in a
+        temporary table (dropped afterwards), without the archived products
+        (they have no pool), and in a last column ``overridden_rule_ids`` the
+        ids of the rules on which an override concerns the product
+        (``overridden``: {product id: rule ids}).
+        """
+        table = SQL.identifier("distribution_stock_rows")
+        self.cr.execute(SQL("DROP TABLE IF EXISTS %s", table))
+        with planner_settings(self.cr, work_mem=CATALOG_WORK_MEM):
+            self.cr.execute(
+                SQL(
+                    """
+                    CREATE TEMPORARY TABLE %(table)s ON COMMIT DROP AS
+                    SELECT stock.*, overridden.rule_ids AS overridden_rule_ids
+                    FROM (%(stock)s) AS stock
+                    LEFT JOIN (
+                        SELECT product_id, array_agg(rule_id) AS rule_ids
+                        FROM unnest(%(products)s::int[], %(rules)s::int[])
+                            AS ov(product_id, rule_id)
+                        GROUP BY product_id
+                    ) AS overridden ON overridden.product_id = stock.product_id
+                    WHERE stock.product_id <> ALL(%(archived)s::int[])
+                    """,
+                    table=table,
+                    stock=self.stock_query(sets, product_ids),
+                    products=[p for p, rules in overridden.items() for _r in rules],
+                    rules=[r for rules in overridden.values() for r in rules],
+                    archived=sorted(archived),
+                )
+            )
+        yield table
+        # not on errors: the rollback that follows drops it with the rest
+        self.cr.execute(SQL("DROP TABLE %s", table))
+
+    def _candidates(self, specs, evaluators, table, where):
+        """(count of the levels, candidates to recompute: list of (rule id,
+        product id, computed, pool, dirty)) of the levels of ``specs`` that
+        match ``where``, compared in one statement with each rule's result
+        by pool. A level with an override is always a candidate: without
+        stock (no row in ``table``), its pool is 0 and so is its number,
+        whatever the safety stock."""
+        pool_of = {spec.id: basis_quantity_sql(spec, SQL("s")) for spec in specs}
+        # the distinct pools of each rule, then the rule stack once for each
+        self.cr.execute(
+            SQL(
+                "SELECT %s FROM %s s",
+                SQL(", ").join(
+                    SQL("array_agg(DISTINCT %s)", pool_of[spec.id]) for spec in specs
+                ),
+                table,
+            )
+        )
+        distinct_pools = self.cr.fetchone()
+        lookup_rules, lookup_pools, lookup_qtys = [], [], []
+        for spec, spec_pools in zip(specs, distinct_pools, strict=True):
+            spec_pools = sorted({0.0, *(spec_pools or ())})
+            results = evaluators[spec.id].by_pool(spec_pools)
+            lookup_rules += [spec.id] * len(spec_pools)
+            lookup_pools += spec_pools
+            lookup_qtys += [result[0] for result in results]
+        pool = SQL(
+            "CASE l.rule_id %s END",
+            SQL(" ").join(
+                SQL("WHEN %s THEN %s", rule_id, expression)
+                for rule_id, expression in pool_of.items()
+            ),
+        )
+        # the levels with their new pool, then the rule's result by pool
+        with planner_settings(
+            self.cr,
+            work_mem=CATALOG_WORK_MEM,
+            enable_mergejoin=CANDIDATES_ENABLE_MERGEJOIN,
+            jit=CANDIDATES_JIT,
+        ):
+            self.cr.execute(
+                SQL(
+                    """
+                    SELECT count(*),
+                           array_agg(rule_id) FILTER (WHERE candidate),
+                           array_agg(product_id) FILTER (WHERE candidate),
+                           array_agg(computed_qty) FILTER (WHERE candidate),
+                           array_agg(pool_qty) FILTER (WHERE candidate),
+                           array_agg(dirty) FILTER (WHERE candidate)
+                    FROM (
+                        SELECT lv.rule_id, lv.product_id, lv.computed_qty,
+                               lv.pool_qty, lv.dirty,
+                               lv.dirty OR lv.overridden OR v.qty IS NULL
+                                   OR lv.computed_qty IS DISTINCT FROM v.qty
+                                   OR lv.pool_qty IS DISTINCT FROM lv.pool
+                                   AS candidate
+                        FROM (
+                            SELECT l.rule_id, l.product_id, l.computed_qty,
+                                   l.pool_qty, l.state = 'dirty' AS dirty,
+                                   %(pool)s AS pool,
+                                   COALESCE(l.rule_id = ANY(s.overridden_rule_ids),
+                                            FALSE) AS overridden
+                            FROM distribution_stock_level l
+                            LEFT JOIN %(table)s s ON s.product_id = l.product_id
+                            WHERE %(where)s
+                            -- computed once per level, not in each join and
+                            -- aggregate that uses them
+                            OFFSET 0
+                        ) AS lv
+                        LEFT JOIN unnest(%(rules)s::int[], %(pools)s::float8[],
+                                         %(qtys)s::float8[]) AS v(rule_id, pool, qty)
+                            ON v.rule_id = lv.rule_id AND v.pool = lv.pool
+                        OFFSET 0
+                    ) AS compared
+                    """,
+                    table=table,
+                    rules=lookup_rules,
+                    pools=lookup_pools,
+                    qtys=lookup_qtys,
+                    pool=pool,
+                    where=where,
+                )
+            )
+            count, *columns = self.cr.fetchone()
+            candidates = list(zip(*columns, strict=True)) if columns[0] else []
+        return count, candidates
+
+    def _stock_rows(self, table, product_ids):
+        """{product id: row} of the stock table for these products."""
+        if not product_ids:
+            return {}
+        self.cr.execute(
+            SQL("SELECT * FROM %s WHERE product_id = ANY(%s)", table, list(product_ids))
+        )
+        return {row[0]: row for row in self.cr.fetchall()}
+
+    def write_levels(self, changed):
+        """Write ``(backend id, product id, quantity, pool, explanation
+        JSON)`` rows in bulk.
+
+        A written level becomes clean (an exporting one stays exporting: its
+        export job sends the new number).
+        """
+        for start in range(0, len(changed), LEVELS_PER_STATEMENT):
+            chunk = changed[start : start + LEVELS_PER_STATEMENT]
+            backends, products, qtys, pools, texts = (list(c) for c in zip(*chunk))
+            self.cr.execute(
+                SQL(
+                    """
+                    UPDATE distribution_stock_level l
+                    SET computed_qty = v.qty,
+                        differs = l.published_at IS NULL
+                            OR v.qty IS DISTINCT FROM l.published_qty,
+                        pool_qty = v.pool,
+                        explanation = v.explanation::jsonb,
+                        state = CASE WHEN l.state = 'exporting'
+                                     THEN 'exporting' ELSE 'clean' END,
+                        error = CASE WHEN l.state = 'exporting'
+                                     THEN l.error END,
+                        computed_at = now() AT TIME ZONE 'UTC',
+                        write_date = now() AT TIME ZONE 'UTC',
+                        write_uid = %s
+                    FROM unnest(%s::int[], %s::int[], %s::float8[], %s::float8[],
+                                %s::text[])
+                        AS v(backend_id, product_id, qty, pool, explanation)
+                    WHERE l.backend_id = v.backend_id AND l.product_id = v.product_id
+                    """,
+                    self.env.uid,
+                    backends,
+                    products,
+                    qtys,
+                    pools,
+                    texts,
+                )
+            )
+        if changed:
+            self.env["distribution.stock.level"].invalidate_model(
+                [*COMPUTED_FIELDS, "write_date", "write_uid"]
+            )

@@ -1,0 +1,207 @@
+import time
+
+from odoo import SUPERUSER_ID, api, models
+from odoo.tools import SQL
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+#: identity key of the debounced sweep job: one pending sweep at a time
+SWEEP_IDENTITY = "distribution.stock.sweep"
+#: transaction advisory lock held by the running sweep (cron or job)
+SWEEP_LOCK = 0x64697374726962  # "distrib"
+#: products recomputed per engine call during a sweep: the time budget
+#: below is checked between calls, so one call must stay short, while a few
+#: calls sweep a whole catalog (five for 100,000 products)
+SWEEP_BATCH = 20000
+#: a sweep hands over to a new job after this many seconds
+SWEEP_TIME_BUDGET = 240
+#: products whose stock changed in the current transaction, to mark dirty
+PENDING_KEY = "distribution_stock_publish.pending"
+
+
+class DistributionStockLevel(models.Model):
+    """Dirty marks and the sweep: a stock or rule change marks levels dirty
+    once per transaction; the sweep (a debounced job and a cron) recomputes
+    them in batches and hands what changed over to export."""
+
+    # one file per stage of the stock level, by design
+    _inherit = "distribution.stock.level"  # pylint: disable=consider-merging-classes-inherited
+
+    # -- dirty tracking ------------------------------------------------------------
+
+    @api.model
+    def _mark_products_dirty(self, product_ids):
+        """Stock of these products changed: their levels are to recompute.
+
+        The products are collected during the transaction and marked by
+        :meth:`_flush_dirty_marks` just before it commits (or earlier, when
+        the engine or a sweep runs in the same transaction): one statement
+        per transaction, however many quants a picking touches, and marks
+        rolled back with a savepoint only cost a useless recompute.
+        """
+        if not product_ids:
+            return
+        data = self.env.cr.precommit.data
+        pending = data.get(PENDING_KEY)
+        if pending is None:
+            pending = data[PENDING_KEY] = set()
+            self.env.cr.precommit.add(self._flush_dirty_marks)
+        pending.update(product_ids)
+
+    @api.model
+    def _flush_dirty_marks(self):
+        """Mark the levels of the collected products dirty, now.
+
+        Creates the missing levels, marks every level of the products dirty
+        in one statement and enqueues the debounced sweep. Deliberately no
+        ``state <> 'dirty'`` filter: a transaction whose snapshot still shows
+        a level dirty (a sweep cleaned it meanwhile) must write the row, so
+        that PostgreSQL detects the conflict instead of the change being lost.
+        """
+        pending = self.env.cr.precommit.data.pop(PENDING_KEY, None)
+        if not pending:
+            return
+        self.env.flush_all()
+        if not self._publishing_active():
+            return
+        ids = sorted(pending)
+        # new levels dirty: the sweep computes them with the others
+        self._stock_publish_engine().ensure_levels(product_ids=ids, compute=False)
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE distribution_stock_level
+                SET state = 'dirty'
+                WHERE product_id = ANY(%s)
+                  AND rule_id IN (SELECT id FROM distribution_publish_rule
+                                  WHERE active)
+                """,
+                ids,
+            )
+        )
+        self.invalidate_model(["state"])
+        self._enqueue_sweep()
+
+    @api.model
+    def _mark_rules_dirty(self, rule_ids, product_ids=None):
+        """Rules changed: their levels (of ``product_ids`` only, when given)
+        become dirty; the levels they lacked are created, computed."""
+        rule_ids = list(rule_ids)
+        if not rule_ids:
+            return
+        self.env.flush_all()
+        restrict = (
+            SQL("AND product_id = ANY(%s)", list(product_ids))
+            if product_ids is not None
+            else SQL()
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE distribution_stock_level SET state = 'dirty'
+                WHERE rule_id = ANY(%s) %s
+                  AND rule_id IN (SELECT id FROM distribution_publish_rule
+                                  WHERE active)
+                """,
+                rule_ids,
+                restrict,
+            )
+        )
+        self.invalidate_model(["state"])
+        rules = self.env["distribution.publish.rule"].sudo().browse(rule_ids)
+        rules = rules.filtered("active")
+        if rules:
+            engine = self._stock_publish_engine()
+            engine.ensure_levels(engine.load_rules(rules), product_ids=product_ids)
+        self._enqueue_sweep()
+
+    @api.model
+    def _publishing_active(self):
+        self.env.cr.execute(
+            SQL("SELECT 1 FROM distribution_publish_rule WHERE active LIMIT 1")
+        )
+        return bool(self.env.cr.fetchone())
+
+    @api.model
+    def _sweep_delay(self):
+        """Seconds the sweep waits, so that a burst of changes is swept once."""
+        param = self.env["ir.config_parameter"].sudo()
+        return int(param.get_param("distribution_stock_publish.sweep_delay", 5))
+
+    @api.model
+    def _enqueue_sweep(self, delay=None):
+        """Enqueue the sweep unless one is pending (identity key)."""
+        self.with_user(SUPERUSER_ID).with_delay(
+            eta=self._sweep_delay() if delay is None else delay,
+            identity_key=SWEEP_IDENTITY,
+            description="Recompute dirty stock levels",
+        ).sweep()
+
+    # -- sweep ------------------------------------------------------------------------
+
+    @api.model
+    def _cron_sweep(self):
+        return self.sweep()
+
+    @api.model
+    def sweep(self):
+        """Job and cron entry point: recompute the dirty levels in batches,
+        then export what changed.
+
+        One sweep at a time (transaction advisory lock); a sweep that runs out
+        of its time budget hands the rest over to a new job.
+        """
+        self = self.sudo()
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s)", SWEEP_LOCK))
+        if not cr.fetchone()[0]:
+            if self.env.context.get("job_uuid"):
+                raise RetryableJobError(
+                    "Another sweep is running.", seconds=30, ignore_retry=True
+                )
+            return "nothing to do: another sweep is running"
+        self._flush_dirty_marks()
+        self._reset_stale_exports()
+        engine = self._stock_publish_engine()
+        specs = engine.load_rules()
+        started = time.monotonic()
+        products = written = 0
+        more = False
+        rule_ids = [spec.id for spec in specs]
+        while specs:
+            product_ids = self._dirty_product_ids(SWEEP_BATCH, rule_ids)
+            if not product_ids:
+                break
+            stats = engine.recompute(product_ids=product_ids, specs=specs)
+            products += len(product_ids)
+            written += stats["written"]
+            if not stats["written"]:
+                break  # nothing cleaned: never loop on the same products
+            if time.monotonic() - started > SWEEP_TIME_BUDGET:
+                more = bool(self._dirty_product_ids(1, rule_ids))
+                break
+        jobs = self._enqueue_exports()
+        if more:
+            self._enqueue_sweep(delay=0)
+        return (
+            f"{products} products recomputed, {written} levels written, "
+            f"{jobs} export jobs{', more to sweep' if more else ''}"
+        )
+
+    @api.model
+    def _dirty_product_ids(self, limit, rule_ids):
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT product_id
+                FROM distribution_stock_level
+                WHERE state = 'dirty' AND rule_id = ANY(%s)
+                ORDER BY product_id
+                LIMIT %s
+                """,
+                rule_ids,
+                limit,
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
