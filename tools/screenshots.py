@@ -34,31 +34,44 @@ import websocket
 REPO = Path(__file__).resolve().parent.parent
 
 #: (file name, URL path, CSS selector drawn once the screen has its data,
-#: window height or None for --height)
+#: window height or None for --height, clicks): each click is (CSS selector,
+#: text) and clicks the first element that matches and shows the text, as a
+#: user opens a group and a line of a list, before the screen is waited for
 SHOTS = [
     (
         "dashboard.png",
         "/odoo/distribution-dashboard",
         ".o_kanban_record [data-figure=latency_p95]",
         None,
+        (),
     ),
     (
         "backend-health.png",
         "/odoo/distribution-dashboard/{backend_id}",
         ".o_form_view [name=health_flow_ids] .o_data_row",
         1300,
+        (),
     ),
     (
         "exception-queue.png",
         "/odoo/action-distribution_sync.action_distribution_exception",
         ".o_kanban_record, .o_data_row",
         None,
+        (),
     ),
     (
         "exception-review.png",
         "/odoo/action-distribution_sync.action_distribution_exception/{exception_id}",
         ".o_form_view .o_field_widget[name=payload_pretty] .ace_content",
         1000,
+        (),
+    ),
+    (
+        "stock-level-explanation.png",
+        "/odoo/action-distribution_stock_publish.action_distribution_stock_level",
+        ".o_form_view .o_distribution_explanation",
+        720,
+        ((".o_group_header", "{backend}"), (".o_data_row .o_data_cell", "{level_sku}")),
     ),
 ]
 
@@ -135,6 +148,10 @@ class Browser:
 
     def open(self, url, selector, timeout=60, settle=1.5):
         self.call("Page.navigate", url=url)
+        self.open_current(selector, timeout, settle, where=url)
+
+    def open_current(self, selector, timeout=60, settle=1.5, where="the page"):
+        """Wait until the page shows ``selector``, then let it settle."""
         deadline = time.monotonic() + timeout
         check = f"!!document.querySelector({json.dumps(selector)})"
         while time.monotonic() < deadline:
@@ -142,7 +159,23 @@ class Browser:
                 time.sleep(settle)  # let late widgets and fonts draw
                 return
             time.sleep(0.25)
-        raise TimeoutError(f"{url}: nothing matches {selector} after {timeout}s")
+        raise TimeoutError(f"{where}: nothing matches {selector} after {timeout}s")
+
+    def click(self, selector, text, timeout=60):
+        """Click the first element matching ``selector`` whose text holds
+        ``text``, once there is one."""
+        script = (
+            "(() => { const found = [...document.querySelectorAll("
+            f"{json.dumps(selector)})].find("
+            f"e => e.textContent.includes({json.dumps(text)}));"
+            " if (found) { found.click(); } return !!found; })()"
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.evaluate(script):
+                return
+            time.sleep(0.25)
+        raise TimeoutError(f"nothing matches {selector} with {text!r} after {timeout}s")
 
     def screenshot(self, path):
         data = self.call("Page.captureScreenshot", format="png")["data"]
@@ -208,6 +241,16 @@ def main():
         help="backend whose Health screen is taken (default: %(default)s, "
         "else the first one)",
     )
+    parser.add_argument(
+        "--level-backend",
+        default="Demo web shop",
+        help="channel whose stock level explanation is taken (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--level-sku",
+        default="DS-MUG-BLUE",
+        help="product (internal reference) of that stock level (default: %(default)s)",
+    )
     parser.add_argument("--out", default=str(REPO / "docs" / "images"))
     parser.add_argument("--chromium", default=env.get("CHROMIUM", "/usr/bin/chromium"))
     parser.add_argument("--width", type=int, default=1440)
@@ -254,7 +297,7 @@ def main():
             url=url,
             httpOnly=True,
         )
-        for name, path, selector, height in SHOTS:
+        for name, path, selector, height, clicks in SHOTS:
             if wanted and name not in wanted:
                 continue
             target = out / name
@@ -263,7 +306,19 @@ def main():
                 print(f"{name}: skipped, no open unknown-SKU exception")
                 continue
             screen = path.format(backend_id=backend["id"], exception_id=exception_id)
-            browser.open(url + screen, selector)
+            if clicks:
+                browser.open(url + screen, clicks[0][0])
+                for click_selector, text in clicks:
+                    browser.click(
+                        click_selector,
+                        text.format(
+                            backend=options.level_backend,
+                            level_sku=options.level_sku,
+                        ),
+                    )
+                browser.open_current(selector)
+            else:
+                browser.open(url + screen, selector)
             browser.screenshot(target)
             print(
                 f"{target.relative_to(REPO) if target.is_relative_to(REPO) else target}"

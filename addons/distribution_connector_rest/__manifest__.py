@@ -10,4 +10,5 @@
     "depends": ["distribution_sync", "distribution_stock_publish"],
     "external_dependencies": {"python": ["requests"]},
     "data": ["views/distribution_backend_views.xml"],
+    "demo": ["demo/distribution_connector_rest_demo.xml"],
 }

@@ -13,4 +13,7 @@
     "data": [
         "views/distribution_backend_views.xml",
     ],
+    "demo": [
+        "demo/distribution_connector_shopify_demo.xml",
+    ],
 }

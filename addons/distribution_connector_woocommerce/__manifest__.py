@@ -9,4 +9,7 @@
     "license": "LGPL-3",
     "depends": ["distribution_sync", "distribution_stock_publish"],
     "external_dependencies": {"python": ["requests"]},
+    "demo": [
+        "demo/distribution_connector_woocommerce_demo.xml",
+    ],
 }

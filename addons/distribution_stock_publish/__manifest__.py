@@ -23,4 +23,7 @@
         "views/distribution_reconcile_views.xml",
         "views/sale_order_views.xml",
     ],
+    "demo": [
+        "demo/distribution_stock_publish_demo.xml",
+    ],
 }

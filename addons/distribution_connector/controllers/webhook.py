@@ -54,66 +54,22 @@ class DistributionWebhookController(http.Controller):
         except RequestEntityTooLarge:
             return self._answer(413, f"body larger than {limit} bytes")
 
-        adapter = backend._get_adapter()
         content_type = httprequest.mimetype or ""
         headers = {name.lower(): value for name, value in httprequest.headers.items()}
-        if adapter.is_ping(headers, content_type, params):
-            return self._answer(200, "pong")
-        if content_type not in adapter.content_types:
-            return self._answer(
-                415, f"content type {content_type or 'missing'} not accepted"
-            )
-
-        if not adapter.verify_signature(headers, body):
-            _logger.warning(
-                "Rejected webhook for backend %s topic %s: bad or missing signature "
-                "(from %s, %d bytes)",
-                backend.id,
-                topic,
-                httprequest.remote_addr,
-                len(body),
-            )
-            return self._answer(401, "bad or missing signature")
-
-        topic = adapter.resolve_topic(topic, headers)
-        kind = adapter.canonical_kind(topic)
-        if not kind:
-            return self._answer(404, f"unknown topic {topic}")
-
-        exchange_model = request.env["distribution.exchange"].sudo()
-        try:
-            payload = adapter.parse_body(headers, body)
-        except ValueError as err:
-            # Authentic but unreadable: keep it for review, tell the sender.
-            # Rare: stored with its failure in the request's transaction.
-            exchange, created = exchange_model._insert_inbound(
-                backend,
-                topic,
-                kind,
-                adapter.event_id(topic, headers, None, body),
-                None,
-                body,
-                content_type,
-                adapter.trace_headers(headers),
-            )
-            if created:
-                exchange._record_failure_unreadable(err)
-            return self._answer(415, "body is not valid JSON", exchange_id=exchange.id)
-
-        exchange, created = exchange_model._insert_inbound(
+        status, message, exchange = request.env[
+            "distribution.exchange"
+        ]._receive_webhook(
             backend,
             topic,
-            kind,
-            adapter.event_id(topic, headers, payload, body),
-            adapter.external_reference(topic, payload),
-            body,
+            headers,
             content_type,
-            adapter.trace_headers(headers),
+            body,
+            params,
+            sender=httprequest.remote_addr,
             committed=True,
         )
-        if not created:
-            return self._answer(200, "duplicate", exchange_id=exchange.id)
-        return self._answer(200, "accepted", exchange_id=exchange.id)
+        extra = {"exchange_id": exchange.id} if exchange is not None else {}
+        return self._answer(status, message, **extra)
 
     @staticmethod
     def _answer(status, message, headers=None, **extra):

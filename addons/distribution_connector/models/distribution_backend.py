@@ -459,3 +459,45 @@ class DistributionBackend(models.Model):
                         "Backend %(name)s has no webhook secret yet.", name=backend.name
                     )
                 )
+
+    # -- demo data ----------------------------------------------------------------
+
+    def _demo_deliver(self, url_topic, headers, body, process=True):
+        """Demo data: receive one delivery the way the webhook route does
+        and, unless ``process`` is false, process it now the way its job
+        does; left unprocessed, it waits for the backend's dispatcher.
+
+        Demo data thus goes through the inbox and the flows, never written
+        as results. What the route would refuse (a bad signature, an unknown
+        topic) fails the demo's installation.
+
+        :param headers: the headers the sender would send, signature included
+        :param body: the raw body (bytes)
+        :return: the exchange
+        """
+        self.ensure_one()
+        if self.paused or not self.active:
+            raise UserError(
+                self.env._("Backend %(name)s receives nothing.", name=self.name)
+            )
+        headers = {name.lower(): value for name, value in headers.items()}
+        content_type = headers.get("content-type", "").split(";")[0].strip()
+        status, message, exchange = self.env["distribution.exchange"]._receive_webhook(
+            self, url_topic, headers, content_type, body
+        )
+        if exchange is None:
+            raise UserError(
+                self.env._(
+                    "The demo delivery %(topic)s to %(name)s was refused: "
+                    "%(status)s %(message)s",
+                    topic=url_topic,
+                    name=self.name,
+                    status=status,
+                    message=message,
+                )
+            )
+        if process and exchange.state == "received":
+            # what the dispatcher and the processing job do, now
+            exchange._mark_dispatched()
+            exchange._job_records(self).process()
+        return exchange

@@ -276,6 +276,84 @@ class DistributionExchange(models.Model):
     # -- inbox ----------------------------------------------------------------
 
     @api.model
+    def _receive_webhook(
+        self,
+        backend,
+        url_topic,
+        headers,
+        content_type,
+        body,
+        params=None,
+        sender=None,
+        committed=False,
+    ):
+        """What the webhook route does with a delivery to an active backend,
+        once its body is read: recognize a sender's test delivery, check the
+        content type and the signature, resolve the topic, store the exchange.
+
+        :param headers: the request's headers, names in lower case
+        :param body: the raw body (bytes)
+        :param params: form fields of a form-encoded body
+        :param sender: the sender's address, for the log
+        :param committed: see :meth:`_insert_inbound`
+        :return: ``(HTTP status, message, exchange or None)``
+        """
+        adapter = backend._get_adapter()
+        if adapter.is_ping(headers, content_type, params or {}):
+            return 200, "pong", None
+        if content_type not in adapter.content_types:
+            return (
+                415,
+                f"content type {content_type or 'missing'} not accepted",
+                None,
+            )
+        if not adapter.verify_signature(headers, body):
+            _logger.warning(
+                "Rejected webhook for backend %s topic %s: bad or missing signature "
+                "(from %s, %d bytes)",
+                backend.id,
+                url_topic,
+                sender,
+                len(body),
+            )
+            return 401, "bad or missing signature", None
+        topic = adapter.resolve_topic(url_topic, headers)
+        kind = adapter.canonical_kind(topic)
+        if not kind:
+            return 404, f"unknown topic {topic}", None
+        exchanges = self.sudo()
+        try:
+            payload = adapter.parse_body(headers, body)
+        except ValueError as err:
+            # Authentic but unreadable: keep it for review, tell the sender.
+            # Rare: stored with its failure in the caller's transaction.
+            exchange, created = exchanges._insert_inbound(
+                backend,
+                topic,
+                kind,
+                adapter.event_id(topic, headers, None, body),
+                None,
+                body,
+                content_type,
+                adapter.trace_headers(headers),
+            )
+            if created:
+                exchange._record_failure_unreadable(err)
+            return 415, "body is not valid JSON", exchange
+        exchange, created = exchanges._insert_inbound(
+            backend,
+            topic,
+            kind,
+            adapter.event_id(topic, headers, payload, body),
+            adapter.external_reference(topic, payload),
+            body,
+            content_type,
+            adapter.trace_headers(headers),
+            committed=committed,
+        )
+        return 200, "accepted" if created else "duplicate", exchange
+
+    @api.model
     def _insert_inbound(
         self,
         backend,

@@ -10,12 +10,22 @@ from cryptography.fernet import Fernet
 
 from odoo import SUPERUSER_ID, api
 from odoo.orm.environments import Transaction
+from odoo.tools.convert import convert_file
 
 from ..adapters.generic_json import EVENT_ID_HEADER, sign
 
 #: one key for the whole test run, unless the server already has one
 TEST_KEY = Fernet.generate_key().decode()
 KEYS_ENV = "DISTRIBUTION_ENCRYPTION_KEYS"
+
+
+def load_demo(env, *files):
+    """Load demo files (``"<addon>/<path>"``) as installing the addons with
+    demo data does; their ``<function>`` tags run too. The test database
+    has no demo data: the demo tests load it themselves."""
+    for name in files:
+        addon, path = name.split("/", 1)
+        convert_file(env, addon, path, {}, mode="init", noupdate=True)
 
 
 @contextmanager

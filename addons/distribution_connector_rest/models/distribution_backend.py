@@ -1,5 +1,9 @@
 from odoo import fields, models
 
+from odoo.addons.distribution_connector.adapters.base import hmac_digest
+
+from ..adapters.rest import encode_digest
+
 
 class DistributionBackend(models.Model):
     _inherit = "distribution.backend"
@@ -56,3 +60,31 @@ class DistributionBackend(models.Model):
         string="Fulfillment endpoint", default="fulfillments"
     )
     rest_orders_path = fields.Char(string="Orders endpoint", default="orders")
+
+    # -- demo data ----------------------------------------------------------------
+
+    def _demo_rest_headers(self, delivery, body):
+        """What a partner configured like this backend sends."""
+        digest = encode_digest(
+            hmac_digest(self._webhook_secrets()[0], body),
+            self.rest_signature_encoding,
+        )
+        return {
+            "Content-Type": "application/json",
+            self.rest_signature_header: f"{self.rest_signature_prefix or ''}{digest}",
+            self.rest_event_id_header: delivery["event_id"],
+        }
+
+    def _demo_load_rest(self):
+        """The demo 3PL's events: two shipments of the web shop's orders (one
+        partial), one of an order nobody imported, and a stock count of its
+        warehouse that finds a bowl missing; then the levels its shipments
+        changed are recomputed, and the 3PL is paused so that nothing goes
+        out to it."""
+        self.ensure_one()
+        data = self._demo_read_deliveries(
+            "distribution_connector_rest/demo/rest_deliveries.json"
+        )
+        self._demo_send(data["webhooks"], self._demo_rest_headers)
+        self.action_pause()
+        self.env["distribution.stock.level"].sweep()

@@ -1,7 +1,18 @@
 import re
+import uuid
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+
+from ..adapters.shopify import (
+    EVENT_ID_HEADER,
+    HMAC_HEADER,
+    SHOP_HEADER,
+    TOPIC_HEADER,
+    TRIGGERED_AT_HEADER,
+    WEBHOOK_ID_HEADER,
+    sign,
+)
 
 API_VERSION_RE = re.compile(r"^(\d{4}-\d{2}|unstable)$")
 LOCATION_RE = re.compile(r"^(gid://shopify/Location/)?\d+$")
@@ -54,3 +65,33 @@ class DistributionBackend(models.Model):
                         value=location,
                     )
                 )
+
+    # -- demo data ----------------------------------------------------------------
+
+    def _demo_shopify_headers(self, delivery, body):
+        """What Shopify sends with a webhook (its "delivery structure")."""
+        return {
+            "Content-Type": "application/json",
+            TOPIC_HEADER: delivery["topic"],
+            HMAC_HEADER: sign(self._webhook_secrets()[0], body),
+            SHOP_HEADER: "demo-pottery.myshopify.com",
+            "X-Shopify-API-Version": self.shopify_api_version,
+            EVENT_ID_HEADER: delivery["event_id"],
+            # a new id for every delivery, retries included
+            WEBHOOK_ID_HEADER: str(uuid.uuid4()),
+            TRIGGERED_AT_HEADER: delivery["triggered_at"],
+        }
+
+    def _demo_load_shopify(self):
+        """The demo store's webhooks: orders (one delivered twice, one
+        cancelled, one changed after confirmation, one with an unknown SKU),
+        a refund of an order not shipped yet, and an order left for the
+        dispatcher; then the levels its orders changed are recomputed, and
+        the store is paused so that nothing goes out to it."""
+        self.ensure_one()
+        data = self._demo_read_deliveries(
+            "distribution_connector_shopify/demo/shopify_deliveries.json"
+        )
+        self._demo_send(data["webhooks"], self._demo_shopify_headers)
+        self.action_pause()
+        self.env["distribution.stock.level"].sweep()

@@ -7,3 +7,4 @@ from . import test_pull_orders
 from . import test_stock_publish
 from . import test_read_stock
 from . import test_fulfillment_flow
+from . import test_demo_data

@@ -2,9 +2,14 @@ import json
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, file_open
 
 from odoo.addons.distribution_connector.adapters.base import DistributionAdapter
+from odoo.addons.distribution_connector.adapters.generic_json import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    sign,
+)
 from odoo.addons.distribution_connector.errors import DistributionError, TransientError
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -516,3 +521,70 @@ class DistributionBackend(models.Model):
         )
         action["domain"] = [("backend_id", "=", self.id)]
         return action
+
+    # -- demo data ----------------------------------------------------------------
+    # Demo events are delivered the way a channel delivers them (signed, to
+    # the webhook's checks and the inbox) and processed by the flows: the
+    # demo's orders, exchanges and exceptions are what the product made of
+    # them. Files: ``<addon>/demo/*_deliveries.json``, groups of deliveries
+    # ``{"topic", "event_id", "payload" (or a raw "body"), "process" (default
+    # true), "ignore" (a reason: its exceptions are ignored, as a user does)}``.
+
+    @api.model
+    def _demo_read_deliveries(self, path):
+        with file_open(path, "rb") as handle:
+            return json.load(handle)
+
+    def _demo_send(self, deliveries, headers_for):
+        """Deliver each delivery to this backend (``_demo_deliver``);
+        ``headers_for(delivery, body)`` gives the headers its sender sends.
+
+        :return: the exchanges, in the order of the deliveries
+        """
+        self.ensure_one()
+        exchanges = self.env["distribution.exchange"]
+        for delivery in deliveries:
+            if "body" in delivery:
+                body = delivery["body"].encode()
+            else:
+                body = json.dumps(delivery["payload"], indent=2).encode()
+            exchange = self._demo_deliver(
+                # a URL's last segment holds no slash: Shopify's are dashed
+                delivery["topic"].replace("/", "-"),
+                headers_for(delivery, body),
+                body,
+                process=delivery.get("process", True),
+            )
+            if delivery.get("ignore"):
+                exchange.exception_ids._ignore(delivery["ignore"])
+            exchanges |= exchange
+        return exchanges
+
+    def _demo_generic_headers(self, delivery, body):
+        """What a sender of canonical JSON sends (generic JSON adapter)."""
+        return {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self._webhook_secrets()[0], body),
+            EVENT_ID_HEADER: delivery["event_id"],
+        }
+
+    def _demo_load_webshop(self):
+        """The demo web shop's events: orders (one delivered twice, one
+        cancelled), failures of several kinds, two orders left for the
+        dispatcher, then its payout once two orders are invoiced; the shop
+        is paused at the end, so that nothing goes out to it."""
+        self.ensure_one()
+        data = self._demo_read_deliveries(
+            "distribution_sync/demo/webshop_deliveries.json"
+        )
+        self._demo_send(data["orders"], self._demo_generic_headers)
+        orders = self.env[ORDER_MODEL].search(
+            [
+                ("distribution_backend_id", "=", self.id),
+                ("distribution_external_id", "in", ("WS-1001", "WS-1002")),
+            ]
+        )
+        invoices = orders._create_invoices()
+        invoices.action_post()
+        self._demo_send(data["settlements"], self._demo_generic_headers)
+        self.action_pause()

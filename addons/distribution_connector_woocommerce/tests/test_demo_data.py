@@ -1,0 +1,74 @@
+import os
+
+from odoo.tests.common import TransactionCase, tagged
+
+from odoo.addons.distribution_connector.tests.common import (
+    KEYS_ENV,
+    TEST_KEY,
+    encryption_keys,
+    load_demo,
+)
+from odoo.addons.distribution_stock_publish.tests.test_demo_data import (
+    STOCK_PUBLISH_DEMO,
+)
+from odoo.addons.distribution_sync.tests.test_demo_data import (
+    SYNC_DEMO,
+    exchanges_by_state,
+    open_exceptions_by_type,
+)
+
+WOOCOMMERCE_DEMO = (
+    "distribution_connector_woocommerce/demo/"
+    "distribution_connector_woocommerce_demo.xml"
+)
+
+
+@tagged("-at_install", "post_install")
+class TestDemoData(TransactionCase):
+    """The WooCommerce shop's demo (loaded here with the demos it builds on:
+    the test database has none): its v3 order webhooks went through the
+    webhook's checks, the inbox and the flows."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not os.environ.get(KEYS_ENV):
+            cls.enterClassContext(encryption_keys(TEST_KEY))
+        load_demo(cls.env, SYNC_DEMO, STOCK_PUBLISH_DEMO, WOOCOMMERCE_DEMO)
+        cls.shop = cls.env.ref(
+            "distribution_connector_woocommerce.demo_backend_woocommerce"
+        )
+
+    def test_orders_exchanges_and_exceptions(self):
+        self.assertEqual(self.shop.adapter, "woocommerce")
+        self.assertTrue(self.shop.paused)
+        orders = self.env["sale.order"].search(
+            [("distribution_backend_id", "=", self.shop.id)]
+        )
+        self.assertEqual(
+            {o.distribution_external_id: o.state for o in orders},
+            {"4101": "sale", "4102": "cancel"},
+        )
+        self.assertEqual(
+            exchanges_by_state(self.shop), {"done": 3, "error": 2, "received": 1}
+        )
+        self.assertEqual(
+            open_exceptions_by_type(self.shop), {"unknown_sku": 1, "invalid_payload": 1}
+        )
+        exceptions = self.env["distribution.exception"].search(
+            [("backend_id", "=", self.shop.id)]
+        )
+        self.assertEqual(
+            sorted(filter(None, exceptions.mapped("key"))), ["variation:5231"]
+        )
+        self.assertIn("$.tax_lines[0].rate_percent", exceptions.mapped("json_path"))
+
+    def test_levels(self):
+        levels = self.env["distribution.stock.level"].search(
+            [("backend_id", "=", self.shop.id)]
+        )
+        self.assertEqual(len(levels), 6)
+        plate = levels.filtered(lambda lv: lv.product_id.default_code == "DS-PLATE")
+        # alone in its partition: 40 % of Oakland's 300 plates less 1, capped
+        self.assertEqual(plate.computed_qty, 25 - 25 % 2)
+        self.assertEqual(plate.explanation[-1]["step"], "pack")
