@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Start the product: Odoo 19.0 with the Distribution Sync addons on a demo
-# database, as two instances (tools/run_instances.py): the front one answers
-# webhooks and users and runs the queue_job runner, the jobs one runs the
-# jobs and the scheduled actions at a lower CPU priority.
+# database, as the two instances of the Procfile, run by honcho: the front one
+# answers webhooks and users and runs the queue_job runner, the jobs one runs
+# the jobs and the scheduled actions at a lower CPU priority. Ctrl-C or a
+# SIGTERM stops both.
 #
 # First run: writes .local/odoo.conf from odoo.conf.example (addons path,
 # data dir, a random master password, and an encryption key generated
@@ -14,7 +15,7 @@
 # ODOO_HTTP_PORT (8069), ODOO_GEVENT_PORT (8072), ODOO_JOBS_HTTP_PORT (8070),
 # ODOO_JOBS_GEVENT_PORT (8073),
 # DISTRIBUTION_DB (distribution_demo), PYTHON (python3).
-# Extra arguments are passed to both instances.
+# Extra arguments (without spaces) are passed to both instances.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +45,14 @@ command -v psql >/dev/null || die "psql (the PostgreSQL client) is not installed
 if command -v pg_isready >/dev/null && ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
     die "PostgreSQL does not answer at $PGHOST:$PGPORT."
 fi
+"$PYTHON" -c 'import honcho' 2>/dev/null ||
+    die "honcho is not installed for $PYTHON (requirements.txt): run make install."
+# Odoo's prefork server starts its gevent worker by running its own command
+# again: the odoo command that the package installs can be run again,
+# `python3 -m odoo` cannot.
+ODOO="$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/odoo"
+[ -x "$ODOO" ] ||
+    die "$ODOO is missing: install Odoo 19.0 as a package (make install)."
 
 pg() { # pg ROLE SQL: run one statement in the maintenance database
     PGCONNECT_TIMEOUT=10 psql -h "$PGHOST" -p "$PGPORT" -U "$1" -d postgres -XtAq \
@@ -114,21 +123,24 @@ fi
 grep -q '^\[distribution_jobs\]' "$CONF" ||
     die ".local/odoo.conf has no [distribution_jobs] section (the jobs instance):" \
         "delete it to have it written again, or copy that section from odoo.conf.example."
+JOBS_OPTIONS="$("$PYTHON" "$REPO/tools/jobs_instance_options.py" "$CONF")" ||
+    die "the [distribution_jobs] section of .local/odoo.conf is not usable (above)."
 
 # Command-line values win over the file, so the environment always applies.
-# tools/odoo_server.py is `python3 -m odoo` in a form that Odoo's prefork
-# server can re-execute for its gevent worker.
-ODOO_ARGS=(-c "$CONF" -d "$DB"
-    "--db_host=$PGHOST" "--db_port=$PGPORT" "--db_user=$PGUSER"
+DB_OPTIONS=("--db_host=$PGHOST" "--db_port=$PGPORT" "--db_user=$PGUSER")
+for arg in "${DB_OPTIONS[@]}" "$@"; do
+    [ "$arg" = "${arg//[[:space:]]/}" ] ||
+        die "'$arg': the Procfile passes options split on spaces, this one cannot contain any."
+done
+ODOO_INIT=("$ODOO" server -c "$CONF" -d "$DB" "${DB_OPTIONS[@]}"
     "--http-port=$HTTP_PORT" "--gevent-port=$GEVENT_PORT")
-ODOO=("$PYTHON" "$REPO/tools/odoo_server.py" "${ODOO_ARGS[@]}")
 
 # --- database, created once with demo data -----------------------------------
 exists="$(pg "$PGUSER" "SELECT 1 FROM pg_database WHERE datname = '$DB'")" ||
     die "cannot query PostgreSQL as $PGUSER."
 if [ "$exists" != 1 ]; then
     echo "Creating database $DB with $ADDONS and demo data"
-    if ! "${ODOO[@]}" -i "$ADDONS" --with-demo --workers=0 --max-cron-threads=0 \
+    if ! "${ODOO_INIT[@]}" -i "$ADDONS" --with-demo --workers=0 --max-cron-threads=0 \
         --stop-after-init; then
         pg "$PGUSER" "DROP DATABASE IF EXISTS \"$DB\"" >/dev/null || true
         die "installing the addons in $DB failed (database dropped)."
@@ -144,11 +156,18 @@ else
     done
     if [ -n "$missing" ]; then
         echo "Installing new addons in $DB: $missing"
-        "${ODOO[@]}" -i "$missing" --workers=0 --max-cron-threads=0 --stop-after-init ||
+        "${ODOO_INIT[@]}" -i "$missing" --workers=0 --max-cron-threads=0 --stop-after-init ||
             die "installing $missing in $DB failed."
     fi
 fi
 
 echo "Odoo on http://localhost:$HTTP_PORT (database $DB, login admin/admin)"
-exec "$PYTHON" "$REPO/tools/run_instances.py" "${ODOO_ARGS[@]}" \
-    --jobs "http_port=$JOBS_HTTP_PORT" --jobs "gevent_port=$JOBS_GEVENT_PORT" "$@"
+# The variables of the Procfile. honcho is told to read no .env file: this
+# script has already used the environment for the database and the
+# configuration, and the instances must see the same.
+export ODOO DISTRIBUTION_DB="$DB" ODOO_CONF="$CONF"
+export ODOO_HTTP_PORT="$HTTP_PORT" ODOO_GEVENT_PORT="$GEVENT_PORT"
+export ODOO_JOBS_HTTP_PORT="$JOBS_HTTP_PORT" ODOO_JOBS_GEVENT_PORT="$JOBS_GEVENT_PORT"
+export ODOO_OPTIONS="${DB_OPTIONS[*]}${*:+ $*}"
+export DISTRIBUTION_JOBS_OPTIONS="$JOBS_OPTIONS"
+exec "$PYTHON" -m honcho start -f "$REPO/Procfile" -d "$REPO" -e /dev/null

@@ -25,13 +25,14 @@ How: it creates a throwaway database ``distribution_bench_<hex>``
 (PostgreSQL from PGHOST, PGPORT, PGUSER, default 127.0.0.1, 5432, odoo),
 installs distribution_sync and the bare-route addon, creates a generic_json
 backend with a webhook secret and the products the orders refer to, then
-starts Odoo as odoo.conf.example recommends and as ``make run`` does, with
-``tools/run_instances.py`` (the example's settings are copied: the front
-instance's HTTP workers and queue_job's runner and channels, the jobs
-instance of ``[distribution_jobs]``), on free ports of 127.0.0.1, logging
-warnings to files. At the end it waits for the dispatchers and checks that
-the database holds exactly one exchange and one processing job per webhook
-sent, stops Odoo and drops the database (unless ``--keep-db``).
+starts Odoo as odoo.conf.example recommends and as ``make run`` does: the
+two instances of the Procfile, run by honcho (the example's settings are
+copied: the front instance's HTTP workers and queue_job's runner and
+channels, the jobs instance of ``[distribution_jobs]``), on free ports of
+127.0.0.1, logging warnings to files. At the end it waits for the
+dispatchers and checks that the database holds exactly one exchange and one
+processing job per webhook sent, stops Odoo and drops the database (unless
+``--keep-db``).
 
 The job runner runs during the measurement, as in production: the orders
 that the webhooks bring in are imported meanwhile by the jobs instance, at
@@ -80,6 +81,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -92,7 +94,10 @@ REPO = Path(__file__).resolve().parents[2]
 ADDONS_DIR = REPO / "addons"
 BENCH_ADDONS_DIR = Path(__file__).resolve().parent / "addons"
 CONF_EXAMPLE = REPO / "odoo.conf.example"
-RUN_INSTANCES = REPO / "tools" / "run_instances.py"
+PROCFILE = REPO / "Procfile"
+HONCHO = [sys.executable, "-m", "honcho", "start", "--no-colour"]
+sys.path.insert(0, str(REPO / "tools"))
+from jobs_instance_options import LayoutError, jobs_options  # noqa: E402
 
 INSTALL = "distribution_sync,distribution_bench_bare"
 KEYS_ENV = "DISTRIBUTION_ENCRYPTION_KEYS"
@@ -433,7 +438,21 @@ def check_odoo() -> str:
         raise SetupError(f"Odoo 19.0 is not importable: {exc}") from exc
     if not str(release.serie).startswith("19.0"):
         raise SetupError(f"Odoo 19.0 is needed, found {release.serie}.")
+    if not odoo_command().is_file():
+        raise SetupError(
+            f"{odoo_command()} is missing: Odoo is not installed as a package."
+        )
+    try:
+        import honcho  # noqa: F401
+    except ImportError as exc:
+        raise SetupError("honcho (requirements.txt) is not installed.") from exc
     return release.version
+
+
+def odoo_command() -> Path:
+    """The odoo command of this interpreter's Odoo package, as ``make run``
+    uses it: Odoo's prefork server runs it again for its gevent worker."""
+    return Path(sysconfig.get_path("scripts")) / "odoo"
 
 
 def write_config(
@@ -470,7 +489,7 @@ def write_config(
         "logfile": str(workdir / "odoo-jobs.log"),
     }
     # the runner's target ([queue_job] port) is the jobs instance's http_port:
-    # tools/run_instances.py passes it on
+    # the Procfile passes it on
     for section, values in (("options", options), ("distribution_jobs", jobs)):
         if not config.has_section(section):
             config.add_section(section)
@@ -512,11 +531,32 @@ def run_step(cmd: list[str], env: dict[str, str], what: str, log: Path, **kw) ->
     return done.stdout
 
 
-def start_odoo(conf: Path, env: dict[str, str], cwd: Path):
-    """Both instances, as ``make run`` starts them, in a session of their own."""
+def start_odoo(conf: Path, db: str, env: dict[str, str], cwd: Path):
+    """Both instances, as ``make run`` starts them: the Procfile, run by
+    honcho, with the database, the ports and the jobs instance's options of
+    ``conf`` (the database server is in ``conf``)."""
+    config = configparser.RawConfigParser()
+    config.read(conf, encoding="utf-8")
+    try:
+        jobs = jobs_options(conf)
+    except LayoutError as exc:
+        raise SetupError(str(exc)) from exc
+    procfile_env = dict(
+        env,
+        ODOO=str(odoo_command()),
+        ODOO_CONF=str(conf),
+        DISTRIBUTION_DB=db,
+        ODOO_HTTP_PORT=config.get("options", "http_port"),
+        ODOO_GEVENT_PORT=config.get("options", "gevent_port"),
+        ODOO_JOBS_HTTP_PORT=config.get("distribution_jobs", "http_port"),
+        ODOO_JOBS_GEVENT_PORT=config.get("distribution_jobs", "gevent_port"),
+        ODOO_OPTIONS="",
+        DISTRIBUTION_JOBS_OPTIONS=" ".join(jobs),
+    )
     return subprocess.Popen(
-        [sys.executable, str(RUN_INSTANCES), "-c", str(conf)],
-        env=env,
+        # no .env file: the instances see this environment, as with make run
+        [*HONCHO, "-e", os.devnull, "-f", str(PROCFILE), "-d", str(REPO)],
+        env=procfile_env,
         cwd=str(cwd),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -542,23 +582,29 @@ def wait_health(base_url: str, proc, log: Path, timeout: float = 120) -> None:
     raise SetupError(f"Odoo did not answer /web/health within {timeout:.0f} s.")
 
 
-def stop_odoo(proc, timeout: float = 90) -> None:
+def stop_odoo(proc, timeout: float = 60) -> None:
     if proc is None or proc.poll() is not None:
         return
+    import psutil
+
     try:
-        # tools/run_instances.py passes it on to both instances
-        proc.send_signal(signal.SIGTERM)
+        below = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        below = []
+    # honcho sends SIGTERM to each instance's process group (server, workers,
+    # gevent worker), and SIGKILL to what is left 5 s after one stopped
+    proc.send_signal(signal.SIGTERM)
+    try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
         proc.wait()
-    except ProcessLookupError:
-        return
-    # instances, workers and gevent processes share the group: none is left
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    # each instance has a session of its own: whatever honcho could not stop
+    for child in below:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
 
 
 # ---------------------------------------------------------------------------
@@ -869,7 +915,7 @@ def setup(args, ctx, workdir: Path) -> None:
     data = json.loads(line.split(" ", 1)[1])
     ctx["token"], ctx["currency"] = data["token"], data["currency"]
 
-    ctx["proc"] = start_odoo(conf, env, workdir)
+    ctx["proc"] = start_odoo(conf, db, env, workdir)
     ctx["base_url"] = f"http://127.0.0.1:{port}"
     wait_health(ctx["base_url"], ctx["proc"], log)
     wait_health(f"http://127.0.0.1:{jobs_port}", ctx["proc"], workdir / "odoo-jobs.log")
@@ -887,7 +933,7 @@ def setup(args, ctx, workdir: Path) -> None:
         f"  jobs instance on port {jobs_port}: workers = {jobs.get('workers')},"
         f" max_cron_threads = {jobs.get('max_cron_threads')},"
         f" server_wide_modules = {jobs.get('server_wide_modules')},"
-        f" nice = {jobs.get('nice')}"
+        " at a lower CPU priority (the Procfile's jobs line)"
     )
     print(f"  queue_job channels = {channels}")
     if args.drain_timeout:
