@@ -39,7 +39,7 @@ die() {
 
 # --- prerequisites ----------------------------------------------------------
 "$PYTHON" -c 'import odoo.release as r, sys; sys.exit(r.serie != "19.0")' 2>/dev/null ||
-    die "Odoo 19.0 is not importable by $PYTHON (this repository only holds addons)."
+    die "Odoo 19.0 is not importable by $PYTHON: run make install with the same PYTHON."
 command -v psql >/dev/null || die "psql (the PostgreSQL client) is not installed."
 [ "$PGUSER" != postgres ] || die "Odoo refuses the postgres role: set PGUSER to another role."
 if command -v pg_isready >/dev/null && ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
