@@ -361,6 +361,7 @@ class DistributionExchange(models.Model):
             eta=LAST_LOOK_DELAY if last_look else eta,
         ).dispatch(backend.id, batch_size=batch_size, last_look=last_look)
 
+    @api.private
     @api.model
     def dispatch(self, backend_id, batch_size=DISPATCH_BATCH_SIZE, last_look=False):
         """Queue job entry point: enqueue ``process`` for the received
@@ -491,6 +492,7 @@ class DistributionExchange(models.Model):
 
     # -- processing -------------------------------------------------------------
 
+    @api.private
     def process(self):
         """Queue job entry point: apply one exchange.
 

@@ -6,6 +6,10 @@ from odoo.tools import SQL
 
 from odoo.addons.distribution_connector.adapters.base import DistributionAdapter
 from odoo.addons.distribution_connector.errors import DistributionError, TransientError
+from odoo.addons.distribution_connector.tools.access import (
+    MANAGER_GROUP,
+    check_group,
+)
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..flows.common import ORDER_MODEL, parse_datetime
@@ -159,6 +163,7 @@ class DistributionBackend(models.Model):
 
     def action_pull_orders(self):
         """Button: pull the missed orders now, in a job."""
+        check_group(self, MANAGER_GROUP)
         for backend in self:
             backend.with_delay(
                 description=f"Pull missed orders of {backend.name}",
@@ -166,6 +171,7 @@ class DistributionBackend(models.Model):
             ).pull_orders_job()
         return True
 
+    @api.private
     def pull_orders_job(self):
         """Job entry point: pull this backend's missed orders; transient
         failures retry the job (nothing stored, the watermark stays)."""
