@@ -6,6 +6,7 @@ import uuid
 import psycopg2
 
 from odoo import api, fields, models, modules
+from odoo.exceptions import UserError
 from odoo.tools import SQL, sql
 
 from odoo.addons.queue_job.delay import Delayable
@@ -14,6 +15,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from ..errors import DistributionError, PermanentError, TransientError
 from ..jobs import delay_many
 from ..tools import inbox
+from ..tools.access import USER_GROUP, check_group
 
 _logger = logging.getLogger(__name__)
 
@@ -24,6 +26,10 @@ DISPATCH_BATCH_SIZE = 500
 DISPATCH_INTERVAL = 1
 # seconds before a dispatcher that found nothing takes its last look
 LAST_LOOK_DELAY = 5
+
+#: what an exchange is: stored with it, never changed afterwards, by anyone
+#: (a job applies what the exchange says with superuser rights)
+FROZEN_FIELDS = ("backend_id", "direction", "topic", "kind", "external_event_id")
 
 #: fields whose own index an earlier version had: the event's unique index
 #: and the result index (``_result_idx``) replaced them
@@ -588,19 +594,63 @@ class DistributionExchange(models.Model):
     # -- user actions -------------------------------------------------------------
 
     def action_retry(self):
-        """Process again once the cause is fixed; done exchanges are skipped."""
+        """Process again once the cause is fixed; done exchanges are skipped.
+
+        Users read exchanges only: their state changes here, once the
+        caller's group and companies are checked."""
+        check_group(self, USER_GROUP)
         to_retry = self.filtered(
             lambda e: e.state in ("error", "received") and not e.call_log
-        )
+        ).sudo()
         to_retry.write({"state": "received"})
         to_retry._enqueue_processing()
         return True
 
     def action_ignore(self):
-        self.filtered(lambda e: e.state != "done").write(
+        check_group(self, USER_GROUP)
+        self.filtered(lambda e: e.state != "done").sudo().write(
             {"state": "ignored", "processed_at": fields.Datetime.now()}
         )
         return True
+
+    def write(self, vals):
+        # who may write at all first, then what may change
+        self.check_access("write")
+        self._check_frozen(vals)
+        return super().write(vals)
+
+    def _check_frozen(self, vals):
+        """Refuse to change what an exchange is (``FROZEN_FIELDS``) or what
+        was received: the body of an inbound exchange never changes once
+        stored; that of an outbound one is what Odoo sends, written by its
+        flow (as superuser) only.
+
+        :raise UserError: naming the exchange and the fields
+        """
+        names = [name for name in (*FROZEN_FIELDS, "raw_body") if name in vals]
+        if not names:
+            return
+        for exchange in self:
+            changed = [
+                name
+                for name in names
+                if _stored_value(exchange, name) != (vals[name] or False)
+                and (
+                    name != "raw_body" or exchange.direction == "in" or not self.env.su
+                )
+            ]
+            if changed:
+                raise UserError(
+                    self.env._(
+                        "%(exchange)s keeps what it was stored with: its "
+                        "%(fields)s cannot change.",
+                        exchange=exchange.display_name,
+                        fields=", ".join(
+                            self._fields[name].get_description(self.env)["string"]
+                            for name in changed
+                        ),
+                    )
+                )
 
     def _result_record(self):
         """The record this exchange produced, or an empty recordset (none
@@ -627,3 +677,10 @@ class DistributionExchange(models.Model):
             return json.dumps(json.loads(self.raw_body or ""), indent=2, sort_keys=True)
         except ValueError:
             return self.raw_body
+
+
+def _stored_value(record, name):
+    """The stored value of field ``name`` of ``record`` as ``write`` takes it
+    (an id for a many2one), False when empty."""
+    field = record._fields[name]
+    return field.convert_to_write(record[name], record) or False
