@@ -654,11 +654,16 @@ class DistributionExchange(models.Model):
 
     def _result_record(self):
         """The record this exchange produced, or an empty recordset (none
-        yet, deleted, or of a model that is not installed)."""
+        yet, deleted, of a model that is not installed, or of a company the
+        current user does not work in)."""
         self.ensure_one()
         if not (self.res_model and self.res_id) or self.res_model not in self.env:
             return self.browse()
-        return self.env[self.res_model].browse(self.res_id).exists()
+        record = self.env[self.res_model].browse(self.res_id).exists()
+        company = record.sudo().company_id if "company_id" in record._fields else None
+        if company and not self.env.su and company not in self.env.companies:
+            return self.browse()
+        return record
 
     def action_open_result(self):
         self.ensure_one()

@@ -458,10 +458,12 @@ class DistributionBackend(models.Model):
     def _compute_health_queue_backlog(self):
         self.env["queue.job"].flush_model()
         backlog = self.env["distribution.queue.backlog"].search(
-            [], limit=MAX_QUEUE_CHANNELS
+            [("company_id", "in", self.company_id.ids)], limit=MAX_QUEUE_CHANNELS
         )
         for backend in self:
-            backend.health_queue_backlog_ids = backlog
+            backend.health_queue_backlog_ids = backlog.filtered(
+                lambda row, company=backend.company_id: row.company_id == company
+            )
 
     # -- buttons: the lists behind the figures ----------------------------------
 
