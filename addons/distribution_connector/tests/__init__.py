@@ -5,3 +5,4 @@ from . import test_webhook
 from . import test_dispatch
 from . import test_exchange_duplicates
 from . import test_inbox
+from . import test_access
