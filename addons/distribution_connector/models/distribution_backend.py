@@ -8,6 +8,7 @@ from odoo.tools import SQL
 
 from ..adapters import ADAPTERS
 from ..tools import cipher, setting
+from ..tools.access import MANAGER_GROUP, check_group
 
 _logger = logging.getLogger(__name__)
 
@@ -130,7 +131,9 @@ class DistributionBackend(models.Model):
         string="Run jobs as",
         required=True,
         default=lambda self: self.env.ref("base.user_root"),
-        help="Technical user the queue jobs of this backend run as.",
+        help="Technical user the queue jobs of this backend run as: a "
+        "Distribution Manager, since jobs record what they did on exchanges "
+        "and stock levels, which plain users only read.",
     )
 
     # -- webhooks -----------------------------------------------------------
@@ -316,6 +319,7 @@ class DistributionBackend(models.Model):
         return text
 
     def action_revoke_previous_webhook_secret(self):
+        check_group(self, MANAGER_GROUP, "write")
         self.sudo().write(
             {
                 "webhook_secret_previous_enc": False,
@@ -324,6 +328,7 @@ class DistributionBackend(models.Model):
         )
 
     def action_regenerate_webhook_token(self):
+        check_group(self, MANAGER_GROUP, "write")
         for backend in self.sudo():
             backend.webhook_token = _new_webhook_token()
             backend.message_post(body=self.env._("Webhook URL regenerated."))
@@ -331,21 +336,27 @@ class DistributionBackend(models.Model):
     def action_reencrypt_secrets(self):
         """Re-encrypt the stored secrets under the primary key (key rotation).
 
-        Called on no record, it re-encrypts every backend's secrets.
+        Called on no record, it re-encrypts the secrets of every backend the
+        caller may change (every backend for the superuser).
         """
+        check_group(self, MANAGER_GROUP, "write")
         columns = [*SECRET_FIELDS.values(), "webhook_secret_previous_enc"]
-        backends = self.sudo().with_context(active_test=False)
+        backends = self.with_context(active_test=False)
         if not backends:
             with_secret = [(column, "!=", False) for column in columns]
-            backends = backends.search(["|"] * (len(columns) - 1) + with_secret)
-        for backend in backends:
-            backend.write(
-                {
-                    column: cipher.rotate(backend[column])
-                    for column in columns
-                    if backend[column]
-                }
+            found = backends.sudo().search(["|"] * (len(columns) - 1) + with_secret)
+            # those the caller may change: the backends of its companies
+            backends = found.with_env(backends.env).filtered(
+                lambda backend: backend.has_access("write")
             )
+        for backend in backends.sudo():
+            vals = {
+                column: cipher.rotate(backend[column])
+                for column in columns
+                if backend[column]
+            }
+            if vals:
+                backend.write(vals)
 
     @api.constrains("adapter")
     def _check_adapter(self):
@@ -355,6 +366,19 @@ class DistributionBackend(models.Model):
                     self.env._(
                         "No adapter is installed for %(adapter)s.",
                         adapter=backend.adapter,
+                    )
+                )
+
+    @api.constrains("job_user_id")
+    def _check_job_user(self):
+        for backend in self:
+            if not backend.job_user_id.sudo().has_group(MANAGER_GROUP):
+                raise ValidationError(
+                    self.env._(
+                        "The jobs of %(backend)s run as %(user)s, who is no "
+                        "Distribution Manager: they could not record their work.",
+                        backend=backend.name,
+                        user=backend.job_user_id.name,
                     )
                 )
 
@@ -385,11 +409,13 @@ class DistributionBackend(models.Model):
         return action
 
     def action_pause(self):
+        check_group(self, MANAGER_GROUP, "write")
         self.paused = True
 
     def action_resume(self):
         """Activate (or resume) the backend: it accepts webhooks and sends
         out. Its webhooks are signed, so it needs its secret first."""
+        check_group(self, MANAGER_GROUP, "write")
         for backend in self:
             if not backend.sudo().webhook_secret_enc:
                 raise UserError(

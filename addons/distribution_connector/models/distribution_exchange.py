@@ -6,6 +6,7 @@ import uuid
 import psycopg2
 
 from odoo import api, fields, models, modules
+from odoo.exceptions import UserError
 from odoo.tools import SQL, sql
 
 from odoo.addons.queue_job.delay import Delayable
@@ -22,6 +23,7 @@ from odoo.addons.queue_job.job import (
 from ..errors import DistributionError, PermanentError, TransientError
 from ..jobs import delay_many
 from ..tools import inbox
+from ..tools.access import USER_GROUP, check_group
 
 _logger = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ LIVE_JOB_STATES = (WAIT_DEPENDENCIES, PENDING, ENQUEUED, STARTED)
 #: the dispatch cron checks that job (``_recover_lost_processing``)
 RECOVERY_GRACE_PARAM = "distribution_connector.job_recovery_grace"
 DEFAULT_RECOVERY_GRACE = 10
+#: what an exchange is: stored with it, never changed afterwards, by anyone
+#: (a job applies what the exchange says with superuser rights)
+FROZEN_FIELDS = ("backend_id", "direction", "topic", "kind", "external_event_id")
 
 #: fields whose own index an earlier version had: the event's unique index
 #: and the result index (``_result_idx``) replaced them
@@ -463,6 +468,7 @@ class DistributionExchange(models.Model):
             eta=LAST_LOOK_DELAY if last_look else eta,
         ).dispatch(backend.id, batch_size=batch_size, last_look=last_look)
 
+    @api.private
     @api.model
     def dispatch(self, backend_id, batch_size=DISPATCH_BATCH_SIZE, last_look=False):
         """Queue job entry point: enqueue ``process`` for the received
@@ -723,6 +729,7 @@ class DistributionExchange(models.Model):
 
     # -- processing -------------------------------------------------------------
 
+    @api.private
     def process(self):
         """Queue job entry point: apply one exchange.
 
@@ -818,27 +825,76 @@ class DistributionExchange(models.Model):
     # -- user actions -------------------------------------------------------------
 
     def action_retry(self):
-        """Process again once the cause is fixed; done exchanges are skipped."""
+        """Process again once the cause is fixed; done exchanges are skipped.
+
+        Users read exchanges only: their state changes here, once the
+        caller's group and companies are checked."""
+        check_group(self, USER_GROUP)
         to_retry = self.filtered(
             lambda e: e.state in ("error", "received") and not e.call_log
-        )
+        ).sudo()
         to_retry.write({"state": "received"})
         to_retry._enqueue_processing()
         return True
 
     def action_ignore(self):
-        self.filtered(lambda e: e.state != "done").write(
+        check_group(self, USER_GROUP)
+        self.filtered(lambda e: e.state != "done").sudo().write(
             {"state": "ignored", "processed_at": fields.Datetime.now()}
         )
         return True
 
+    def write(self, vals):
+        # who may write at all first, then what may change
+        self.check_access("write")
+        self._check_frozen(vals)
+        return super().write(vals)
+
+    def _check_frozen(self, vals):
+        """Refuse to change what an exchange is (``FROZEN_FIELDS``) or what
+        was received: the body of an inbound exchange never changes once
+        stored; that of an outbound one is what Odoo sends, written by its
+        flow (as superuser) only.
+
+        :raise UserError: naming the exchange and the fields
+        """
+        names = [name for name in (*FROZEN_FIELDS, "raw_body") if name in vals]
+        if not names:
+            return
+        for exchange in self:
+            changed = [
+                name
+                for name in names
+                if _stored_value(exchange, name) != (vals[name] or False)
+                and (
+                    name != "raw_body" or exchange.direction == "in" or not self.env.su
+                )
+            ]
+            if changed:
+                raise UserError(
+                    self.env._(
+                        "%(exchange)s keeps what it was stored with: its "
+                        "%(fields)s cannot change.",
+                        exchange=exchange.display_name,
+                        fields=", ".join(
+                            self._fields[name].get_description(self.env)["string"]
+                            for name in changed
+                        ),
+                    )
+                )
+
     def _result_record(self):
         """The record this exchange produced, or an empty recordset (none
-        yet, deleted, or of a model that is not installed)."""
+        yet, deleted, of a model that is not installed, or of a company the
+        current user does not work in)."""
         self.ensure_one()
         if not (self.res_model and self.res_id) or self.res_model not in self.env:
             return self.browse()
-        return self.env[self.res_model].browse(self.res_id).exists()
+        record = self.env[self.res_model].browse(self.res_id).exists()
+        company = record.sudo().company_id if "company_id" in record._fields else None
+        if company and not self.env.su and company not in self.env.companies:
+            return self.browse()
+        return record
 
     def action_open_result(self):
         self.ensure_one()
@@ -857,3 +913,10 @@ class DistributionExchange(models.Model):
             return json.dumps(json.loads(self.raw_body or ""), indent=2, sort_keys=True)
         except ValueError:
             return self.raw_body
+
+
+def _stored_value(record, name):
+    """The stored value of field ``name`` of ``record`` as ``write`` takes it
+    (an id for a many2one), False when empty."""
+    field = record._fields[name]
+    return field.convert_to_write(record[name], record) or False

@@ -6,3 +6,4 @@ from . import test_dispatch
 from . import test_exchange_duplicates
 from . import test_inbox
 from . import test_demo_delivery
+from . import test_access

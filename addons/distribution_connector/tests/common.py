@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 
 from odoo import SUPERUSER_ID, api
 from odoo.orm.environments import Transaction
+from odoo.tests.common import JsonRpcException
 from odoo.tools.convert import convert_file
 
 from ..adapters.generic_json import EVENT_ID_HEADER, sign
@@ -146,3 +147,34 @@ class DistributionTestMixin:
                 job.result = getattr(records, job.method_name)(*job.args, **job.kwargs)
                 done.append(job)
         raise AssertionError(f"jobs still enqueued after {rounds} rounds")
+
+
+class RpcMixin:
+    """Calls made the way the web client makes them (``HttpCase``): JSON-RPC
+    to ``/web/dataset/call_kw`` (ORM and model methods) or
+    ``/web/dataset/call_button`` (a button), logged in as a user whose
+    password is its login (``new_test_user``)."""
+
+    def rpc(self, login, model, method, args, kwargs=None, button=False):
+        self.authenticate(login, login)
+        route = "call_button" if button else "call_kw"
+        result = self.make_jsonrpc_request(
+            f"/web/dataset/{route}/{model}.{method}",
+            {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
+        )
+        # what the request changed, read afresh by the test
+        self.env.invalidate_all()
+        return result
+
+    def assertRpcRefused(self, login, model, method, args, kwargs=None, **options):
+        """The call ends with an ``AccessError`` (or ``error``, another
+        exception class of ``odoo.exceptions``) answered to the client."""
+        error = options.pop("error", "AccessError")
+        with self.assertRaises(JsonRpcException) as caught:
+            self.rpc(login, model, method, args, kwargs, **options)
+        self.env.invalidate_all()
+        self.assertEqual(
+            str(caught.exception),
+            f"odoo.exceptions.{error}",
+            f"{login} calling {model}.{method}",
+        )

@@ -1,2 +1,2 @@
-from . import cipher, inbox
+from . import access, cipher, inbox
 from .settings import setting

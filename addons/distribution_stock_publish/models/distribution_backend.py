@@ -9,6 +9,10 @@ from odoo.tools import SQL, float_compare
 
 from odoo.addons.distribution_connector.adapters.base import DistributionAdapter
 from odoo.addons.distribution_connector.errors import DistributionError, TransientError
+from odoo.addons.distribution_connector.tools.access import (
+    MANAGER_GROUP,
+    check_group,
+)
 from odoo.addons.queue_job.exception import RetryableJobError
 
 STOCK_DRIFT = "stock_drift"
@@ -84,6 +88,7 @@ class DistributionBackend(models.Model):
 
     def action_check_stock_drift(self):
         """Button: check the channel's quantities now, in a job."""
+        check_group(self, MANAGER_GROUP)
         for backend in self:
             backend.with_delay(
                 description=f"Check the stock shown by {backend.name}",
@@ -91,6 +96,7 @@ class DistributionBackend(models.Model):
             ).check_stock_drift_job()
         return True
 
+    @api.private
     def check_stock_drift_job(self):
         """Job entry point; transient failures retry the job."""
         self.ensure_one()

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from odoo.addons.distribution_connector.tools.access import USER_GROUP, check_group
+
 
 class DistributionException(models.Model):
     _inherit = "distribution.exception"
@@ -20,6 +22,7 @@ class DistributionException(models.Model):
 
     def action_retry(self):
         """Retrying a channel stock drift publishes our quantity again."""
+        check_group(self, USER_GROUP)
         drifts = self.filtered(
             lambda exc: (
                 exc.state == "open"

@@ -4,6 +4,11 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
+from odoo.addons.distribution_connector.tools.access import (
+    MANAGER_GROUP,
+    check_group,
+)
+
 from ..engine import FORECAST
 
 #: fields whose change alters the computed quantities
@@ -362,6 +367,7 @@ class DistributionPublishRule(models.Model):
 
     def action_recompute_now(self):
         """Recompute every level of these rules now, export what changed."""
+        check_group(self, MANAGER_GROUP)
         Level = self.env["distribution.stock.level"].sudo()
         engine = Level._stock_publish_engine()
         rules = self.sudo().filtered("active")
@@ -381,6 +387,7 @@ class DistributionPublishRule(models.Model):
 
     def action_publish_now(self):
         """Export now what differs from the published numbers."""
+        check_group(self, MANAGER_GROUP)
         Level = self.env["distribution.stock.level"].sudo()
         ids = Level.search(
             [

@@ -15,6 +15,10 @@ from odoo.addons.distribution_connector.errors import (
     PermanentError,
     TransientError,
 )
+from odoo.addons.distribution_connector.tools.access import (
+    MANAGER_GROUP,
+    check_group,
+)
 from odoo.addons.queue_job.exception import RetryableJobError
 
 _logger = logging.getLogger(__name__)
@@ -103,6 +107,7 @@ class DistributionStockLevel(models.Model):
                 jobs += 1
         return jobs
 
+    @api.private
     def export_batch(self):
         """Job entry point: send these levels' quantities to their channel.
 
@@ -371,6 +376,7 @@ class DistributionStockLevel(models.Model):
 
     def action_recompute_now(self):
         """Recompute the selected levels now, then export what changed."""
+        check_group(self, MANAGER_GROUP)
         levels = self.sudo()
         engine = self._stock_publish_engine()
         stats = engine.recompute(level_ids=levels.ids)
@@ -387,6 +393,7 @@ class DistributionStockLevel(models.Model):
 
     def action_publish_now(self):
         """Send the selected levels to their channels now, even unchanged."""
+        check_group(self, MANAGER_GROUP)
         levels = self.sudo()
         dirty = levels.filtered(lambda level: level.state == "dirty")
         if dirty:

@@ -143,6 +143,7 @@ class DistributionStockLevel(models.Model):
     def _cron_sweep(self):
         return self.sweep()
 
+    @api.private
     @api.model
     def sweep(self):
         """Job and cron entry point: recompute the dirty levels in batches,

@@ -11,6 +11,10 @@ from odoo.addons.distribution_connector.adapters.generic_json import (
     sign,
 )
 from odoo.addons.distribution_connector.errors import DistributionError, TransientError
+from odoo.addons.distribution_connector.tools.access import (
+    MANAGER_GROUP,
+    check_group,
+)
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..flows.common import ORDER_MODEL, parse_datetime
@@ -164,6 +168,7 @@ class DistributionBackend(models.Model):
 
     def action_pull_orders(self):
         """Button: pull the missed orders now, in a job."""
+        check_group(self, MANAGER_GROUP)
         for backend in self:
             backend.with_delay(
                 description=f"Pull missed orders of {backend.name}",
@@ -171,6 +176,7 @@ class DistributionBackend(models.Model):
             ).pull_orders_job()
         return True
 
+    @api.private
     def pull_orders_job(self):
         """Job entry point: pull this backend's missed orders; transient
         failures retry the job (nothing stored, the watermark stays)."""
@@ -457,10 +463,12 @@ class DistributionBackend(models.Model):
     def _compute_health_queue_backlog(self):
         self.env["queue.job"].flush_model()
         backlog = self.env["distribution.queue.backlog"].search(
-            [], limit=MAX_QUEUE_CHANNELS
+            [("company_id", "in", self.company_id.ids)], limit=MAX_QUEUE_CHANNELS
         )
         for backend in self:
-            backend.health_queue_backlog_ids = backlog
+            backend.health_queue_backlog_ids = backlog.filtered(
+                lambda row, company=backend.company_id: row.company_id == company
+            )
 
     # -- buttons: the lists behind the figures ----------------------------------
 

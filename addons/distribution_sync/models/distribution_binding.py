@@ -1,8 +1,10 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL
 
 from odoo.addons.distribution_connector.errors import TransientError
+from odoo.addons.distribution_connector.tools.access import is_manager
 
 from .distribution_exception import MAPPING_TYPES
 
@@ -98,7 +100,82 @@ class DistributionBinding(models.Model):
                     ref.split(",") if isinstance(ref, str) else (ref._name, ref.id)
                 )
                 vals.update(res_model=model, res_id=int(res_id))
-        return super().create(vals_list)
+        self._check_backends(vals_list)
+        bindings = super().create(vals_list)
+        bindings._check_user_may_change()
+        return bindings
+
+    def write(self, vals):
+        self._check_backends([vals])
+        self._check_user_may_change()
+        result = super().write(vals)
+        self._check_user_may_change()
+        return result
+
+    def _check_backends(self, vals_list):
+        """A binding goes to a backend of the caller's companies."""
+        backend_ids = {vals.get("backend_id") for vals in vals_list} - {None, False}
+        backends = self.env["distribution.backend"].browse(sorted(backend_ids))
+        backends.check_access("read")
+
+    def _check_user_may_change(self):
+        """Distribution Users maintain mappings (SKUs, locations) by hand;
+        the bindings of orders, customers and transfers are the flows' own,
+        changed by managers only.
+
+        :raise AccessError: a user's change of another binding
+        """
+        if is_manager(self.env):
+            return
+        for binding in self:
+            if binding.res_model not in MAPPING_TYPES:
+                raise AccessError(
+                    self.env._(
+                        "Binding %(binding)s (%(model)s) is kept by the flows: "
+                        "only a Distribution Manager may change it. Users map "
+                        "SKUs and locations.",
+                        binding=binding.external_id,
+                        model=binding.res_model,
+                    )
+                )
+
+    @api.model
+    def _bindable_models(self):
+        """Models a binding may point to."""
+        return [model for model, _label in BINDABLE_MODELS]
+
+    @api.constrains("backend_id", "res_model", "res_id")
+    def _check_record(self):
+        """A binding points at an existing record of a bindable model and of
+        its backend's company (or shared by every company)."""
+        bindable = self._bindable_models()
+        for binding in self:
+            if binding.res_model not in bindable or binding.res_model not in self.env:
+                raise ValidationError(
+                    self.env._(
+                        "A binding cannot point to %(model)s records.",
+                        model=binding.res_model,
+                    )
+                )
+            record = self.env[binding.res_model].sudo().browse(binding.res_id)
+            if not record.exists():
+                raise ValidationError(
+                    self.env._(
+                        "Binding %(binding)s points to no record.",
+                        binding=binding.external_id,
+                    )
+                )
+            company = record.company_id if "company_id" in record._fields else None
+            if company and company != binding.company_id:
+                raise ValidationError(
+                    self.env._(
+                        "Binding %(binding)s of %(backend)s can only point to "
+                        "a record of %(company)s, or of every company.",
+                        binding=binding.external_id,
+                        backend=binding.backend_id.name,
+                        company=binding.company_id.name,
+                    )
+                )
 
     def _waiting_keys(self):
         """{(backend id, exception type, key)} these mappings answer."""

@@ -6,7 +6,12 @@ from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL
 
-MANAGER_GROUP = "distribution_connector.group_distribution_manager"
+from odoo.addons.distribution_connector.tools.access import (
+    MANAGER_GROUP,
+    USER_GROUP,
+    check_group,
+    is_manager,
+)
 
 EXCEPTION_TYPES = [
     ("invalid_payload", "Invalid payload"),
@@ -51,6 +56,10 @@ MAPPING_TYPES = {
     "product.product": "unknown_sku",
     "stock.location": "unknown_location",
 }
+
+#: what a Distribution User changes on an exception by hand (assigning it);
+#: the rest goes through the actions (Retry, Ignore, Map SKU...)
+USER_WRITABLE_FIELDS = frozenset({"user_id"})
 
 #: the activity an assignee gets for each exception assigned to them
 REVIEW_ACTIVITY = "mail.mail_activity_data_todo"
@@ -351,6 +360,7 @@ class DistributionException(models.Model):
 
         Findings (stock drifts) are not failures of their exchange: a later
         snapshot or Apply count settles them, not a retry."""
+        check_group(self, USER_GROUP)
         to_retry = self.filtered(
             lambda e: e.state == "open" and e.type not in FINDING_TYPES
         )
@@ -371,8 +381,9 @@ class DistributionException(models.Model):
         }
 
     def _ignore(self, reason):
+        check_group(self, USER_GROUP)
         open_ones = self.filtered(lambda e: e.state == "open")
-        open_ones.write(
+        open_ones.sudo().write(
             {
                 "state": "ignored",
                 "ignore_reason": reason,
@@ -390,10 +401,7 @@ class DistributionException(models.Model):
         location itself (no lot, package or owner) as an inventory
         adjustment, so that moves validated since the count are kept.
         """
-        if not self.env.user.has_group(MANAGER_GROUP):
-            raise AccessError(
-                self.env._("Only Distribution Managers may apply a stock count.")
-            )
+        check_group(self, MANAGER_GROUP)
         for exc in self:
             if exc.type != "stock_drift" or exc.state != "open":
                 raise UserError(
@@ -453,6 +461,13 @@ class DistributionException(models.Model):
         return exceptions
 
     def write(self, vals):
+        if not is_manager(self.env) and vals.keys() - USER_WRITABLE_FIELDS:
+            raise AccessError(
+                self.env._(
+                    "Exceptions change through their actions (Retry, Ignore, "
+                    "Map SKU...); a Distribution User only assigns them."
+                )
+            )
         result = super().write(vals)
         if vals.get("user_id"):
             self._schedule_review()

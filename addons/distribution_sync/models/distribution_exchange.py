@@ -140,7 +140,7 @@ class DistributionExchange(models.Model):
         try:
             with self.env.cr.savepoint():
                 payload = flow_class(exchange).payload()
-                self.raw_body = json.dumps(payload, indent=2, sort_keys=True)
+                exchange.raw_body = json.dumps(payload, indent=2, sort_keys=True)
         except DistributionError as err:
             _logger.info("No payload kept for exchange %s: %s", self.id, err.kind)
 

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -53,6 +53,7 @@ class StockPicking(models.Model):
                 identity_key=f"distribution.fulfillment:{picking.id}",
             ).distribution_export_fulfillment()
 
+    @api.private
     def distribution_export_fulfillment(self):
         """Queue job entry point: tell the order's channel that this delivery
         shipped. Idempotent: a delivery sent already is not sent again."""

@@ -3,8 +3,11 @@ from odoo.tools import SQL
 
 
 class DistributionQueueBacklog(models.Model):
-    """Queue jobs not finished yet, per queue channel: what the job runner
-    still has to do, and how long the oldest has been waiting."""
+    """Queue jobs not finished yet, per queue channel and company: what the
+    job runner still has to do, and how long the oldest has been waiting.
+
+    Each company sees its own jobs only (record rule on ``company_id``, the
+    company a job was enqueued in)."""
 
     _name = "distribution.queue.backlog"
     _description = "Queue backlog per channel"
@@ -13,6 +16,7 @@ class DistributionQueueBacklog(models.Model):
     _rec_name = "channel"
 
     channel = fields.Char(readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
     waiting_count = fields.Integer(
         string="Waiting", readonly=True, help="Pending, or waiting on other jobs."
     )
@@ -33,8 +37,9 @@ class DistributionQueueBacklog(models.Model):
                 """
             CREATE OR REPLACE VIEW %s AS (
                 SELECT
-                    row_number() OVER (ORDER BY j.channel) AS id,
+                    row_number() OVER (ORDER BY j.channel, j.company_id) AS id,
                     j.channel,
+                    j.company_id,
                     COUNT(*) FILTER (
                         WHERE j.state IN ('pending', 'wait_dependencies'))
                         AS waiting_count,
@@ -50,7 +55,7 @@ class DistributionQueueBacklog(models.Model):
                 FROM queue_job j
                 WHERE j.state IN (
                     'pending', 'wait_dependencies', 'enqueued', 'started', 'failed')
-                GROUP BY j.channel
+                GROUP BY j.channel, j.company_id
             )
             """,
                 SQL.identifier(self._table),

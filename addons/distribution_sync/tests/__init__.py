@@ -20,3 +20,4 @@ from . import test_reconcile_orders
 from . import test_settlement
 from . import test_ops_tours
 from . import test_exception_queue
+from . import test_access

@@ -5,6 +5,11 @@ import json
 from odoo import fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.distribution_connector.tools.access import (
+    MANAGER_GROUP,
+    check_group,
+)
+
 
 class DistributionSettlementImport(models.TransientModel):
     """Upload a canonical settlement file: it goes through the inbox like the
@@ -24,6 +29,8 @@ class DistributionSettlementImport(models.TransientModel):
 
     def action_import(self):
         self.ensure_one()
+        # stored with superuser rights: into a backend of the caller's companies
+        check_group(self.backend_id, MANAGER_GROUP)
         body = base64.b64decode(self.file or b"")
         if not body:
             raise UserError(self.env._("The file is empty."))
