@@ -205,14 +205,17 @@ class BackendHttpClient:
         backend = self.backend
         if backend.rate_limit_per_second <= 0:
             return
-        wait = (
-            self.backend.env["distribution.backend.throttle"]
+        taken, wait = (
+            backend.env["distribution.backend.throttle"]
             .sudo()
             ._take(
-                backend, backend.rate_limit_per_second, max(1, backend.rate_limit_burst)
+                backend,
+                backend.rate_limit_per_second,
+                max(1, backend.rate_limit_burst),
+                self.max_inline_wait,
             )
         )
-        if wait > self.max_inline_wait:
+        if not taken:
             raise RateLimitedError(
                 f"Own rate limit of {backend.name}: next slot in {wait:.0f} s",
                 retry_after=max(1, round(wait)),

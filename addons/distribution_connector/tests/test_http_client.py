@@ -167,6 +167,25 @@ class TestHttpClient(DistributionTestMixin, TransactionCase):
         self.assertAlmostEqual(slots[0], 0.2, delta=0.05)
         self.assertAlmostEqual(slots[1], 0.4, delta=0.05)
 
+    def test_callers_that_give_up_take_no_token(self):
+        self.backend.write({"rate_limit_per_second": 1.0, "rate_limit_burst": 1})
+        for _ in range(2):
+            self.server.add("GET", "/api/x", json_body={})
+        client = self.client()
+        client.max_inline_wait = 0.5
+        client.request("GET", "x", topic="t")  # the bucket's only token
+        for _caller in range(3):
+            # the next token comes in a second: too late for these callers
+            error = self.failing(RateLimitedError, client, "GET", "x", topic="t")
+            self.assertEqual(error.retry_after, 1)
+        # none of them kept a place in line: the next caller willing to wait
+        # gets the token that comes in a second
+        client.max_inline_wait = 10.0
+        client.request("GET", "x", topic="t")
+        self.assertEqual(len(self.waits), 1)
+        self.assertLessEqual(self.waits[0], 1.0)
+        self.assertEqual(len(self.server.calls()), 2)
+
     def test_retry_after_http_date(self):
         self.assertEqual(retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), 0.0)
         self.assertEqual(retry_after_seconds("3"), 3.0)
