@@ -14,10 +14,10 @@ from .common import commit_backend, committed_env
 
 WORKERS = 4
 CALLS = 50
-RATE = 100.0
+RATE = 80.0
 BURST = 5
 #: how late a thread may run after the moment it was given, on a busy machine
-JITTER = 0.02
+JITTER = 0.05
 WORKER_TIMEOUT = 60
 
 
