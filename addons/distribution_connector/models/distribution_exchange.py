@@ -229,8 +229,12 @@ class DistributionExchange(models.Model):
         help="A record of one HTTP call made by the HTTP client: kept for "
         "tracing, never processed nor retried.",
     )
+    # an answer, an error answer above all, may quote data or internals of
+    # the other side: users see the call's status and its error line
     response_body = fields.Text(
-        readonly=True, help="What the other side answered to an outbound call."
+        readonly=True,
+        groups="distribution_connector.group_distribution_manager",
+        help="What the other side answered to an outbound call.",
     )
     duplicate_count = fields.Integer(
         string="Duplicates",

@@ -2,14 +2,24 @@
 
 Answers come from a script (queued answers per method and path, then
 optional handlers); every request is recorded, so tests count the calls.
+With a certificate it speaks HTTPS, and records the host names clients ask
+for in their TLS handshake (SNI).
 """
 
+import datetime
 import json
+import os
+import ssl
 import threading
 import time
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 class Recorded:
@@ -24,8 +34,44 @@ class Recorded:
         return json.loads(self.body or b"null")
 
 
+def self_signed_certificate(directory, host="localhost"):
+    """Write a new self-signed certificate for ``host`` and its key into
+    ``directory``; return (certificate path, key path)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = os.path.join(directory, f"{host}.crt")
+    key_path = os.path.join(directory, f"{host}.key")
+    with open(cert_path, "wb") as file:
+        file.write(certificate.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as file:
+        file.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return cert_path, key_path
+
+
 class FakeServer:
-    def __init__(self):
+    def __init__(self, certificate=None):
+        """:param certificate: (certificate path, key path) to speak HTTPS"""
+        self.certificate = certificate
+        self.server_names = []  # SNI of each TLS handshake
         self.requests = []
         self.scripts = defaultdict(deque)
         self.handlers = {}
@@ -66,7 +112,12 @@ class FakeServer:
     @property
     def url(self):
         host, port = self._server.server_address
-        return f"http://{host}:{port}"
+        scheme = "https" if self.certificate else "http"
+        return f"{scheme}://{host}:{port}"
+
+    @property
+    def port(self):
+        return self._server.server_address[1]
 
     # -- life cycle ------------------------------------------------------------
 
@@ -119,6 +170,15 @@ class FakeServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.certificate:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.certificate)
+            context.sni_callback = lambda _sock, name, _context: (
+                self.server_names.append(name)
+            )
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True
+            )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -39,7 +39,7 @@ import math
 import re
 from collections import defaultdict
 from datetime import timezone
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from odoo.addons.distribution_connector.adapters.base import (
     DistributionAdapter,
@@ -199,7 +199,11 @@ def line_sku(item):
 
 
 def _tax_rates(payload):
-    """rate id (str) -> canonical tax, from the order's ``tax_lines``."""
+    """rate id (str) -> canonical tax, from the order's ``tax_lines``.
+
+    WooCommerce records ``rate_percent`` on tax lines since 3.7; without it,
+    the rate is derived from the order's amounts (:func:`_derived_rate`).
+    """
     rates = {}
     tax_lines = payload.get("tax_lines") or []
     if not isinstance(tax_lines, list):
@@ -209,11 +213,145 @@ def _tax_rates(payload):
         if not isinstance(tax_line, dict) or tax_line.get("rate_id") in (None, ""):
             raise _invalid(f"{path} has no rate_id.", path)
         rate = _decimal(tax_line.get("rate_percent"), f"{path}.rate_percent")
+        if rate is None:
+            rate = _derived_rate(payload, tax_line, path)
         rates[str(tax_line["rate_id"])] = (
             _compact({"name": _text(tax_line.get("label")) or None, "rate": rate}),
             path,
         )
     return rates
+
+
+def _derived_rate(payload, tax_line, json_path):
+    """The percentage of a tax line without ``rate_percent`` (WooCommerce
+    before 3.7), or None when the order's amounts cannot tell it.
+
+    Every amount is rounded, so each one only bounds the rate: the tax
+    line's ``tax_total`` and ``shipping_tax_total`` over the totals of the
+    lines it taxes, and each line's tax of that ``rate_id`` (its ``taxes``)
+    over the line's total and subtotal (a compound rate's base includes the
+    line's other taxes). The rate is the simplest percentage within all
+    these bounds, the one with the fewest decimals (at most 4, as
+    WooCommerce stores rates), when no other has as few: small amounts that
+    leave several (19, 20 and 21 %) tell no rate. Amounts that disagree
+    beyond their rounding are taken together: the lines' taxes over their
+    bases.
+    """
+    by_line, by_total = _taxed_amounts(payload, tax_line, json_path)
+    bounds = [bound for bound in map(_rate_bounds, by_line + by_total) if bound]
+    if not bounds:
+        return None
+    low = max(bound[0] for bound in bounds)
+    high = min(bound[1] for bound in bounds)
+    if low > high:
+        together = _rate_bounds([sum(column) for column in zip(*by_line)])
+        if together is None:
+            return None
+        low, high = together
+    return _simplest_percentage(low, high)
+
+
+def _taxed_amounts(payload, tax_line, json_path):
+    """What the order taxed at the tax line's rate, as (tax, base, how far
+    the exact tax may be, how far the exact base may be): per line, and
+    for the tax line's totals."""
+    rate_id = str(tax_line["rate_id"])
+    compound = {
+        str(line.get("rate_id")): bool(line.get("compound"))
+        for line in payload.get("tax_lines")
+        if isinstance(line, dict)
+    }
+    # the exact amounts were rounded to the order's decimals, or more
+    precision = _decimals(payload.get("total") or "0.00")
+
+    def amounts(values, path):
+        total = sum((_decimal(value, path) for value in values), Decimal(0))
+        rounding = sum((_rounding(value, precision) for value in values), Decimal(0))
+        return total, rounding
+
+    by_line, by_total = [], []
+    for key, total_key in (
+        ("line_items", "tax_total"),
+        ("shipping_lines", "shipping_tax_total"),
+    ):
+        items = payload.get(key)
+        bases = []
+        for index, item in enumerate(items if isinstance(items, list) else ()):
+            path = f"$.{key}[{index}]"
+            entries = item.get("taxes") if isinstance(item, dict) else None
+            taxes = {
+                str(entry.get("id")): entry
+                for entry in (entries if isinstance(entries, list) else ())
+                if isinstance(entry, dict)
+            }
+            own = taxes.get(rate_id)
+            for column in ("total", "subtotal") if own else ():
+                if own.get(column) in (None, "") or item.get(column) in (None, ""):
+                    continue
+                base_values = [item[column]]
+                if compound.get(rate_id):
+                    base_values += [
+                        other[column]
+                        for other_id, other in taxes.items()
+                        if not compound.get(other_id)
+                        and other.get(column) not in (None, "")
+                    ]
+                tax, tax_rounding = amounts([own[column]], f"{path}.taxes")
+                base, base_rounding = amounts(base_values, path)
+                by_line.append((tax, base, tax_rounding, base_rounding))
+                if column == "total":
+                    bases.append((base, base_rounding))
+        if bases and tax_line.get(total_key) not in (None, ""):
+            tax, tax_rounding = amounts(
+                [tax_line[total_key]], f"{json_path}.{total_key}"
+            )
+            by_total.append(
+                (
+                    tax,
+                    sum(base for base, _rounding in bases),
+                    tax_rounding * len(bases),
+                    sum(rounding for _base, rounding in bases),
+                )
+            )
+    return by_line, by_total
+
+
+def _decimals(value):
+    """Decimals an amount is written with ("4.8": 1, "12.00": 2, 3: 0)."""
+    text = str(value)
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+def _rounding(value, precision):
+    """How far the exact amount may be from ``value``, rounded to
+    ``precision`` decimals, or to more when it is written with more."""
+    return Decimal("0.5").scaleb(-max(precision, _decimals(value)))
+
+
+def _rate_bounds(amounts):
+    """(lowest, highest) percentage a (tax, base, tax rounding, base
+    rounding) allows; None without a base."""
+    tax, base, tax_rounding, base_rounding = amounts
+    if base - base_rounding <= 0:
+        return None
+    low = max(Decimal(0), tax - tax_rounding) * 100 / (base + base_rounding)
+    high = (tax + tax_rounding) * 100 / (base - base_rounding)
+    return low, high
+
+
+def _simplest_percentage(low, high):
+    """The percentage with the fewest decimals (at most 4) from ``low`` to
+    ``high`` when there is one only; None when there are several (the
+    amounts do not tell the rate); the middle when there is none."""
+    for places in range(5):
+        step = Decimal(1).scaleb(-places)
+        first = (low / step).to_integral_value(rounding=ROUND_CEILING)
+        last = (high / step).to_integral_value(rounding=ROUND_FLOOR)
+        if first == last:
+            return first * step
+        if first < last:
+            return None
+    return ((low + high) / 2).quantize(Decimal("0.0001"))
 
 
 def _line_taxes(item, rates, json_path):
@@ -236,8 +374,9 @@ def _line_taxes(item, rates, json_path):
         tax, tax_path = rates[rate_id]
         if tax.get("rate") is None:
             raise _invalid(
-                f"{tax_path} (rate {rate_id}) has no rate_percent: WooCommerce "
-                "3.7 or later records it on each order.",
+                f"{tax_path} (rate {rate_id}) has no rate_percent (WooCommerce "
+                "3.7 or later records it on each order), and the order's "
+                "amounts taxed at that rate do not tell it.",
                 f"{tax_path}.rate_percent",
             )
         taxes.append({**tax, "rate": float(tax["rate"])})

@@ -178,13 +178,48 @@ class TestMapping(WooCommerceTestMixin, TransactionCase):
             },
         )
 
-    def test_tax_rate_without_percentage_is_rejected_with_its_path(self):
+    def test_tax_rates_of_orders_before_woocommerce_3_7_come_from_the_amounts(self):
+        payload = fixture("order_before_3_7.json")
+        self.assertFalse([tax for tax in payload["tax_lines"] if "rate_percent" in tax])
+        order = self.canonical(payload)
+        standard = {"name": "Sales tax", "rate": 20.0}
+        reduced = {"name": "Reduced rate", "rate": 5.5}
+        self.assertEqual(
+            [line["taxes"] for line in order["lines"]], [[standard], [reduced]]
+        )
+        self.assertEqual(order["shipping"][0]["taxes"], [standard])
+
+    def test_tax_rate_with_more_decimals_than_the_prices(self):
+        # 8.875 % on 100.00: 8.875, as WooCommerce keeps line taxes unrounded
+        # when it rounds at subtotal
+        payload = fixture("order.json")
+        del payload["tax_lines"][0]["rate_percent"]
+        payload["line_items"] = payload["line_items"][:1]
+        payload["line_items"][0].update(subtotal="100.00", total="100.00")
+        payload["line_items"][0]["taxes"] = [
+            {"id": 75, "total": "8.875", "subtotal": "8.875"}
+        ]
+        payload["shipping_lines"] = []
+        payload["tax_lines"][0].update(tax_total="8.88", shipping_tax_total="0.00")
+        [line] = self.canonical(payload)["lines"]
+        self.assertEqual(line["taxes"][0]["rate"], 8.875)
+
+    def test_tax_rate_that_neither_percentage_nor_amounts_tell_is_rejected(self):
+        # 0.10 of tax on 0.50 may be 19, 20 or 21 % once rounded
         payload = fixture("order.json")
         payload["tax_lines"][0]["rate_percent"] = None
+        payload["tax_lines"][0].update(tax_total="0.10", shipping_tax_total="0.00")
+        payload["line_items"] = payload["line_items"][:1]
+        payload["line_items"][0].update(subtotal="0.50", total="0.50")
+        payload["line_items"][0]["taxes"] = [
+            {"id": 75, "total": "0.1", "subtotal": "0.1"}
+        ]
+        payload["shipping_lines"] = []
         with self.assertRaises(PermanentError) as caught:
             self.adapter.to_canonical("order", payload)
         self.assertEqual(caught.exception.kind, "invalid_payload")
         self.assertEqual(caught.exception.json_path, "$.tax_lines[0].rate_percent")
+        self.assertIn("do not tell it", caught.exception.message)
 
     def test_line_tax_of_an_unknown_rate_is_rejected(self):
         payload = fixture("order.json")

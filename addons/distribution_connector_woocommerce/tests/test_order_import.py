@@ -139,6 +139,30 @@ class TestOrderImport(WooCommerceTestMixin, HttpCase):
             "the channel's total matches Odoo's",
         )
 
+    def test_order_of_woocommerce_before_3_7_is_taxed_at_its_rates(self):
+        # no rate_percent on its tax lines: the rates come from the amounts
+        reduced = self.make_sales_tax(5.5)
+        payload = dict(fixture("order_before_3_7.json"), currency=self.currency.name)
+        exchange, _status, _jobs = self.deliver(payload)
+        self.assertEqual(exchange.state, "done", exchange.error)
+        order = self.orders()
+        self.assertEqual(
+            self.snapshot(order),
+            [
+                (self.mug, 2.0, 12.0, 10.0, [20.0]),
+                (self.shirt, 1.0, 12.0, 0.0, [5.5]),
+                (self.shipping_product, 1.0, 10.0, 0.0, [20.0]),
+            ],
+        )
+        self.assertEqual(order.order_line.sorted("sequence")[1].tax_ids, reduced)
+        self.assertAlmostEqual(order.amount_untaxed, 43.6)
+        self.assertAlmostEqual(order.amount_tax, 6.98)
+        self.assertAlmostEqual(order.amount_total, 50.58)
+        self.assertFalse(
+            order.message_ids.filtered(lambda m: "check taxes" in (m.body or "")),
+            "the channel's total matches Odoo's",
+        )
+
     def test_duplicate_and_stale_deliveries_change_nothing(self):
         payload = self.order_payload()
         self.deliver(payload, delivery_id="first")
