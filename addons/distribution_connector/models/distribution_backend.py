@@ -523,7 +523,9 @@ class DistributionBackend(models.Model):
                 )
             )
         if process and exchange.state == "received":
-            # what the dispatcher and the processing job do, now
-            exchange._mark_dispatched()
+            # what the dispatcher and the processing job do, now (no queue
+            # job stands behind it: the exchange is processed before the
+            # dispatch cron could look for one)
+            exchange._mark_dispatched([None])
             exchange._job_records(self).process()
         return exchange
