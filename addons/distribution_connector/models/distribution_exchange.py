@@ -11,7 +11,12 @@ from odoo.tools import SQL, sql
 from odoo.addons.queue_job.delay import Delayable
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..errors import DistributionError, PermanentError, TransientError
+from ..errors import (
+    DistributionError,
+    NotAppliedError,
+    PermanentError,
+    TransientError,
+)
 from ..jobs import delay_many
 from ..tools import inbox
 
@@ -35,6 +40,7 @@ STATES = [
     ("done", "Done"),
     ("error", "Error"),
     ("ignored", "Ignored"),
+    ("refused", "Refused"),
 ]
 
 #: How an inbound exchange is stored (see ``_insert_inbound``): a function,
@@ -191,6 +197,12 @@ class DistributionExchange(models.Model):
         string="Result record", model_field="res_model", readonly=True
     )
     error = fields.Text(readonly=True)
+    reason = fields.Text(
+        readonly=True,
+        help="Why nothing of this exchange was applied: ignored (a topic "
+        "not handled, a version older than the one applied) or refused (the "
+        "signed body is not what its unsigned headers claim).",
+    )
     response_status = fields.Integer(
         readonly=True, help="HTTP status of an outbound call."
     )
@@ -494,13 +506,15 @@ class DistributionExchange(models.Model):
     def process(self):
         """Queue job entry point: apply one exchange.
 
-        Idempotent: a done or ignored exchange is left alone. Business and
-        permanent failures are recorded (exchange in error + typed exception)
-        and the job ends cleanly, so the record survives; transient failures
-        raise ``RetryableJobError`` and the whole attempt rolls back.
+        Idempotent: a done, ignored or refused exchange is left alone.
+        Business and permanent failures are recorded (exchange in error + typed
+        exception) and the job ends cleanly, so the record survives; an
+        event that must not be applied (``NotAppliedError``) is recorded
+        with its reason; transient failures raise ``RetryableJobError`` and
+        the whole attempt rolls back.
         """
         self.ensure_one()
-        if self.state in ("done", "ignored"):
+        if self.state in ("done", "ignored", "refused"):
             return f"nothing to do: exchange already {self.state}"
         self.write({"state": "processing", "attempts": self.attempts + 1})
         try:
@@ -522,6 +536,9 @@ class DistributionExchange(models.Model):
             # retries serialization failures, deadlocks and lock timeouts;
             # anything else fails the job, visibly, in the job queue.
             raise
+        except NotAppliedError as err:
+            self._record_not_applied(err)
+            return f"{err.state}: {err.kind}"
         except DistributionError as err:
             self._record_failure(err)
             return f"failed: {err.kind}"
@@ -578,6 +595,27 @@ class DistributionExchange(models.Model):
             }
         )
 
+    def _record_not_applied(self, err):
+        """Record an authentic event that changes nothing, with its reason
+        (``NotAppliedError``); never raise from here."""
+        if err.state == "refused":
+            _logger.warning(
+                "Refused exchange %s of backend %s: %s",
+                self.id,
+                self.backend_id.id,
+                err.message,
+            )
+        vals = {
+            "state": err.state,
+            "processed_at": fields.Datetime.now(),
+            "reason": self.backend_id._redact(err.message),
+            "error": False,
+        }
+        record = err.record
+        if isinstance(record, models.BaseModel) and len(record) == 1:
+            vals.update(res_model=record._name, res_id=record.id)
+        self.write(vals)
+
     def _record_failure_unreadable(self, err):
         self._record_failure(
             PermanentError(f"The body is not valid JSON: {err}", kind="invalid_payload")
@@ -595,7 +633,7 @@ class DistributionExchange(models.Model):
         return True
 
     def action_ignore(self):
-        self.filtered(lambda e: e.state != "done").write(
+        self.filtered(lambda e: e.state not in ("done", "refused")).write(
             {"state": "ignored", "processed_at": fields.Datetime.now()}
         )
         return True

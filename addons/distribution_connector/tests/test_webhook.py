@@ -176,6 +176,25 @@ class TestWebhook(DistributionTestMixin, HttpCase):
         self.assertEqual(first["exchange_id"], second["exchange_id"])
         self.assertEqual(len(self.exchanges()), 1)
 
+    def test_signed_event_id_of_the_body_wins_over_the_header(self):
+        payload = dict(ORDER, event_id="evt-signed")
+        body, headers = self.signed(self.secret, payload, event_id="evt-header-1")
+        first = self.post(body, headers).json()
+        self.assertEqual(first["status"], "accepted")
+        exchange = self.exchanges()
+        self.assertEqual(exchange.external_event_id, "evt-signed")
+        # the same signed body under another (unsigned) event id header
+        headers["X-Distribution-Event-Id"] = "evt-header-2"
+        again = self.post(body, headers).json()
+        self.assertEqual(
+            again, {"status": "duplicate", "exchange_id": first["exchange_id"]}
+        )
+        self.assertEqual(len(self.exchanges()), 1)
+        # without one in the body, the header still names the event
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-header-3")
+        self.post(body, headers)
+        self.assertIn("evt-header-3", self.exchanges().mapped("external_event_id"))
+
     def test_redelivery_without_event_id_collapses_on_body(self):
         body, headers = self.signed(self.secret, ORDER)
         self.post(body, headers)

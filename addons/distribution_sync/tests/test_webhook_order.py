@@ -84,3 +84,38 @@ class TestWebhookOrder(OrderImportMixin, HttpCase):
         self.assertEqual(exception.key, "MUG-GREEN")
         self.assertEqual(json.loads(exception.payload_pretty)["external_id"], "CH-1001")
         self.assertFalse(self.orders())
+
+    def test_older_update_after_a_newer_one_is_ignored_with_its_reason(self):
+        for payload, event_id in (
+            (self.order_payload(), "evt-e2e-5"),
+            (self.order_payload(updated_at="2025-03-01T11:00:00Z"), "evt-e2e-6"),
+        ):
+            with trap_jobs() as trap:
+                self.deliver(payload, event_id)
+                self.perform(trap)
+        order = self.orders("CH-1001")
+        binding = self.Binding._find(self.backend, "sale.order", "CH-1001")
+        self.assertEqual(binding.external_updated_at.isoformat(), "2025-03-01T11:00:00")
+        stale = self.order_payload(updated_at="2025-03-01T10:30:00Z")
+        stale["lines"][0]["quantity"] = 5
+        with trap_jobs() as trap:
+            answer = self.deliver(stale, "evt-e2e-7").json()
+            self.perform(trap)
+        exchange = self.Exchange.browse(answer["exchange_id"])
+        self.assertEqual(exchange.state, "ignored", exchange.error)
+        self.assertEqual(
+            exchange.reason,
+            "This version of order CH-1001 (2025-03-01T10:30:00Z) is older than "
+            f"the one applied (2025-03-01T11:00:00Z): {order.name} was not changed.",
+        )
+        self.assertEqual(
+            (exchange.res_model, exchange.res_id), ("sale.order", order.id)
+        )
+        self.assertFalse(exchange.exception_ids)
+        self.assertEqual(
+            self.product_lines(order)
+            .filtered(lambda line: line.product_id == self.mug_blue)
+            .product_uom_qty,
+            2,
+        )
+        self.assertEqual(binding.external_updated_at.isoformat(), "2025-03-01T11:00:00")
