@@ -275,6 +275,7 @@ class DistributionExchange(models.Model):
         content_type,
         headers,
         committed=False,
+        dispatch=True,
     ):
         """Insert an inbound exchange unless the event is known already (then
         count one more delivery), and make sure its backend's dispatcher will
@@ -304,6 +305,9 @@ class DistributionExchange(models.Model):
             stored. Tests run every request inside the test's transaction,
             which never commits and which another connection cannot see:
             there the caller's transaction stores it.
+        :param dispatch: make sure the backend's dispatcher will enqueue its
+            processing (unless the backend is paused); False for an exchange
+            that the caller records as not applied or failed
         :return: (exchange, created)
         """
         correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
@@ -335,7 +339,8 @@ class DistributionExchange(models.Model):
             if not row[1]:
                 self.invalidate_model(["duplicate_count"])
         exchange_id, created, dispatcher_waiting = row
-        if created and not dispatcher_waiting:
+        # a paused backend's exchanges wait: resuming it dispatches them
+        if created and dispatch and not dispatcher_waiting and not backend.paused:
             self._delay_dispatch(backend)
         return self.browse(exchange_id), created
 
@@ -389,6 +394,9 @@ class DistributionExchange(models.Model):
         backend = self.env["distribution.backend"].browse(backend_id).exists()
         if not backend:
             return "nothing to do: backend deleted"
+        if backend.paused:
+            # resuming the backend dispatches what waits (action_resume)
+            return "nothing to do: backend paused"
         self.flush_model(["backend_id", "state", "dispatched_at"])
         self.env.cr.execute(
             SQL(
@@ -425,7 +433,8 @@ class DistributionExchange(models.Model):
     @api.model
     def _cron_dispatch(self):
         """Safety net: dispatch exchanges received without a dispatcher
-        (a race with a starting dispatcher, a job deleted by hand)."""
+        (a race with a starting dispatcher, a job deleted by hand). Those of
+        a paused backend wait for it to be resumed."""
         self.flush_model(["backend_id", "state", "dispatched_at", "received_at"])
         self.env.cr.execute(
             SQL(
@@ -439,7 +448,7 @@ class DistributionExchange(models.Model):
         backends = self.env["distribution.backend"].browse(
             [row[0] for row in self.env.cr.fetchall()]
         )
-        for backend in backends:
+        for backend in backends.filtered(lambda b: not b.paused):
             self._delay_dispatch(backend)
 
     def _mark_dispatched(self):
@@ -506,8 +515,10 @@ class DistributionExchange(models.Model):
     def process(self):
         """Queue job entry point: apply one exchange.
 
-        Idempotent: a done, ignored or refused exchange is left alone.
-        Business and permanent failures are recorded (exchange in error + typed
+        Idempotent: a done, ignored or refused exchange is left alone. An
+        inbound exchange of a paused backend goes back to waiting for its
+        dispatcher, which runs again once the backend is resumed. Business
+        and permanent failures are recorded (exchange in error + typed
         exception) and the job ends cleanly, so the record survives; an
         event that must not be applied (``NotAppliedError``) is recorded
         with its reason; transient failures raise ``RetryableJobError`` and
@@ -516,6 +527,9 @@ class DistributionExchange(models.Model):
         self.ensure_one()
         if self.state in ("done", "ignored", "refused"):
             return f"nothing to do: exchange already {self.state}"
+        if self.direction == "in" and self.backend_id.paused:
+            self.write({"state": "received", "dispatched_at": False})
+            return "nothing to do: backend paused, processed once resumed"
         self.write({"state": "processing", "attempts": self.attempts + 1})
         try:
             with self.env.cr.savepoint():

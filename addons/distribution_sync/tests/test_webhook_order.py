@@ -119,3 +119,36 @@ class TestWebhookOrder(OrderImportMixin, HttpCase):
             2,
         )
         self.assertEqual(binding.external_updated_at.isoformat(), "2025-03-01T11:00:00")
+
+    def test_paused_backend_keeps_events_and_applies_them_in_order_once_resumed(
+        self,
+    ):
+        self.backend.action_pause()
+        first = self.order_payload()
+        second = self.order_payload(updated_at="2025-03-01T11:00:00Z")
+        with trap_jobs() as trap:
+            answers = [
+                self.deliver(first, "evt-paused-1"),
+                self.deliver(second, "evt-paused-2"),
+                self.deliver(first, "evt-paused-1"),
+            ]
+            self.assertEqual([a.status_code for a in answers], [200, 200, 200])
+            self.assertEqual(
+                [a.json()["status"] for a in answers],
+                ["accepted", "accepted", "duplicate"],
+            )
+            trap.assert_jobs_count(0)
+        exchanges = self.Exchange.browse([a.json()["exchange_id"] for a in answers[:2]])
+        self.assertEqual(exchanges.mapped("state"), ["received", "received"])
+        self.assertFalse(self.orders())
+        with trap_jobs() as trap:
+            self.backend.action_resume()
+            processed = self.perform(trap)
+        # oldest first: the newer version is applied last
+        self.assertEqual(processed, list(exchanges))
+        self.assertEqual(exchanges.mapped("state"), ["done", "done"])
+        order = self.orders("CH-1001")
+        self.assertEqual(len(order), 1)
+        self.assertEqual(order.state, "sale")
+        binding = self.Binding._find(self.backend, "sale.order", "CH-1001")
+        self.assertEqual(binding.external_updated_at.isoformat(), "2025-03-01T11:00:00")
