@@ -10,15 +10,17 @@ job, from the signed body: the topic and event id headers are not signed.
 A paused backend stores and acknowledges its webhooks without waking its
 dispatcher: they are processed once it is resumed. Channels give up on
 endpoints that keep failing (WooCommerce disables the webhook, Shopify
-removes the subscription), so a pause is never answered with an error.
-Answers:
+removes the subscription), so neither a pause nor a topic the adapter does
+not handle yet is answered with an error. Answers:
 
-* 404 unknown backend or topic
+* 404 unknown backend, or a topic the adapter does not know
 * 413 body over the backend's limit, checked before the body is read
 * 415 content type not accepted, or a signed body that is not JSON (stored)
 * 401 missing or bad signature: nothing is written but a log line
-* 200 ``{"status": "accepted"|"duplicate", "exchange_id": id}``, or
-  ``{"status": "pong"}`` for a sender's test delivery (nothing stored)
+* 200 ``{"status": "accepted"|"duplicate"|"ignored", "exchange_id": id}``:
+  ``ignored`` for a topic the sender documents but the adapter does not
+  handle (stored as such, with the reason); or ``{"status": "pong"}`` for a
+  sender's test delivery (nothing stored)
 """
 
 import logging
@@ -27,6 +29,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from odoo import http
 from odoo.http import request
+
+from ..errors import NotAppliedError
 
 _logger = logging.getLogger(__name__)
 
@@ -82,7 +86,7 @@ class DistributionWebhookController(http.Controller):
 
         topic = adapter.resolve_topic(topic, headers)
         kind = adapter.canonical_kind(topic)
-        if not kind:
+        if not kind and topic not in adapter.ignored_topics:
             return self._answer(404, f"unknown topic {topic}")
 
         exchange_model = request.env["distribution.exchange"].sudo()
@@ -106,15 +110,43 @@ class DistributionWebhookController(http.Controller):
                 exchange._record_failure_unreadable(err)
             return self._answer(415, "body is not valid JSON", exchange_id=exchange.id)
 
+        event_id = adapter.event_id(topic, headers, payload, body)
+        external_ref = adapter.external_reference(topic, payload)
+        trace_headers = adapter.trace_headers(headers)
+        if not kind:
+            # Rare: stored in the request's transaction, with its state, so
+            # that it is never seen waiting for processing.
+            exchange, created = exchange_model._insert_inbound(
+                backend,
+                topic,
+                None,
+                event_id,
+                external_ref,
+                body,
+                content_type,
+                trace_headers,
+                dispatch=False,
+            )
+            if not created:
+                return self._answer(200, "duplicate", exchange_id=exchange.id)
+            exchange._record_not_applied(
+                NotAppliedError(
+                    f"{adapter.label} topic {topic} is not handled: the event "
+                    "is kept, nothing was applied.",
+                    kind="unhandled_topic",
+                )
+            )
+            return self._answer(200, "ignored", exchange_id=exchange.id)
+
         exchange, created = exchange_model._insert_inbound(
             backend,
             topic,
             kind,
-            adapter.event_id(topic, headers, payload, body),
-            adapter.external_reference(topic, payload),
+            event_id,
+            external_ref,
             body,
             content_type,
-            adapter.trace_headers(headers),
+            trace_headers,
             committed=True,
         )
         if not created:
