@@ -8,6 +8,12 @@ Every failure is classified once, where it is understood:
   delay it gave.
 * ``PermanentError``: retrying cannot help (bad payload, unknown SKU, 4xx).
   Jobs record it as a typed exception and end.
+* ``NotAppliedError``: the event is authentic but applying it would be
+  wrong: older than what was applied (``StaleEventError``, the exchange is
+  ``ignored``) or not what its unsigned headers claim
+  (``RefusedEventError``, the exchange is ``refused``). Jobs record the
+  reason on the exchange and end; nothing waits in the review queue, since
+  retrying cannot change it.
 """
 
 
@@ -42,6 +48,33 @@ class RateLimitedError(TransientError):
 
 class PermanentError(DistributionError):
     kind = "permanent"
+
+
+class NotAppliedError(DistributionError):
+    """An authentic event that changes nothing; ``state`` is what its
+    exchange becomes, ``record`` the record it is about, if known."""
+
+    state = "ignored"
+
+    def __init__(self, message, record=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.record = record
+
+
+class StaleEventError(NotAppliedError):
+    """Not newer than the version of the object applied already."""
+
+    kind = "stale"
+    state = "ignored"
+
+
+class RefusedEventError(NotAppliedError):
+    """The signed body does not say what the unsigned headers (topic, URL)
+    claim: the sender's signature does not cover them, so the headers alone
+    never make an event."""
+
+    kind = "refused"
+    state = "refused"
 
 
 class SignatureError(Exception):

@@ -59,6 +59,10 @@ class DistributionAdapter(abc.ABC):
     content_types = ("application/json",)
     #: webhook topic -> canonical object it carries (``order``, ...)
     topics = {}
+    #: topics the sender documents but this adapter does not handle (yet):
+    #: stored as ``ignored`` and acknowledged, so that the sender keeps its
+    #: subscription; any other topic is unknown (404)
+    ignored_topics = frozenset()
     #: headers kept on the exchange in addition to TRACE_HEADERS
     kept_headers = ()
     #: largest number of items one outbound call may carry

@@ -1,8 +1,12 @@
 """Generic JSON adapter: partners that send our canonical JSON themselves.
 
 Signature: ``X-Distribution-Signature: sha256=<hex HMAC-SHA256 of the raw
-body with the webhook secret>``. Event id: ``X-Distribution-Event-Id``, else
-the payload's ``event_id``, else a digest of the body.
+body with the webhook secret>``. Event id: the payload's ``event_id``, which
+the signature covers, else ``X-Distribution-Event-Id``, which it does not,
+else a digest of the body. The topic (the URL's last segment) is not signed
+either: the body must be the canonical object it names (its schema is
+checked), and an order applies only when its ``updated_at`` is newer than
+the version applied.
 
 Stock: ``POST {api_base_url}/stock`` with ``{"items": [{"sku", "quantity",
 "compare_quantity"}]}``; the answer is ``{"results": [{"sku", "status":
@@ -55,10 +59,19 @@ class GenericJsonAdapter(DistributionAdapter):
         expected = [sign(secret, body) for secret in self.backend._webhook_secrets()]
         return any_digest_matches(expected, given.strip())
 
+    #: headers that may name the event, first found wins
+    event_id_headers = (EVENT_ID_HEADER,)
+
     def event_id(self, topic, headers, payload, body):
-        event_id = headers.get(EVENT_ID_HEADER)
-        if not event_id and isinstance(payload, dict):
-            event_id = payload.get("event_id")
+        """The signed ``event_id`` of the body, else the sender's header: a
+        signed body delivered again under another event id header is still
+        the same event."""
+        event_id = payload.get("event_id") if isinstance(payload, dict) else None
+        if event_id in (None, "") or isinstance(event_id, dict | list | bool):
+            event_id = next(
+                (headers[name] for name in self.event_id_headers if headers.get(name)),
+                None,
+            )
         return (
             str(event_id)
             if event_id

@@ -4,14 +4,23 @@ The request never calls out and never processes the payload: it verifies the
 signature over the raw bytes, stores one exchange (insert-or-ignore on the
 event id), committed before the answer on a connection kept for it, and
 makes sure its backend's dispatcher job is waiting; that job enqueues one
-processing job per stored exchange. Answers:
+processing job per stored exchange. What the event means is decided by that
+job, from the signed body: the topic and event id headers are not signed.
 
-* 404 unknown backend or topic, 503 paused backend (the sender retries later)
+A paused backend stores and acknowledges its webhooks without waking its
+dispatcher: they are processed once it is resumed. Channels give up on
+endpoints that keep failing (WooCommerce disables the webhook, Shopify
+removes the subscription), so neither a pause nor a topic the adapter does
+not handle yet is answered with an error. Answers:
+
+* 404 unknown backend, or a topic the adapter does not know
 * 413 body over the backend's limit, checked before the body is read
 * 415 content type not accepted, or a signed body that is not JSON (stored)
 * 401 missing or bad signature: nothing is written but a log line
-* 200 ``{"status": "accepted"|"duplicate", "exchange_id": id}``, or
-  ``{"status": "pong"}`` for a sender's test delivery (nothing stored)
+* 200 ``{"status": "accepted"|"duplicate"|"ignored", "exchange_id": id}``:
+  ``ignored`` for a topic the sender documents but the adapter does not
+  handle (stored as such, with the reason); or ``{"status": "pong"}`` for a
+  sender's test delivery (nothing stored)
 """
 
 import logging
@@ -37,8 +46,6 @@ class DistributionWebhookController(http.Controller):
         backend = request.env["distribution.backend"]._find_by_webhook_token(token)
         if not backend or not backend.active:
             return self._answer(404, "unknown backend")
-        if backend.paused:
-            return self._answer(503, "backend paused", headers=[("Retry-After", "300")])
 
         httprequest = request.httprequest
         limit = backend.webhook_max_bytes
@@ -72,8 +79,8 @@ class DistributionWebhookController(http.Controller):
         return self._answer(status, message, **extra)
 
     @staticmethod
-    def _answer(status, message, headers=None, **extra):
+    def _answer(status, message, **extra):
         body = {"status": message if status == 200 else "error", **extra}
         if status != 200:
             body["error"] = message
-        return request.make_json_response(body, headers=headers, status=status)
+        return request.make_json_response(body, status=status)

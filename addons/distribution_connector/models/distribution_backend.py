@@ -87,8 +87,9 @@ class DistributionBackend(models.Model):
     )
     paused = fields.Boolean(
         tracking=True,
-        help="A paused backend answers its webhooks with 503 (the sender "
-        "retries later) and sends nothing out.",
+        help="A paused backend stores and acknowledges its webhooks but "
+        "processes none of them until it is resumed (then in the order "
+        "received), and sends nothing out.",
     )
     warehouse_line_ids = fields.One2many(
         "distribution.backend.warehouse",
@@ -413,8 +414,9 @@ class DistributionBackend(models.Model):
         self.paused = True
 
     def action_resume(self):
-        """Activate (or resume) the backend: it accepts webhooks and sends
-        out. Its webhooks are signed, so it needs its secret first."""
+        """Activate (or resume) the backend: it processes its webhooks and
+        sends out. Its webhooks are signed, so it needs its secret first.
+        What arrived while it was paused is dispatched, oldest first."""
         check_group(self, MANAGER_GROUP, "write")
         for backend in self:
             if not backend.sudo().webhook_secret_enc:
@@ -426,6 +428,19 @@ class DistributionBackend(models.Model):
                     )
                 )
         self.paused = False
+        exchanges = self.env["distribution.exchange"].sudo()
+        for backend in self:
+            waiting = exchanges.search_count(
+                [
+                    ("backend_id", "=", backend.id),
+                    ("direction", "=", "in"),
+                    ("state", "=", "received"),
+                    ("dispatched_at", "=", False),
+                ],
+                limit=1,
+            )
+            if waiting:
+                exchanges._delay_dispatch(backend)
 
     @api.model
     def _find_by_webhook_token(self, token):

@@ -20,7 +20,12 @@ from odoo.addons.queue_job.job import (
     WAIT_DEPENDENCIES,
 )
 
-from ..errors import DistributionError, PermanentError, TransientError
+from ..errors import (
+    DistributionError,
+    NotAppliedError,
+    PermanentError,
+    TransientError,
+)
 from ..jobs import delay_many
 from ..tools import inbox
 from ..tools.access import USER_GROUP, check_group
@@ -56,6 +61,7 @@ STATES = [
     ("done", "Done"),
     ("error", "Error"),
     ("ignored", "Ignored"),
+    ("refused", "Refused"),
 ]
 
 #: How an inbound exchange is stored (see ``_insert_inbound``): a function,
@@ -220,6 +226,12 @@ class DistributionExchange(models.Model):
         string="Result record", model_field="res_model", readonly=True
     )
     error = fields.Text(readonly=True)
+    reason = fields.Text(
+        readonly=True,
+        help="Why nothing of this exchange was applied: ignored (a topic "
+        "not handled, a version older than the one applied) or refused (the "
+        "signed body is not what its unsigned headers claim).",
+    )
     response_status = fields.Integer(
         readonly=True, help="HTTP status of an outbound call."
     )
@@ -328,7 +340,7 @@ class DistributionExchange(models.Model):
             return 401, "bad or missing signature", None
         topic = adapter.resolve_topic(url_topic, headers)
         kind = adapter.canonical_kind(topic)
-        if not kind:
+        if not kind and topic not in adapter.ignored_topics:
             return 404, f"unknown topic {topic}", None
         exchanges = self.sudo()
         try:
@@ -345,19 +357,48 @@ class DistributionExchange(models.Model):
                 body,
                 content_type,
                 adapter.trace_headers(headers),
+                dispatch=False,
             )
             if created:
                 exchange._record_failure_unreadable(err)
             return 415, "body is not valid JSON", exchange
+        event_id = adapter.event_id(topic, headers, payload, body)
+        external_ref = adapter.external_reference(topic, payload)
+        trace_headers = adapter.trace_headers(headers)
+        if not kind:
+            # A topic the sender documents and no flow handles. Rare: stored
+            # in the caller's transaction, with its state, so that it is
+            # never seen waiting for processing.
+            exchange, created = exchanges._insert_inbound(
+                backend,
+                topic,
+                None,
+                event_id,
+                external_ref,
+                body,
+                content_type,
+                trace_headers,
+                dispatch=False,
+            )
+            if not created:
+                return 200, "duplicate", exchange
+            exchange._record_not_applied(
+                NotAppliedError(
+                    f"{adapter.label} topic {topic} is not handled: the event "
+                    "is kept, nothing was applied.",
+                    kind="unhandled_topic",
+                )
+            )
+            return 200, "ignored", exchange
         exchange, created = exchanges._insert_inbound(
             backend,
             topic,
             kind,
-            adapter.event_id(topic, headers, payload, body),
-            adapter.external_reference(topic, payload),
+            event_id,
+            external_ref,
             body,
             content_type,
-            adapter.trace_headers(headers),
+            trace_headers,
             committed=committed,
         )
         return 200, "accepted" if created else "duplicate", exchange
@@ -374,6 +415,7 @@ class DistributionExchange(models.Model):
         content_type,
         headers,
         committed=False,
+        dispatch=True,
     ):
         """Insert an inbound exchange unless the event is known already (then
         count one more delivery), and make sure its backend's dispatcher will
@@ -403,6 +445,9 @@ class DistributionExchange(models.Model):
             stored. Tests run every request inside the test's transaction,
             which never commits and which another connection cannot see:
             there the caller's transaction stores it.
+        :param dispatch: make sure the backend's dispatcher will enqueue its
+            processing (unless the backend is paused); False for an exchange
+            that the caller records as not applied or failed
         :return: (exchange, created)
         """
         correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
@@ -434,7 +479,8 @@ class DistributionExchange(models.Model):
             if not row[1]:
                 self.invalidate_model(["duplicate_count"])
         exchange_id, created, dispatcher_waiting = row
-        if created and not dispatcher_waiting:
+        # a paused backend's exchanges wait: resuming it dispatches them
+        if created and dispatch and not dispatcher_waiting and not backend.paused:
             self._delay_dispatch(backend)
         return self.browse(exchange_id), created
 
@@ -489,6 +535,9 @@ class DistributionExchange(models.Model):
         backend = self.env["distribution.backend"].browse(backend_id).exists()
         if not backend:
             return "nothing to do: backend deleted"
+        if backend.paused:
+            # resuming the backend dispatches what waits (action_resume)
+            return "nothing to do: backend paused"
         self.flush_model(["backend_id", "state", "dispatched_at"])
         self.env.cr.execute(
             SQL(
@@ -527,7 +576,8 @@ class DistributionExchange(models.Model):
         """Safety net: dispatch exchanges received without a dispatcher
         (a race with a starting dispatcher, a dispatcher job deleted by
         hand), and recover those whose processing job ended without
-        processing them (``_recover_lost_processing``)."""
+        processing them (``_recover_lost_processing``). Those of a paused
+        backend wait for it to be resumed."""
         self.flush_model(["backend_id", "state", "dispatched_at", "received_at"])
         self.env.cr.execute(
             SQL(
@@ -541,7 +591,7 @@ class DistributionExchange(models.Model):
         backends = self.env["distribution.backend"].browse(
             [row[0] for row in self.env.cr.fetchall()]
         )
-        for backend in backends:
+        for backend in backends.filtered(lambda b: not b.paused):
             self._delay_dispatch(backend)
         self._recover_lost_processing()
 
@@ -737,14 +787,21 @@ class DistributionExchange(models.Model):
     def process(self):
         """Queue job entry point: apply one exchange.
 
-        Idempotent: a done or ignored exchange is left alone. Business and
-        permanent failures are recorded (exchange in error + typed exception)
-        and the job ends cleanly, so the record survives; transient failures
-        raise ``RetryableJobError`` and the whole attempt rolls back.
+        Idempotent: a done, ignored or refused exchange is left alone. An
+        inbound exchange of a paused backend goes back to waiting for its
+        dispatcher, which runs again once the backend is resumed. Business
+        and permanent failures are recorded (exchange in error + typed
+        exception) and the job ends cleanly, so the record survives; an
+        event that must not be applied (``NotAppliedError``) is recorded
+        with its reason; transient failures raise ``RetryableJobError`` and
+        the whole attempt rolls back.
         """
         self.ensure_one()
-        if self.state in ("done", "ignored"):
+        if self.state in ("done", "ignored", "refused"):
             return f"nothing to do: exchange already {self.state}"
+        if self.direction == "in" and self.backend_id.paused:
+            self.write({"state": "received", "dispatched_at": False})
+            return "nothing to do: backend paused, processed once resumed"
         self.write({"state": "processing", "attempts": self.attempts + 1})
         try:
             with self.env.cr.savepoint():
@@ -765,6 +822,9 @@ class DistributionExchange(models.Model):
             # retries serialization failures, deadlocks and lock timeouts;
             # anything else fails the job, visibly, in the job queue.
             raise
+        except NotAppliedError as err:
+            self._record_not_applied(err)
+            return f"{err.state}: {err.kind}"
         except DistributionError as err:
             self._record_failure(err)
             return f"failed: {err.kind}"
@@ -821,6 +881,27 @@ class DistributionExchange(models.Model):
             }
         )
 
+    def _record_not_applied(self, err):
+        """Record an authentic event that changes nothing, with its reason
+        (``NotAppliedError``); never raise from here."""
+        if err.state == "refused":
+            _logger.warning(
+                "Refused exchange %s of backend %s: %s",
+                self.id,
+                self.backend_id.id,
+                err.message,
+            )
+        vals = {
+            "state": err.state,
+            "processed_at": fields.Datetime.now(),
+            "reason": self.backend_id._redact(err.message),
+            "error": False,
+        }
+        record = err.record
+        if isinstance(record, models.BaseModel) and len(record) == 1:
+            vals.update(res_model=record._name, res_id=record.id)
+        self.write(vals)
+
     def _record_failure_unreadable(self, err):
         self._record_failure(
             PermanentError(f"The body is not valid JSON: {err}", kind="invalid_payload")
@@ -843,7 +924,7 @@ class DistributionExchange(models.Model):
 
     def action_ignore(self):
         check_group(self, USER_GROUP)
-        self.filtered(lambda e: e.state != "done").sudo().write(
+        self.filtered(lambda e: e.state not in ("done", "refused")).sudo().write(
             {"state": "ignored", "processed_at": fields.Datetime.now()}
         )
         return True

@@ -286,3 +286,38 @@ class TestDispatch(DistributionTestMixin, TransactionCase):
             self.run_trapped_jobs(trap)
         self.assertTrue(late.dispatched_at and recent.dispatched_at)
         self.assertTrue(elsewhere.dispatched_at)
+
+    def test_a_paused_backend_processes_nothing_until_resumed(self):
+        first = self._insert("evt-1")
+        with trap_jobs() as trap:
+            self.Exchange.dispatch(self.backend.id)
+            self.assertEqual(len(self._trapped(trap, "process")), 1)
+        # paused after its exchange got a job: the job processes nothing
+        self.backend.action_pause()
+        with trap_jobs() as trap:
+            second = self._insert("evt-2")
+            trap.assert_jobs_count(0)
+        self.assertEqual(
+            first.process(), "nothing to do: backend paused, processed once resumed"
+        )
+        self.assertRecordValues(
+            first, [{"state": "received", "dispatched_at": False, "attempts": 0}]
+        )
+        self.env.cr.execute(
+            "UPDATE distribution_exchange SET received_at = %s WHERE id IN %s",
+            [fields.Datetime.now() - timedelta(minutes=5), (first.id, second.id)],
+        )
+        with trap_jobs() as trap:
+            # neither a dispatcher nor the safety net takes them meanwhile
+            self.assertEqual(
+                self.Exchange.dispatch(self.backend.id),
+                "nothing to do: backend paused",
+            )
+            self.Exchange._cron_dispatch()
+            trap.assert_jobs_count(0)
+            self.backend.action_resume()
+            trap.assert_jobs_count(1, only=self.Exchange.dispatch)
+            ran = self.run_trapped_jobs(trap)
+        processed = [job.recordset for job in ran if job.method_name == "process"]
+        self.assertEqual(processed, [first, second])
+        self.assertEqual(first.attempts, 1)

@@ -143,13 +143,39 @@ class TestWebhook(DistributionTestMixin, HttpCase):
         body, headers = self.signed(self.secret, ORDER)
         self.assertEqual(self.post(body, headers).status_code, 404)
 
-    def test_paused_backend(self):
+    def test_paused_backend_stores_and_acknowledges_without_processing(self):
         self.backend.action_pause()
-        body, headers = self.signed(self.secret, ORDER)
-        response = self.post(body, headers)
-        self.assertEqual(response.status_code, 503)
-        self.assertEqual(response.headers.get("Retry-After"), "300")
-        self.assertFalse(self.exchanges())
+        first, headers = self.signed(self.secret, ORDER, event_id="evt-pause-1")
+        with trap_jobs() as trap:
+            response = self.post(first, headers)
+            self.assertEqual(response.status_code, 200, response.text)
+            self.assertEqual(response.json()["status"], "accepted")
+            second, headers_2 = self.signed(
+                self.secret, dict(ORDER, note="later"), event_id="evt-pause-2"
+            )
+            self.assertEqual(self.post(second, headers_2).status_code, 200)
+            # the channel's redelivery is still one event
+            again = self.post(first, headers).json()
+            self.assertEqual(again["status"], "duplicate")
+            # no dispatcher, no processing job
+            trap.assert_jobs_count(0)
+        stored = self.exchanges().sorted("id")
+        self.assertEqual(len(stored), 2)
+        self.assertEqual(
+            [(e.state, bool(e.dispatched_at)) for e in stored],
+            [("received", False), ("received", False)],
+        )
+        self.assertEqual(stored[0].raw_body.encode(), first)
+        with trap_jobs() as trap:
+            self.backend.action_resume()
+            # resuming wakes the dispatcher, which processes them in order
+            trap.assert_jobs_count(1, only=self.Exchange.dispatch)
+            ran = self.run_trapped_jobs(trap)
+        self.assertEqual(
+            [job.recordset for job in ran if job.method_name == "process"],
+            list(stored),
+        )
+        self.assertNotIn("received", stored.mapped("state"))
 
     def test_unknown_topic(self):
         body, headers = self.signed(self.secret, ORDER)
@@ -175,6 +201,25 @@ class TestWebhook(DistributionTestMixin, HttpCase):
         self.assertEqual(second["status"], "duplicate")
         self.assertEqual(first["exchange_id"], second["exchange_id"])
         self.assertEqual(len(self.exchanges()), 1)
+
+    def test_signed_event_id_of_the_body_wins_over_the_header(self):
+        payload = dict(ORDER, event_id="evt-signed")
+        body, headers = self.signed(self.secret, payload, event_id="evt-header-1")
+        first = self.post(body, headers).json()
+        self.assertEqual(first["status"], "accepted")
+        exchange = self.exchanges()
+        self.assertEqual(exchange.external_event_id, "evt-signed")
+        # the same signed body under another (unsigned) event id header
+        headers["X-Distribution-Event-Id"] = "evt-header-2"
+        again = self.post(body, headers).json()
+        self.assertEqual(
+            again, {"status": "duplicate", "exchange_id": first["exchange_id"]}
+        )
+        self.assertEqual(len(self.exchanges()), 1)
+        # without one in the body, the header still names the event
+        body, headers = self.signed(self.secret, ORDER, event_id="evt-header-3")
+        self.post(body, headers)
+        self.assertIn("evt-header-3", self.exchanges().mapped("external_event_id"))
 
     def test_redelivery_without_event_id_collapses_on_body(self):
         body, headers = self.signed(self.secret, ORDER)
@@ -214,7 +259,10 @@ class TestWebhook(DistributionTestMixin, HttpCase):
 
         self.assertEqual(status("evt-c1"), 200)  # the backend is cached now
         self.backend.action_pause()
-        self.assertEqual(status("evt-c2"), 503)
+        # stored, but left for the resume: no dispatcher woken
+        with trap_jobs() as trap:
+            self.assertEqual(status("evt-c2"), 200)
+            trap.assert_jobs_count(0)
         self.backend.action_resume()
         self.assertEqual(status("evt-c3"), 200)
         self.backend.active = False
@@ -223,7 +271,7 @@ class TestWebhook(DistributionTestMixin, HttpCase):
         self.assertEqual(status("evt-c5"), 200)
         self.backend.webhook_max_bytes = 10
         self.assertEqual(status("evt-c6"), 413)
-        self.assertEqual(len(self.exchanges()), 3)
+        self.assertEqual(len(self.exchanges()), 4)
 
     def test_new_secret_takes_effect_on_next_request(self):
         body, headers = self.signed(self.secret, ORDER, event_id="evt-s1")

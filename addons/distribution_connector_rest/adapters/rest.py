@@ -8,7 +8,9 @@ distribution_sync (``schemas/*.json``), so the mapping is the identity.
 
 Inbound topics (the last segment of the webhook URL) are the canonical
 objects: ``order``, ``order_cancellation``, ``return``, ``shipment``,
-``receipt`` and ``stock_snapshot``.
+``receipt`` and ``stock_snapshot``. Neither the URL nor the headers are
+signed: the body's own ``event_id`` wins over the event id header, and what
+an event does comes from the body (see the generic JSON adapter).
 
 Outbound:
 
@@ -123,12 +125,14 @@ class RestAdapter(GenericJsonAdapter):
         ]
         return any_digest_matches(expected, headers.get(header, "").strip())
 
-    def event_id(self, topic, headers, payload, body):
+    @property
+    def event_id_headers(self):
+        """The backend's event id header, then the generic one; the body's
+        signed ``event_id`` wins over both (``GenericJsonAdapter.event_id``)."""
         header = (self.backend.rest_event_id_header or "").lower()
-        given = headers.get(header) if header else None
-        if given:
-            return str(given)
-        return super().event_id(topic, headers, payload, body)
+        return (
+            (header, *super().event_id_headers) if header else super().event_id_headers
+        )
 
     def external_reference(self, topic, payload):
         if isinstance(payload, dict):

@@ -80,6 +80,18 @@ class TestRestWebhook(OrderImportMixin, HttpCase):
         self.assertEqual(again.json()["status"], "duplicate")
         self.assertEqual(len(self.exchanges()), 1)
 
+    def test_signed_event_id_of_the_body_wins_over_the_header(self):
+        payload = dict(self.order_payload(), event_id="portal-evt-1")
+        first = self.post(payload, delivery="d-header-1").json()
+        self.assertEqual(first["status"], "accepted")
+        self.assertEqual(self.exchanges().external_event_id, "portal-evt-1")
+        # the same signed body again, under another delivery header
+        again = self.post(payload, delivery="d-header-2").json()
+        self.assertEqual(
+            again, {"status": "duplicate", "exchange_id": first["exchange_id"]}
+        )
+        self.assertEqual(len(self.exchanges()), 1)
+
     def test_every_canonical_topic_is_accepted_and_others_are_not(self):
         shipment = {
             "order_external_id": "CH-1",
@@ -129,7 +141,13 @@ class TestRestWebhook(OrderImportMixin, HttpCase):
             trap.assert_jobs_count(1)
             self.run_trapped_jobs(trap)
         late_exchange = self.Exchange.browse(late["exchange_id"])
-        self.assertEqual(late_exchange.state, "done", late_exchange.error)
+        # ignored, with why: its updated_at is older than the one applied
+        self.assertEqual(late_exchange.state, "ignored", late_exchange.error)
+        self.assertIn(
+            "(2025-03-01T09:45:00Z) is older than the one applied "
+            "(2025-03-01T10:00:00Z)",
+            late_exchange.reason,
+        )
         self.assertFalse(late_exchange.exception_ids)
         self.assertEqual(self.orders("CH-1001", backend=self.portal), order)
         self.assertEqual(

@@ -5,6 +5,11 @@ base64 HMAC-SHA256 of the raw body keyed with the app's client secret (the
 backend's webhook secret); ``X-Shopify-Topic`` names the topic
 (``orders/create``...), ``X-Shopify-Event-Id`` identifies the event across
 retries. Payloads are REST Admin API resources (``shopify_mapping``).
+Neither header is signed: what a delivery means comes from its body (an
+``orders/cancelled`` delivery needs an order with ``cancelled_at``; an order
+is applied only when its ``updated_at`` is newer than the version applied).
+Topics Shopify documents but this adapter does not handle are kept as
+ignored and acknowledged (``shopify_topics``).
 
 Outbound, on the GraphQL Admin API (``shopify_api``): stock with
 ``inventorySetQuantities`` (compare-and-set, at most 250 quantities a call),
@@ -31,6 +36,7 @@ from odoo.addons.distribution_connector.errors import (
 
 from . import shopify_mapping
 from .shopify_api import ShopifyGraphql, ShopifyHttpClient, check
+from .shopify_topics import DOCUMENTED_TOPICS
 
 HMAC_HEADER = "x-shopify-hmac-sha256"
 TOPIC_HEADER = "x-shopify-topic"
@@ -340,6 +346,8 @@ class ShopifyAdapter(DistributionAdapter):
         "orders/cancelled": "order_cancellation",
         "refunds/create": "return",
     }
+    #: the other topics Shopify documents: kept as ignored, acknowledged
+    ignored_topics = DOCUMENTED_TOPICS - set(topics)
     kept_headers = (
         TOPIC_HEADER,
         EVENT_ID_HEADER,

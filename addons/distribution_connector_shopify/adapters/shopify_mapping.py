@@ -11,7 +11,10 @@ import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.errors import (
+    PermanentError,
+    RefusedEventError,
+)
 
 PAID_STATUSES = {"paid", "partially_refunded", "refunded"}
 COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
@@ -342,11 +345,26 @@ def to_order(payload):
 
 
 def to_order_cancellation(payload):
+    """The cancellation an ``orders/cancelled`` delivery carries: its Order
+    resource, which Shopify gives a ``cancelled_at`` once cancelled. The
+    topic header is not signed: an order without ``cancelled_at`` (a signed
+    order body delivered again under that topic) is refused, whatever the
+    header says."""
     order = as_dict(payload, "$", False)
+    external_id = as_id(require(order, "id", "$"), "$.id")
+    cancelled_at = as_timestamp(order.get("cancelled_at"), "$.cancelled_at")
+    if not cancelled_at:
+        raise RefusedEventError(
+            f"Shopify order {external_id} was delivered as a cancellation but "
+            "its signed body has no cancelled_at: the order is not cancelled, "
+            "nothing was applied.",
+            key=external_id,
+            json_path="$.cancelled_at",
+        )
     return compact(
         {
-            "external_id": as_id(require(order, "id", "$"), "$.id"),
-            "cancelled_at": as_timestamp(order.get("cancelled_at"), "$.cancelled_at"),
+            "external_id": external_id,
+            "cancelled_at": cancelled_at,
             "reason": as_text(order.get("cancel_reason"), "$.cancel_reason"),
         }
     )

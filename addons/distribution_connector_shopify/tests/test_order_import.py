@@ -152,5 +152,70 @@ class TestShopifyOrderImport(ShopifyTestMixin, OrderImportMixin, HttpCase):
         self.assertEqual(self.snapshot(order), before)
         self.assertEqual(binding.external_updated_at, applied_at)
         late_exchange = self.Exchange.browse(late["exchange_id"])
-        self.assertEqual(late_exchange.state, "done")
+        # ignored, with why, and still pointing to its order
+        self.assertEqual(late_exchange.state, "ignored")
+        self.assertIn("is older than the one applied", late_exchange.reason)
+        self.assertEqual(
+            (late_exchange.res_model, late_exchange.res_id), ("sale.order", order.id)
+        )
         self.assertFalse(late_exchange.exception_ids)
+
+    def test_order_body_replayed_as_a_cancellation_is_refused(self):
+        order_body = self.payload()
+        with trap_jobs() as trap:
+            self.deliver(order_body, "evt-create-3")
+            self.perform(trap)
+        order = self.orders(ORDER_ID)
+        self.assertEqual(order.state, "sale")
+        binding = self.Binding._find(self.backend, "sale.order", ORDER_ID)
+        applied_at = binding.external_updated_at
+
+        # the captured body and its valid HMAC, re-sent under another topic
+        # and a new event id: neither header is signed
+        with trap_jobs() as trap:
+            replay = self.deliver(order_body, "evt-forged-1", topic="orders/cancelled")
+            self.assertEqual(replay["status"], "accepted")
+            self.perform(trap)
+        refused = self.Exchange.browse(replay["exchange_id"])
+        self.assertEqual(refused.state, "refused")
+        self.assertIn("has no cancelled_at", refused.reason)
+        self.assertFalse(refused.exception_ids)
+        self.assertEqual(order.state, "sale")
+        self.assertEqual(binding.external_updated_at, applied_at)
+        # what ops filter the exchanges list on (its "Refused" filter)
+        self.assertEqual(
+            self.Exchange.search(
+                [("backend_id", "=", self.backend.id), ("state", "=", "refused")]
+            ),
+            refused,
+        )
+        # retrying cannot apply it either
+        refused.action_retry()
+        self.assertEqual(refused.state, "refused")
+
+        # the same body replayed as an update is the version applied already
+        with trap_jobs() as trap:
+            replay = self.deliver(order_body, "evt-forged-2", topic="orders/updated")
+            self.perform(trap)
+        self.assertEqual(self.Exchange.browse(replay["exchange_id"]).state, "done")
+        self.assertEqual(order.state, "sale")
+        self.assertEqual(binding.external_updated_at, applied_at)
+
+        # Shopify's own cancellation, with cancelled_at, still cancels
+        cancelled = self.payload(
+            cancelled_at="2025-03-02T09:15:00-05:00",
+            updated_at="2025-03-02T09:15:00-05:00",
+            cancel_reason="customer",
+        )
+        with trap_jobs() as trap:
+            answer = self.deliver(cancelled, "evt-cancel-1", topic="orders/cancelled")
+            self.perform(trap)
+        self.assertEqual(self.Exchange.browse(answer["exchange_id"]).state, "done")
+        self.assertEqual(order.state, "cancel")
+        # and an order update older than the cancellation changes nothing
+        older = self.payload(updated_at="2025-03-02T09:00:00-05:00")
+        with trap_jobs() as trap:
+            answer = self.deliver(older, "evt-update-2", topic="orders/updated")
+            self.perform(trap)
+        self.assertEqual(self.Exchange.browse(answer["exchange_id"]).state, "ignored")
+        self.assertEqual(order.state, "cancel")

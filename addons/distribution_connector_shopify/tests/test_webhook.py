@@ -143,9 +143,38 @@ class TestShopifyWebhook(ShopifyTestMixin, HttpCase):
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(self.exchanges().topic, "orders/updated")
 
-    def test_unhandled_topic_is_not_found(self):
+    def test_documented_topic_not_handled_is_kept_as_ignored(self):
+        topics = (
+            "orders/fulfilled",
+            "fulfillments/update",
+            "inventory_levels/update",
+            "products/update",
+            "app/uninstalled",
+        )
+        with trap_jobs() as trap:
+            for topic in topics:
+                body, headers = self.shopify_delivery(
+                    self.secret, {"id": 1}, topic=topic, event_id=f"evt-{topic}"
+                )
+                response = self.post(body, headers)
+                self.assertEqual(response.status_code, 200, topic)
+                self.assertEqual(response.json()["status"], "ignored")
+            # Shopify's retry of one of them is the same event
+            again = self.post(body, headers).json()
+            self.assertEqual(again["status"], "duplicate")
+            # nothing to process
+            trap.assert_jobs_count(0)
+        ignored = self.exchanges()
+        self.assertEqual(sorted(ignored.mapped("topic")), sorted(topics))
+        for exchange in ignored:
+            self.assertEqual(exchange.state, "ignored")
+            self.assertFalse(exchange.kind)
+            self.assertIn(f"topic {exchange.topic} is not handled", exchange.reason)
+            self.assertEqual(exchange.raw_body, '{"id": 1}')
+
+    def test_topic_shopify_does_not_have_is_not_found(self):
         body, headers = self.shopify_delivery(
-            self.secret, {"id": 1}, topic="products/update", event_id="evt-product"
+            self.secret, {"id": 1}, topic="orders/teleported", event_id="evt-x"
         )
         self.assertEqual(self.post(body, headers).status_code, 404)
         self.assertFalse(self.exchanges())

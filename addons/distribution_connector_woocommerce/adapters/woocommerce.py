@@ -17,8 +17,15 @@ What WooCommerce does, and what this adapter makes of it:
 * **Ping**: saving an active webhook posts ``webhook_id=<id>`` form-encoded,
   unsigned; it is answered 200 and stores nothing.
 * **Failures**: WooCommerce does not retry a failed delivery and disables a
-  webhook after more than five consecutive non-2xx answers, so only order
-  topics should be subscribed, and reconciliation pulls what was missed.
+  webhook after more than five consecutive non-2xx answers, so a delivery
+  of a core topic this adapter does not handle (``product.updated``,
+  ``customer.created``, ``coupon.*``...) is kept as ignored and answered
+  200; only a topic WooCommerce does not have is answered 404.
+  Reconciliation pulls what was missed.
+* **Meaning**: the topic header is not signed. Every order topic carries the
+  order itself, and what it does comes from the signed body: its ``status``
+  (``cancelled`` cancels) and its ``date_modified_gmt`` (a version not newer
+  than the one applied changes nothing).
 * **Refunds** have no webhook topic: ``order.updated`` fires on a refund and
   carries ``refunds`` with id, reason and total but no lines, so the order
   payload alone never makes a return (:func:`map_refund_returns` maps the
@@ -74,6 +81,13 @@ ORDER_STATUSES = {
     "cancelled": "cancelled",
     "trash": "cancelled",
 }
+#: core webhook topics: resource.event (the REST API's webhook reference,
+#: and ``restored`` for the resources that can leave the trash)
+CORE_TOPICS = frozenset(
+    f"{resource}.{event}"
+    for resource in ("coupon", "customer", "order", "product")
+    for event in ("created", "updated", "deleted")
+) | {"coupon.restored", "order.restored", "product.restored"}
 #: order statuses that a shipment must not turn into "completed"
 FINAL_STATUSES = ("completed", "cancelled", "refunded", "failed", "trash")
 
@@ -632,6 +646,7 @@ class WooCommerceAdapter(DistributionAdapter):
         "order.updated": "order",
         "order.restored": "order",
     }
+    ignored_topics = CORE_TOPICS - set(topics)
     kept_headers = (
         "x-wc-webhook-source",
         "x-wc-webhook-topic",

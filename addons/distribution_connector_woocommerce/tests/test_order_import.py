@@ -180,7 +180,13 @@ class TestOrderImport(WooCommerceTestMixin, HttpCase):
             stale, topic="order.updated", delivery_id="late"
         )
         self.assertEqual((status, jobs), ("accepted", 1))
-        self.assertEqual(exchange.state, "done", exchange.error)
+        # ignored, with why: its date_modified_gmt is older than the one applied
+        self.assertEqual(exchange.state, "ignored", exchange.error)
+        self.assertIn(
+            "(2025-03-22T19:28:05Z) is older than the one applied "
+            "(2025-03-22T19:28:08Z)",
+            exchange.reason,
+        )
         self.assertEqual(self.orders(), order)
         self.assertEqual(self.snapshot(order), before)
         self.assertEqual(order.state, "sale")
@@ -203,3 +209,19 @@ class TestOrderImport(WooCommerceTestMixin, HttpCase):
         self.assertEqual(exchange.state, "done", exchange.error)
         self.assertEqual(self.orders(), order)
         self.assertEqual(order.state, "cancel")
+
+    def test_older_cancelled_version_does_not_cancel(self):
+        self.deliver(self.order_payload(), delivery_id="created")
+        order = self.orders()
+        # a cancelled version older than the one applied (the shop owner
+        # cancelled, then restored the order; the deliveries crossed)
+        cancelled = self.order_payload(
+            status="cancelled", date_modified_gmt="2025-03-22T19:28:01"
+        )
+        exchange, status, _jobs = self.deliver(
+            cancelled, topic="order.updated", delivery_id="cancelled-late"
+        )
+        self.assertEqual(status, "accepted")
+        self.assertEqual(exchange.state, "ignored", exchange.error)
+        self.assertIn("is older than the one applied", exchange.reason)
+        self.assertEqual(order.state, "sale")

@@ -139,9 +139,35 @@ class TestWebhook(WooCommerceTestMixin, HttpCase):
         response = self.post(body, headers, url_topic="woocommerce")
         self.assertEqual(response.status_code, 404)
 
-    def test_unhandled_topic_is_not_stored(self):
-        product = fixture("product.json")
-        body, headers = self.woo_delivery(self.SECRET, product, topic="product.updated")
+    def test_core_topic_not_handled_is_kept_as_ignored(self):
+        deliveries = [
+            ("product.updated", fixture("product.json")),
+            ("customer.created", {"id": 25, "email": "john.doe@example.com"}),
+            ("coupon.deleted", {"id": 719}),
+            ("order.deleted", {"id": 727}),
+        ]
+        with trap_jobs() as trap:
+            for topic, payload in deliveries:
+                body, headers = self.woo_delivery(
+                    self.SECRET, payload, topic=topic, delivery_id=topic
+                )
+                response = self.post(body, headers)
+                # a non-2xx answer counts towards disabling the webhook
+                self.assertEqual(response.status_code, 200, topic)
+                self.assertEqual(response.json()["status"], "ignored")
+            trap.assert_jobs_count(0)
+        ignored = self.exchanges()
+        self.assertEqual(ignored.mapped("topic"), [t for t, _p in deliveries])
+        self.assertEqual(set(ignored.mapped("state")), {"ignored"})
+        self.assertIn(
+            "WooCommerce topic product.updated is not handled", ignored[0].reason
+        )
+        self.assertEqual(json.loads(ignored[0].raw_body), deliveries[0][1])
+
+    def test_topic_woocommerce_does_not_have_is_not_found(self):
+        body, headers = self.woo_delivery(
+            self.SECRET, {"id": 1}, topic="order.teleported"
+        )
         self.assertEqual(self.post(body, headers).status_code, 404)
         self.assertFalse(self.exchanges())
 

@@ -7,6 +7,10 @@ arrange a return or a refund, and the order is left as it is.
 
 Channels that send cancellations as order updates (an order whose status is
 ``cancelled``) go through the same :func:`cancel_order`.
+
+A cancellation is final, so it applies whenever it arrives; its
+``cancelled_at`` becomes the version of the order applied last, so that an
+older order update arriving after it changes nothing.
 """
 
 from odoo.exceptions import UserError, ValidationError
@@ -14,7 +18,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.addons.distribution_connector.errors import PermanentError
 
 from . import InboundFlow, register_flow
-from .common import ORDER_MODEL, bound_order, is_delivery, unknown_order
+from .common import ORDER_MODEL, is_delivery, parse_datetime, unknown_order
 
 
 def cancel_order(exchange, order, reason=None):
@@ -68,8 +72,16 @@ class OrderCancellation(InboundFlow):
     def run(self):
         external_id = self.data["external_id"]
         # the order import's lock: a cancellation never races its order
-        self.env["distribution.binding"]._lock(self.backend, ORDER_MODEL, external_id)
-        order = bound_order(self.env, self.backend, external_id)
+        self.bindings._lock(self.backend, ORDER_MODEL, external_id)
+        binding = self.bindings._find(self.backend, ORDER_MODEL, external_id)
+        order = binding._record() if binding else self.env[ORDER_MODEL]
         if not order:
             raise unknown_order(self.backend, external_id, json_path="$.external_id")
-        return cancel_order(self.exchange, order, self.data.get("reason"))
+        cancel_order(self.exchange, order, self.data.get("reason"))
+        cancelled_at = parse_datetime(self.data.get("cancelled_at"))
+        if cancelled_at and (
+            not binding.external_updated_at
+            or cancelled_at > binding.external_updated_at
+        ):
+            binding.external_updated_at = cancelled_at
+        return order

@@ -7,7 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_compare, float_round
 from odoo.tools.sql import escape_psql
 
-from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.errors import PermanentError, StaleEventError
 
 from . import InboundFlow, register_flow
 from .common import (
@@ -15,6 +15,7 @@ from .common import (
     PARTNER_MODEL,
     PRODUCT_MODEL,
     find_product,
+    format_datetime,
     parse_datetime,
 )
 from .order_cancellation import cancel_order
@@ -149,10 +150,9 @@ class OrderImport(InboundFlow):
     def _update(self, binding, order):
         data = self.data
         updated_at = parse_datetime(data.get("updated_at"))
-        if binding.external_updated_at and (
-            not updated_at or updated_at <= binding.external_updated_at
-        ):
-            return order  # stale or repeated: the newer data stays
+        if updated_at and updated_at == binding.external_updated_at:
+            return order  # the version applied, delivered again: done already
+        self._check_newer(binding, order, updated_at)
         if data.get("status") == "cancelled":
             # channels that report cancellations as order updates
             cancel_order(
@@ -185,6 +185,28 @@ class OrderImport(InboundFlow):
             )
         binding.external_updated_at = updated_at
         return order
+
+    def _check_newer(self, binding, order, updated_at):
+        """Apply only a version newer than the one applied last: a late
+        delivery or a replay of an older version changes nothing (the
+        exchange is ignored, with the reason)."""
+        applied = binding.external_updated_at
+        if not applied or (updated_at and updated_at > applied):
+            return
+        external_id = self.data["external_id"]
+        if updated_at:
+            message = (
+                f"This version of order {external_id} ({format_datetime(updated_at)})"
+                f" is older than the one applied ({format_datetime(applied)}): "
+                f"{order.name} was not changed."
+            )
+        else:
+            message = (
+                f"Order {external_id} carries no updated_at and its version of "
+                f"{format_datetime(applied)} was applied: {order.name} was not "
+                "changed."
+            )
+        raise StaleEventError(message, record=order, key=external_id)
 
     # -- customer -------------------------------------------------------------
 

@@ -146,10 +146,21 @@ class DistributionExchange(models.Model):
 
     def _record_success(self, result):
         recorded = super()._record_success(result)
+        self._resolve_open_exceptions()
+        return recorded
+
+    def _record_not_applied(self, err):
+        """An event retried from the review queue that turns out not to
+        apply (a newer version went through meanwhile) leaves nothing to
+        review."""
+        recorded = super()._record_not_applied(err)
+        self._resolve_open_exceptions()
+        return recorded
+
+    def _resolve_open_exceptions(self):
         self.exception_ids.filtered(
             lambda e: e.state == "open" and e.type not in FINDING_TYPES
         ).sudo().write({"state": "resolved", "resolved_at": fields.Datetime.now()})
-        return recorded
 
     # -- outbound fulfillments -------------------------------------------------
 

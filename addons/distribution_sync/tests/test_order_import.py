@@ -438,7 +438,16 @@ class TestOrderImport(OrderImportMixin, TransactionCase):
             note="older",
         )
         exchange = self.import_order(stale, event_id="evt-stale")
-        self.assertEqual(exchange.state, "done")
+        # ignored, with why, and still pointing to its order
+        self.assertEqual(exchange.state, "ignored")
+        self.assertEqual(
+            exchange.reason,
+            "This version of order CH-1001 (2025-03-01T08:00:00Z) is older than "
+            f"the one applied (2025-03-02T10:00:00Z): {order.name} was not changed.",
+        )
+        self.assertEqual(
+            (exchange.res_model, exchange.res_id), ("sale.order", order.id)
+        )
         self.assertFalse(exchange.exception_ids)
         self.assertEqual(self.orders(), order)
         self.assertEqual(self.lines_snapshot(order), before)

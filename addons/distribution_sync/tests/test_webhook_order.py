@@ -84,3 +84,71 @@ class TestWebhookOrder(OrderImportMixin, HttpCase):
         self.assertEqual(exception.key, "MUG-GREEN")
         self.assertEqual(json.loads(exception.payload_pretty)["external_id"], "CH-1001")
         self.assertFalse(self.orders())
+
+    def test_older_update_after_a_newer_one_is_ignored_with_its_reason(self):
+        for payload, event_id in (
+            (self.order_payload(), "evt-e2e-5"),
+            (self.order_payload(updated_at="2025-03-01T11:00:00Z"), "evt-e2e-6"),
+        ):
+            with trap_jobs() as trap:
+                self.deliver(payload, event_id)
+                self.perform(trap)
+        order = self.orders("CH-1001")
+        binding = self.Binding._find(self.backend, "sale.order", "CH-1001")
+        self.assertEqual(binding.external_updated_at.isoformat(), "2025-03-01T11:00:00")
+        stale = self.order_payload(updated_at="2025-03-01T10:30:00Z")
+        stale["lines"][0]["quantity"] = 5
+        with trap_jobs() as trap:
+            answer = self.deliver(stale, "evt-e2e-7").json()
+            self.perform(trap)
+        exchange = self.Exchange.browse(answer["exchange_id"])
+        self.assertEqual(exchange.state, "ignored", exchange.error)
+        self.assertEqual(
+            exchange.reason,
+            "This version of order CH-1001 (2025-03-01T10:30:00Z) is older than "
+            f"the one applied (2025-03-01T11:00:00Z): {order.name} was not changed.",
+        )
+        self.assertEqual(
+            (exchange.res_model, exchange.res_id), ("sale.order", order.id)
+        )
+        self.assertFalse(exchange.exception_ids)
+        self.assertEqual(
+            self.product_lines(order)
+            .filtered(lambda line: line.product_id == self.mug_blue)
+            .product_uom_qty,
+            2,
+        )
+        self.assertEqual(binding.external_updated_at.isoformat(), "2025-03-01T11:00:00")
+
+    def test_paused_backend_keeps_events_and_applies_them_in_order_once_resumed(
+        self,
+    ):
+        self.backend.action_pause()
+        first = self.order_payload()
+        second = self.order_payload(updated_at="2025-03-01T11:00:00Z")
+        with trap_jobs() as trap:
+            answers = [
+                self.deliver(first, "evt-paused-1"),
+                self.deliver(second, "evt-paused-2"),
+                self.deliver(first, "evt-paused-1"),
+            ]
+            self.assertEqual([a.status_code for a in answers], [200, 200, 200])
+            self.assertEqual(
+                [a.json()["status"] for a in answers],
+                ["accepted", "accepted", "duplicate"],
+            )
+            trap.assert_jobs_count(0)
+        exchanges = self.Exchange.browse([a.json()["exchange_id"] for a in answers[:2]])
+        self.assertEqual(exchanges.mapped("state"), ["received", "received"])
+        self.assertFalse(self.orders())
+        with trap_jobs() as trap:
+            self.backend.action_resume()
+            processed = self.perform(trap)
+        # oldest first: the newer version is applied last
+        self.assertEqual(processed, list(exchanges))
+        self.assertEqual(exchanges.mapped("state"), ["done", "done"])
+        order = self.orders("CH-1001")
+        self.assertEqual(len(order), 1)
+        self.assertEqual(order.state, "sale")
+        binding = self.Binding._find(self.backend, "sale.order", "CH-1001")
+        self.assertEqual(binding.external_updated_at.isoformat(), "2025-03-01T11:00:00")
