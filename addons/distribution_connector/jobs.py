@@ -3,8 +3,8 @@
 from collections import defaultdict
 
 from odoo.addons.queue_job.delay import Delayable
-from odoo.addons.queue_job.job import Job
-from odoo.addons.queue_job.utils import must_run_without_delay
+
+from . import queue_job_shim
 
 
 def delay_many(delayables):
@@ -17,7 +17,8 @@ def delay_many(delayables):
     job: the dispatcher enqueues one per webhook (tests/README.md).
 
     The jobs are built by queue_job and stored with the values its own
-    ``store()`` writes (a test compares both). What ``delay()`` honours is
+    ``store()`` writes (a test compares both), through the private parts of
+    queue_job gathered in ``queue_job_shim.py``. What ``delay()`` honours is
     honoured: queue_job's switch to run jobs at once (``queue_job__no_delay``)
     and a ``store`` that is not queue_job's own (replaced by ``trap_jobs`` in
     tests), which is called as is.
@@ -31,20 +32,17 @@ def delay_many(delayables):
                 f"{delayable!r}: only delayables without identity key are "
                 "enqueued together (an identity key needs a look-up per job)"
             )
-    jobs = [delayable._build_job() for delayable in delayables]
-    if any(must_run_without_delay(d.recordset.env) for d in delayables):
+    jobs = [queue_job_shim.build_job(delayable) for delayable in delayables]
+    if any(queue_job_shim.runs_without_delay(d.recordset.env) for d in delayables):
         for delayable in delayables:
-            delayable._execute_direct()
+            queue_job_shim.run_now(delayable)
         return jobs
     by_env = defaultdict(list)
     for job in jobs:
-        if getattr(job.store, "__func__", None) is Job.store:
+        if queue_job_shim.stored_by_queue_job(job):
             by_env[job.env].append(job)
         else:
             job.store()
     for env, env_jobs in by_env.items():
-        model = env["queue.job"]
-        model.with_context(_job_edit_sentinel=model.EDIT_SENTINEL).sudo().create(
-            [job._store_values(create=True) for job in env_jobs]
-        )
+        queue_job_shim.create_job_records(env, env_jobs)
     return jobs

@@ -20,6 +20,7 @@ from odoo.addons.queue_job.job import (
     WAIT_DEPENDENCIES,
 )
 
+from .. import inbox
 from ..errors import (
     DistributionError,
     NotAppliedError,
@@ -27,7 +28,6 @@ from ..errors import (
     TransientError,
 )
 from ..jobs import delay_many
-from ..tools import inbox
 from ..tools.access import USER_GROUP, check_group
 
 _logger = logging.getLogger(__name__)
@@ -51,8 +51,10 @@ DEFAULT_RECOVERY_GRACE = 10
 #: (a job applies what the exchange says with superuser rights)
 FROZEN_FIELDS = ("backend_id", "direction", "topic", "kind", "external_event_id")
 
-#: fields whose own index an earlier version had: the event's unique index
-#: and the result index (``_result_idx``) replaced them
+#: fields without an index of their own: the event's unique index and the
+#: result index (``_result_idx``) serve their searches; ``init`` drops such
+#: an index where a database still has one, since Odoo never drops the index
+#: of a field that does not ask for one
 SUPERSEDED_FIELD_INDEXES = ("topic", "res_model")
 
 STATES = [
@@ -63,80 +65,6 @@ STATES = [
     ("ignored", "Ignored"),
     ("refused", "Refused"),
 ]
-
-#: How an inbound exchange is stored (see ``_insert_inbound``): a function,
-#: so one round trip, and less Python per webhook than plain statements
-#: (measured). Webhooks call it on connections that keep its plans
-#: (``tools/inbox.py``); on Odoo's pooled connections, reset (``DISCARD
-#: ALL``) whenever they are handed out, every call plans its statements
-#: again: each is kept simple, and the ones a call does not need (the insert
-#: for a known event, the running dispatcher's lookup while one waits) are
-#: not planned at all.
-INSERT_INBOUND_FUNCTION = """
-CREATE FUNCTION distribution_exchange_insert_inbound(
-    p_backend integer, p_company integer, p_topic varchar, p_kind varchar,
-    p_event varchar, p_ref varchar, p_correlation varchar,
-    p_content_type varchar, p_body text, p_headers text, p_uid integer,
-    p_dispatcher varchar,
-    OUT exchange_id integer, OUT created boolean,
-    OUT dispatcher_waiting boolean
-) LANGUAGE plpgsql AS $function$
-BEGIN
-    LOOP
-        -- a plain read first: a redelivery never waits for the transaction
-        -- of a job updating the exchange, as the insert's conflict check would
-        SELECT exchange.id INTO exchange_id FROM distribution_exchange exchange
-         WHERE exchange.backend_id = p_backend AND exchange.direction = 'in'
-           AND exchange.topic = p_topic AND exchange.external_event_id = p_event;
-        IF FOUND THEN
-            created := FALSE;
-            dispatcher_waiting := TRUE;
-            -- one more delivery, for the dashboards: a statistic, never
-            -- worth a wait (not counted while a job holds the row)
-            UPDATE distribution_exchange exchange
-               SET duplicate_count = COALESCE(exchange.duplicate_count, 0) + 1
-             WHERE exchange.id = (SELECT locked.id FROM distribution_exchange locked
-                                   WHERE locked.id = exchange_id
-                                     FOR UPDATE SKIP LOCKED);
-            RETURN;
-        END IF;
-        INSERT INTO distribution_exchange (
-            backend_id, company_id, direction, topic, kind,
-            external_event_id, external_ref, correlation_id,
-            content_type, raw_body, headers, received_at, state,
-            attempts, duplicate_count,
-            create_uid, create_date, write_uid, write_date)
-        VALUES (
-            p_backend, p_company, 'in', p_topic, p_kind,
-            p_event, p_ref, p_correlation,
-            p_content_type, p_body, p_headers, now() at time zone 'UTC',
-            'received', 0, 0,
-            p_uid, now() at time zone 'UTC', p_uid, now() at time zone 'UTC')
-        ON CONFLICT (backend_id, direction, topic, external_event_id) DO NOTHING
-        RETURNING id INTO exchange_id;
-        -- not inserted: another transaction committed the event meanwhile
-        -- (only outside REPEATABLE READ, which raises a serialization
-        -- failure instead); the read of the next turn finds it
-        EXIT WHEN FOUND;
-    END LOOP;
-    created := TRUE;
-    -- the waiting dispatcher is found on queue_job's partial index; the
-    -- running one only when none waits: it reads the index of every job
-    -- state, whose entries for jobs gone past 'started' pile up until vacuum
-    dispatcher_waiting := EXISTS (
-        SELECT 1 FROM queue_job job
-         WHERE job.identity_key = p_dispatcher
-           AND job.state IN ('pending', 'enqueued'));
-    IF NOT dispatcher_waiting THEN
-        dispatcher_waiting := EXISTS (
-            SELECT 1 FROM queue_job job
-             WHERE job.identity_key = p_dispatcher
-               AND job.state = 'started'
-               AND job.date_started > now() at time zone 'UTC' - interval '1 minute');
-    END IF;
-END
-$function$
-"""
 
 
 class DistributionExchange(models.Model):
@@ -271,16 +199,11 @@ class DistributionExchange(models.Model):
 
     def init(self):
         result = super().init()
-        # Odoo keeps the index of a field that no longer asks for one
         for name in SUPERSEDED_FIELD_INDEXES:
             sql.drop_index(
                 self.env.cr, sql.make_index_name(self._table, name), self._table
             )
-        # dropped first: an older version returned a set of rows
-        self.env.cr.execute(
-            "DROP FUNCTION IF EXISTS distribution_exchange_insert_inbound"
-        )
-        self.env.cr.execute(INSERT_INBOUND_FUNCTION)
+        inbox.create_insert_function(self.env.cr)
         return result
 
     @api.depends("backend_id", "topic", "external_ref", "external_event_id")
@@ -421,7 +344,7 @@ class DistributionExchange(models.Model):
         count one more delivery), and make sure its backend's dispatcher will
         enqueue its processing.
 
-        One call of a function (``INSERT_INBOUND_FUNCTION``), safe under
+        One call of a function (``inbox/insert_inbound.sql``), safe under
         concurrency.
         A known event is found by a plain read, so a redelivery never waits,
         even while a job holds the exchange's row. Two first deliveries of
@@ -437,7 +360,7 @@ class DistributionExchange(models.Model):
 
         :param committed: store the exchange in a transaction of its own,
             committed before this returns, on one of the connections kept
-            for it (``tools/inbox.py``: they keep their plans), whatever
+            for it (``inbox/connections.py``: they keep their plans), whatever
             becomes of the caller's transaction, whose snapshot may not see
             the row; should the caller's fail, the dispatcher it enqueued is
             lost too and the exchange waits for the safety net

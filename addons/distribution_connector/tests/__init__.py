@@ -9,3 +9,4 @@ from . import test_exchange_duplicates
 from . import test_inbox
 from . import test_demo_delivery
 from . import test_access
+from . import test_queue_job_shim

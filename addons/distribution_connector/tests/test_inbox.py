@@ -1,11 +1,12 @@
 """Webhooks store their exchanges on connections kept for it
-(``tools/inbox.py``), committed before the answer.
+(``inbox/connections.py``), committed before the answer.
 
 Tests run every request inside the test's transaction, where the request's
 cursor stores the exchange; these tests take the webhook's own path, on
 data committed for real (deleted again in a cleanup).
 """
 
+import threading
 from unittest.mock import patch
 
 import psycopg2
@@ -14,8 +15,8 @@ from odoo import modules
 from odoo.tests.common import TransactionCase, tagged
 from odoo.tools import SQL
 
-from ..tools import inbox
-from ..tools.inbox import InboxConnections
+from .. import inbox
+from ..inbox import InboxConnections
 from .common import DistributionTestMixin, commit_backend, committed_env
 
 PID = SQL("SELECT pg_backend_pid()")
@@ -46,12 +47,17 @@ class TestInbox(DistributionTestMixin, TransactionCase):
     def receive(self, env, event_id):
         """What the webhook route stores, outside the test's transaction."""
         with patch.object(modules.module, "current_test", False):
-            return env["distribution.exchange"]._insert_inbound(
-                env["distribution.backend"].browse(self.backend_id),
-                "order", "order", event_id, "INBOX-1", b'{"external_id": "INBOX-1"}',
-                "application/json", {},
-                committed=True,
-            )  # fmt: skip
+            return self.store(env, event_id)
+
+    def store(self, env, event_id):
+        """``receive`` without its own patch: for threads, whose patches
+        of one module attribute would undo each other."""
+        return env["distribution.exchange"]._insert_inbound(
+            env["distribution.backend"].browse(self.backend_id),
+            "order", "order", event_id, "INBOX-1", b'{"external_id": "INBOX-1"}',
+            "application/json", {},
+            committed=True,
+        )  # fmt: skip
 
     def test_webhook_exchange_is_committed_before_the_caller_commits(self):
         self.addCleanup(inbox.connections.close_all)
@@ -80,6 +86,68 @@ class TestInbox(DistributionTestMixin, TransactionCase):
             # counted in the same commit, after the caller's snapshot
             exchange = env["distribution.exchange"].browse(exchange.id)
             self.assertEqual(exchange.duplicate_count, 1)
+
+    def test_webhook_exchange_survives_a_lost_kept_connection(self):
+        """The kept connection of a webhook is cut (a restarted server):
+        the next webhook stores its exchange on a new one, and a redelivery
+        still finds the event stored before."""
+        self.addCleanup(inbox.connections.close_all)
+        with committed_env(self.registry) as env:
+            first, created = self.receive(env, "inbox-evt-lost")
+            self.assertTrue(created)
+            [(kept_pid,)] = inbox.connections.commit(env.cr.dbname, PID)
+        with committed_env(self.registry) as env:
+            env.cr.execute("SELECT pg_terminate_backend(%s)", [kept_pid])
+        with committed_env(self.registry) as env:
+            again, created = self.receive(env, "inbox-evt-lost")
+            self.assertEqual((again, created), (first, False))
+            second, created = self.receive(env, "inbox-evt-after")
+            self.assertTrue(created)
+            [(new_pid,)] = inbox.connections.commit(env.cr.dbname, PID)
+            self.assertNotEqual(new_pid, kept_pid)
+        with committed_env(self.registry) as env:
+            exchanges = env["distribution.exchange"].search(
+                [("backend_id", "=", self.backend_id)]
+            )
+            self.assertEqual(exchanges, first | second)
+            self.assertEqual(first.with_env(env).duplicate_count, 1)
+
+    def test_racing_first_deliveries_store_one_exchange(self):
+        """Two webhooks of one event at once, each on its own kept
+        connection and its own committed transaction: one stores the
+        exchange, the other finds it."""
+        self.addCleanup(inbox.connections.close_all)
+        barrier = threading.Barrier(2, timeout=30)
+        results, errors = [], []
+
+        def deliver():
+            try:
+                with committed_env(self.registry) as env:
+                    barrier.wait()
+                    exchange, created = self.store(env, "inbox-evt-race")
+                    results.append((exchange.id, created))
+            except Exception as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=deliver) for _i in range(2)]
+        with patch.object(modules.module, "current_test", False):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+        self.assertFalse(errors)
+        self.assertEqual(len(results), 2)
+        self.assertEqual(len({exchange_id for exchange_id, _c in results}), 1)
+        self.assertEqual(sorted(created for _id, created in results), [False, True])
+        with committed_env(self.registry) as env:
+            stored = env["distribution.exchange"].search(
+                [("backend_id", "=", self.backend_id)]
+            )
+            self.assertEqual(stored.ids, [results[0][0]])
+            self.assertEqual(stored.duplicate_count, 1)
+            # one dispatcher, enqueued by the delivery that stored it
+            dispatcher = [("identity_key", "=", self.dispatcher_key())]
+            self.assertEqual(env["queue.job"].search_count(dispatcher), 1)
 
     def test_connection_is_kept_between_calls(self):
         first = self.pid()

@@ -1,2 +1,2 @@
-from . import access, cipher, inbox
+from . import access, cipher
 from .settings import setting
