@@ -3,7 +3,7 @@
     "summary": "Shopify adapter: signed webhooks for orders, cancellations and "
     "refunds, stock publishing with compare-and-set, fulfillments with "
     "tracking and order pulls for reconciliation",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Sales/Sales",
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",

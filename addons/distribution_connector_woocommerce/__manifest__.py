@@ -2,7 +2,7 @@
     "name": "Distribution Connector WooCommerce",
     "summary": "WooCommerce webhooks, orders, stock, fulfillments and order pulls "
     "for Distribution Sync",
-    "version": "19.0.1.0.0",
+    "version": "19.0.1.1.0",
     "category": "Sales/Sales",
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",
