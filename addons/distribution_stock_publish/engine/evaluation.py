@@ -12,7 +12,7 @@ from operator import itemgetter
 
 from odoo.tools import SQL
 
-from .query import BASIS_MEASURES, ON_HAND, basis_quantities
+from .query import BASIS_MEASURES, INCOMING, ON_HAND, basis_quantities
 from .rules import apply_partition, apply_rules, number
 
 
@@ -254,15 +254,19 @@ class RuleEvaluation:
         return ResultsByInput(compute), input_key
 
     def explanation(self, spec, row, archived, steps):
-        """The steps with the pool's details, as a list of dicts."""
+        """The steps with the pool's details, as a list of dicts: each
+        measure of the basis, and ``no_stock`` when nothing is on hand in
+        the sources (nor, on the forecast basis, on its way)."""
         pool_step = dict(steps[0], basis=spec.basis, sources=spec.sources)
         if archived:
             pool_step["archived"] = True
-        else:
-            columns = spec.source_set.columns
-            for measure in [ON_HAND, *BASIS_MEASURES.get(spec.basis, [])]:
-                value = row[columns[measure]] if row is not None else 0.0
-                pool_step[measure] = number(round(value, 6))
+            return [pool_step, *steps[1:]]
+        columns = spec.source_set.columns
+        for measure in [ON_HAND, *BASIS_MEASURES.get(spec.basis, [])]:
+            value = row[columns[measure]] if row is not None else 0.0
+            pool_step[measure] = number(round(value, 6))
+        if pool_step[ON_HAND] <= 0 and pool_step.get(INCOMING, 0) <= 0:
+            pool_step["no_stock"] = True
         return [pool_step, *steps[1:]]
 
     def _explanation_json(self, spec, row, archived, steps, steps_after_pool_json):

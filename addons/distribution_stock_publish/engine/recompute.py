@@ -60,9 +60,14 @@ class LevelRecompute:
     def ensure_levels(self, specs=None, product_ids=None, compute=True):
         """Create the missing levels in bulk; return how many.
 
-        A (product, channel) gets a level when the product has a quant under
-        the rule's sources (or, for the forecast basis, a move not done into
-        or out of them), or when :meth:`extra_level_products` names it.
+        A storable product of the rule's company (or shared) gets a level on
+        a channel when the channel can sell it (it is active and has an
+        internal reference, or is bound to the channel's backend), with or
+        without stock: without, it publishes 0. A product the channel cannot
+        name gets one too when it has a quant under the rule's sources (or,
+        for the forecast basis, a move not done into or out of them), so that
+        its export says what is missing, and when
+        :meth:`extra_level_products` names it.
 
         :param specs: the rules to create levels for (default: every active
             rule)
@@ -120,6 +125,8 @@ class LevelRecompute:
 
     def _missing_levels(self, specs, product_ids):
         """(product id, rule id) pairs that need a level and have none."""
+        if not specs:
+            return []
         rule_ids, patterns, forecast_ids, forecast_patterns = [], [], [], []
         for spec in specs:
             for pattern in spec.patterns:
@@ -129,12 +136,29 @@ class LevelRecompute:
                     forecast_ids.append(spec.id)
                     forecast_patterns.append(pattern)
         extra = self.extra_level_products(specs, product_ids)
-        if not (rule_ids or extra):
-            return []
         has_products = product_ids is not None
         products = list(product_ids) if has_products else []
-        needing_level = SQL(
+        # what the channels sell, with or without stock
+        published = SQL(
             """
+            SELECT pp.id, r.id
+            FROM distribution_publish_rule r
+            JOIN product_product pp ON pp.active
+            WHERE r.id = ANY(%(rules)s)
+              AND (NOT %(has_products)s OR pp.id = ANY(%(products)s))
+              AND (COALESCE(pp.default_code, '') <> ''
+                   OR EXISTS (SELECT 1 FROM distribution_binding binding
+                              WHERE binding.backend_id = r.backend_id
+                                AND binding.res_model = 'product.product'
+                                AND binding.res_id = pp.id))
+            """,
+            rules=sorted({spec.id for spec in specs}),
+            has_products=has_products,
+            products=products,
+        )
+        needing_level = SQL(
+            """%(published)s
+            UNION
             SELECT q.product_id, src.rule_id
             FROM unnest(%(rules)s::int[], %(patterns)s::varchar[])
                 AS src(rule_id, pattern)
@@ -143,6 +167,7 @@ class LevelRecompute:
             JOIN stock_quant q ON q.location_id = l.id
             WHERE (NOT %(has_products)s OR q.product_id = ANY(%(products)s))
             """,
+            published=published,
             rules=rule_ids,
             patterns=patterns,
             has_products=has_products,

@@ -4,8 +4,6 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 
-from ..engine import FORECAST
-
 #: fields whose change alters the computed quantities
 COMPUTE_FIELDS = {
     "active",
@@ -349,14 +347,6 @@ class DistributionPublishRule(models.Model):
             self.env["distribution.stock.level"]._mark_rules_dirty(
                 rules.ids, product_ids=product_ids
             )
-
-    @api.model
-    def _forecast_in_use(self):
-        return bool(
-            self.sudo().search_count(
-                [("active", "=", True), ("basis", "=", FORECAST)], limit=1
-            )
-        )
 
     # -- actions -------------------------------------------------------------------
 

@@ -161,6 +161,8 @@ class DistributionStockLevel(models.Model):
                     "Another sweep is running.", seconds=30, ignore_retry=True
                 )
             return "nothing to do: another sweep is running"
+        # channel orders received since the last dispatch count at once
+        self.env["distribution.exchange"]._store_pending_backlog_lines()
         self._flush_dirty_marks()
         self._reset_stale_exports()
         engine = self._stock_publish_engine()

@@ -9,3 +9,4 @@ from . import test_multi_company
 from . import test_dashboard_variance
 from . import test_reconcile_stock
 from . import test_sale_order_trace
+from . import test_availability
