@@ -61,6 +61,18 @@ BACKLOG_STATES = ("received", "processing", "error")
 CATALOG_WORK_MEM = "64MB"
 
 
+def sources_overlap(patterns, other_patterns):
+    """Whether two sets of ``parent_path LIKE`` patterns share a location:
+    one source is the other or lies under it."""
+    paths = [pattern.rstrip("%") for pattern in patterns]
+    others = [pattern.rstrip("%") for pattern in other_patterns]
+    return any(
+        path.startswith(other) or other.startswith(path)
+        for path in paths
+        for other in others
+    )
+
+
 @dataclass
 class SourceSet:
     """One set of sources: its ``parent_path LIKE`` patterns, the measures

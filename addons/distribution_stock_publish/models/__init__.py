@@ -15,3 +15,4 @@ from . import sale_order_line
 from . import distribution_backlog_line
 from . import distribution_exchange
 from . import distribution_binding
+from . import distribution_backend_warehouse

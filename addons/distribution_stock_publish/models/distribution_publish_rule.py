@@ -3,6 +3,9 @@ from collections import defaultdict
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..engine.query import sources_overlap
 
 #: fields whose change alters the computed quantities
 COMPUTE_FIELDS = {
@@ -165,6 +168,55 @@ class DistributionPublishRule(models.Model):
         "CHECK(cap_qty = 0 OR floor_qty <= cap_qty)",
         "The floor cannot be above the cap.",
     )
+
+    @api.constrains(
+        "active",
+        "allocation_mode",
+        "basis",
+        "warehouse_ids",
+        "location_ids",
+        "backend_id",
+    )
+    def _check_partition_sources(self):
+        """Channels in hard partition split one pool only when they have the
+        same company, basis and sources: partitions whose sources overlap
+        otherwise would each offer the same units. Refused on save, with the
+        channels named."""
+        partitioned = self.filtered(
+            lambda rule: rule.active and rule.allocation_mode == "partition"
+        )
+        if not partitioned:
+            return
+        engine = self.env["distribution.stock.level"]._stock_publish_engine()
+        others = (
+            self.sudo().search(
+                [("active", "=", True), ("allocation_mode", "=", "partition")]
+            )
+            | partitioned.sudo()
+        )
+        specs = {rule.id: engine.rule_spec(rule) for rule in others}
+        for rule in partitioned:
+            spec = specs[rule.id]
+            for other in others:
+                other_spec = specs[other.id]
+                if other == rule or other_spec.partition_key == spec.partition_key:
+                    continue
+                if sources_overlap(spec.patterns, other_spec.patterns):
+                    raise ValidationError(
+                        self.env._(
+                            "%(channel)s and %(other)s are hard partitions over "
+                            "stock they share (%(sources)s and %(other_sources)s) "
+                            "but not with the same basis and sources: each would "
+                            "split the shared units on its own, and the same units "
+                            "would be offered twice. Give both the same sources "
+                            "and basis (they then split one pool), sources that do "
+                            "not overlap, or use a shared pool.",
+                            channel=rule.backend_id.display_name,
+                            other=other.backend_id.display_name,
+                            sources=spec.sources or self.env._("no source"),
+                            other_sources=other_spec.sources or self.env._("no source"),
+                        )
+                    )
 
     def _compute_level_counts(self):
         Level = self.env["distribution.stock.level"]

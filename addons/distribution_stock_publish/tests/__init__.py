@@ -10,3 +10,4 @@ from . import test_dashboard_variance
 from . import test_reconcile_stock
 from . import test_sale_order_trace
 from . import test_availability
+from . import test_partition_sources
