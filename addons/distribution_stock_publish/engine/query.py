@@ -59,6 +59,11 @@ BACKLOG_STATES = ("received", "processing", "error")
 #: products, so they would spill to disk; 64MB keeps them in memory. Set for
 #: these statements only, then restored.
 CATALOG_WORK_MEM = "64MB"
+#: no JIT for the stock query: it runs once per recompute, and the planner's
+#: estimates of its small parts (inbox orders, quotations, open moves) are
+#: far above what they read, which would make it compile for longer than the
+#: query runs
+STOCK_QUERY_JIT = "off"
 
 
 def sources_overlap(patterns, other_patterns):
@@ -180,7 +185,7 @@ class StockQuery:
     def read_stock(self, source_sets, product_ids=None):
         """Stock of each product over each source set: the rows of
         :meth:`stock_query`, ``{product_id: row}``."""
-        with planner_settings(self.cr, work_mem=CATALOG_WORK_MEM):
+        with planner_settings(self.cr, work_mem=CATALOG_WORK_MEM, jit=STOCK_QUERY_JIT):
             self.cr.execute(self.stock_query(source_sets, product_ids))
             return {row[0]: row for row in self.cr.fetchall()}
 
@@ -504,17 +509,36 @@ def _orders_part(source_sets, restrict):
     return SQL(
         """
         WITH wh AS (%(warehouses)s),
-        backend_wh AS (
-            SELECT b.id AS backend_id, %(any_flags)s
+        backlog AS (
+            SELECT line.backend_id, line.product_id, line.quantity
+            FROM distribution_backlog_line line
+            JOIN distribution_exchange exchange ON exchange.id = line.exchange_id
+            WHERE exchange.state IN %(backlog_states)s
+              AND line.product_id IS NOT NULL
+              AND %(backlog_products)s
+              AND NOT EXISTS (
+                  SELECT 1 FROM distribution_binding binding
+                  WHERE binding.backend_id = line.backend_id
+                    AND binding.res_model = 'sale.order'
+                    AND binding.external_id = line.order_ref)
+        ),
+        served AS (
+            SELECT bw.backend_id, bw.warehouse_id
+            FROM distribution_backend_warehouse bw
+            WHERE bw.backend_id IN (SELECT backend_id FROM backlog)
+            UNION
+            SELECT b.id, w.id
             FROM distribution_backend b
-            JOIN wh ON wh.id IN (SELECT bw.warehouse_id
-                                 FROM distribution_backend_warehouse bw
-                                 WHERE bw.backend_id = b.id)
-                    OR (wh.company_id = b.company_id
-                        AND NOT EXISTS (SELECT 1 FROM distribution_backend_warehouse bw
-                                        WHERE bw.backend_id = b.id))
-            WHERE b.id IN (SELECT backend_id FROM distribution_backlog_line)
-            GROUP BY b.id
+            JOIN stock_warehouse w ON w.company_id = b.company_id
+            WHERE b.id IN (SELECT backend_id FROM backlog)
+              AND NOT EXISTS (SELECT 1 FROM distribution_backend_warehouse bw
+                              WHERE bw.backend_id = b.id)
+        ),
+        backend_wh AS (
+            SELECT served.backend_id, %(any_flags)s
+            FROM served
+            JOIN wh ON wh.id = served.warehouse_id
+            GROUP BY served.backend_id
         )
         SELECT o.product_id, %(sums)s
         FROM (
@@ -532,18 +556,9 @@ def _orders_part(source_sets, restrict):
               AND so.distribution_backend_id IS NOT NULL
               AND %(sale_products)s
             UNION ALL
-            SELECT %(backlog)s, line.product_id, line.quantity, %(flags)s
-            FROM distribution_backlog_line line
-            JOIN distribution_exchange exchange ON exchange.id = line.exchange_id
-            JOIN backend_wh wh ON wh.backend_id = line.backend_id
-            WHERE exchange.state IN %(backlog_states)s
-              AND line.product_id IS NOT NULL
-              AND %(backlog_products)s
-              AND NOT EXISTS (
-                  SELECT 1 FROM distribution_binding binding
-                  WHERE binding.backend_id = line.backend_id
-                    AND binding.res_model = 'sale.order'
-                    AND binding.external_id = line.order_ref)
+            SELECT %(backlog)s, backlog.product_id, backlog.quantity, %(flags)s
+            FROM backlog
+            JOIN backend_wh wh ON wh.backend_id = backlog.backend_id
         ) AS o
         GROUP BY o.product_id
         """,
