@@ -583,6 +583,8 @@ class LevelRecompute:
         check every foreign key of the row again.
         """
         exporting = defaultdict(list)
+        # in the order of the table's ids: its pages are visited in order
+        changed = sorted(changed, key=itemgetter(0))
         for start in range(0, len(changed), LEVELS_PER_STATEMENT):
             chunk = changed[start : start + LEVELS_PER_STATEMENT]
             ids, qtys, pools, texts, hand_over = (list(c) for c in zip(*chunk))
