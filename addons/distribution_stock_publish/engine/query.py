@@ -112,14 +112,20 @@ def source_sets(specs):
         for measure in BASIS_MEASURES.get(spec.basis, []):
             if measure not in source_set.measures:
                 source_set.measures.append(measure)
+    lay_out(sets)
+    for spec in specs:
+        spec.source_set = by_patterns[spec.patterns]
+    return sets
+
+
+def lay_out(sets):
+    """Place the measures of each source set as columns of the stock rows
+    (column 0 is the product id)."""
     column = 1
     for source_set in sets:
         for measure in source_set.measures:
             source_set.columns[measure] = column
             column += 1
-    for spec in specs:
-        spec.source_set = by_patterns[spec.patterns]
-    return sets
 
 
 def basis_quantities(spec):

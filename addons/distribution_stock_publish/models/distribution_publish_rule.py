@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine.query import sources_overlap
+from ..engine.rules import number
 
 #: fields whose change alters the computed quantities
 COMPUTE_FIELDS = {
@@ -307,29 +308,39 @@ class DistributionPublishRule(models.Model):
         }
         parts = [Markup("<div class='o_distribution_preview'>")]
         if stock:
-            line = Markup(
-                "<tr><td>%s</td><td class='text-end'>%s</td>"
-                "<td class='text-end'>%s</td></tr>"
-            )
+            columns = [
+                ("on_hand", self.env._("On hand")),
+                ("reserved", self.env._("Reserved")),
+                ("demand", self.env._("Confirmed, not reserved")),
+                ("quoted", self.env._("Channel quotations")),
+                ("backlog", self.env._("Channel orders in the inbox")),
+            ]
+            cell = Markup("<td class='text-end'>%s</td>")
             lines = Markup("").join(
-                line % (name, on_hand, reserved) for name, on_hand, reserved in stock
+                Markup("<tr><td>%s</td>%s</tr>")
+                % (
+                    name,
+                    Markup("").join(
+                        cell % number(values[key]) for key, _label in columns
+                    ),
+                )
+                for name, values in stock
+            )
+            heads = Markup("").join(
+                Markup("<th class='text-end'>%s</th>") % label
+                for _key, label in columns
             )
             parts.append(
                 Markup(
-                    "<table class='table table-sm'><thead><tr><th>%s</th>"
-                    "<th class='text-end'>%s</th><th class='text-end'>%s</th>"
+                    "<table class='table table-sm'><thead><tr><th>%s</th>%s"
                     "</tr></thead><tbody>%s</tbody></table>"
                 )
-                % (
-                    self.env._("Stock"),
-                    self.env._("On hand"),
-                    self.env._("Reserved"),
-                    lines,
-                )
+                % (self.env._("Warehouse"), heads, lines)
             )
         else:
             parts.append(
-                Markup("<p>%s</p>") % self.env._("No stock in any internal location.")
+                Markup("<p>%s</p>")
+                % self.env._("No stock and nothing promised in any warehouse.")
             )
         for result in results:
             spec = result["spec"]

@@ -6,6 +6,7 @@ explanation; and products without stock, published as 0 with the reason."""
 import json
 
 from odoo import Command
+from odoo.tests import Form
 from odoo.tests.common import TransactionCase
 
 from .common import StockPublishMixin
@@ -118,6 +119,18 @@ class TestAvailableStock(StockPublishMixin, TransactionCase):
         )
         self.assertEqual(
             (south["backlog"], self.level(self.south).computed_qty), (0, 40)
+        )
+        # the rule form's preview shows every term in each warehouse
+        form = Form(self.web_rule)
+        form.preview_product_id = self.mug
+        cells = "".join(
+            f"<td class='text-end'>{qty}</td>" for qty in (100, 10, 7, 5, 3)
+        )
+        self.assertIn(f"<tr><td>Publish North</td>{cells}</tr>", str(form.preview_html))
+        cells = "".join(f"<td class='text-end'>{qty}</td>" for qty in (40, 0, 0, 0, 0))
+        self.assertIn(f"<tr><td>Publish South</td>{cells}</tr>", str(form.preview_html))
+        self.assertIn(
+            "Web shop (this rule): <strong>75</strong>", str(form.preview_html)
         )
 
     def test_an_order_in_the_inbox_counts_until_it_is_applied(self):
