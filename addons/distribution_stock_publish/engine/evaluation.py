@@ -308,16 +308,30 @@ class RuleEvaluation:
     def _products_info(self, product_ids, category_ids):
         """(archived product ids, {product id: category id} of the products in
         ``category_ids``)."""
-        restrict = (
-            SQL("AND pp.id = ANY(%s)", list(product_ids))
-            if product_ids is not None
-            else SQL()
-        )
-        self.cr.execute(
-            SQL(
-                "SELECT pp.id FROM product_product pp WHERE pp.active IS NOT TRUE %s",
-                restrict,
+        if product_ids is not None:
+            # a batch: its products by id, whatever the planner thinks of
+            # the categories
+            self.cr.execute(
+                SQL(
+                    """
+                    SELECT pp.id, pp.active, pt.categ_id
+                    FROM product_product pp
+                    JOIN product_template pt ON pt.id = pp.product_tmpl_id
+                    WHERE pp.id = ANY(%s)
+                    """,
+                    list(product_ids),
+                )
             )
+            rows = self.cr.fetchall()
+            archived = {product for product, active, _categ in rows if not active}
+            categories = {
+                product: categ
+                for product, _active, categ in rows
+                if categ in category_ids
+            }
+            return archived, categories
+        self.cr.execute(
+            SQL("SELECT pp.id FROM product_product pp WHERE pp.active IS NOT TRUE")
         )
         archived = {row[0] for row in self.cr.fetchall()}
         categories = {}
@@ -328,10 +342,9 @@ class RuleEvaluation:
                     SELECT pp.id, pt.categ_id
                     FROM product_product pp
                     JOIN product_template pt ON pt.id = pp.product_tmpl_id
-                    WHERE pt.categ_id = ANY(%s) %s
+                    WHERE pt.categ_id = ANY(%s)
                     """,
                     sorted(category_ids),
-                    restrict,
                 )
             )
             categories = dict(self.cr.fetchall())
