@@ -295,5 +295,9 @@ class TestAvailableStock(StockPublishMixin, TransactionCase):
         )
         self.flush_marks()
         self.Level.sweep()
-        self.assertEqual(self.level(self.web, spoon).computed_qty, 0)
+        level = self.level(self.web, spoon)
+        self.assertEqual(len(level), 1)
+        self.assertEqual(level.computed_qty, 0)
+        self.assertTrue(level.explanation[0]["no_stock"])
+        # another channel does not know it
         self.assertFalse(self.level(self.south, spoon))

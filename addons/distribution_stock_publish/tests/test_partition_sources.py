@@ -39,6 +39,17 @@ class TestPartitionSources(StockPublishMixin, TransactionCase):
             self.make_channel(
                 "North partition", allocation_mode="partition", allocation_percent=60
             )
+        # once the other partition no longer takes the north warehouse, the
+        # two split their own pools; a shared channel may see both
+        self.both_rule.warehouse_ids = self.wh2
+        north, _rule = self.make_channel(
+            "North partition", allocation_mode="partition", allocation_percent=100
+        )
+        shared, _rule = self.make_channel("Shared", self.wh1 | self.wh2)
+        self.recompute()
+        self.assertEqual(self.level(north).computed_qty, 100)
+        self.assertEqual(self.level(self.both).computed_qty, 24)
+        self.assertEqual(self.level(shared).computed_qty, 140)
 
     def test_a_location_inside_a_partition_warehouse_is_refused(self):
         shelf = self.env["stock.location"].create(
@@ -62,6 +73,17 @@ class TestPartitionSources(StockPublishMixin, TransactionCase):
                 basis="on_hand",
                 allocation_mode="partition",
             )
+        # the same sources and basis split one pool: 120 % asked, scaled
+        # down, the two never offer more than the pool together
+        same, _rule = self.make_channel(
+            "Same partition",
+            self.wh1 | self.wh2,
+            allocation_mode="partition",
+            allocation_percent=60,
+        )
+        self.recompute()
+        quantities = [self.level(b).computed_qty for b in (self.both, same)]
+        self.assertEqual(sum(quantities), 140)
 
     def test_a_shared_rule_turned_into_an_overlapping_partition_is_refused(self):
         _north, rule = self.make_channel("North shared")
@@ -78,26 +100,3 @@ class TestPartitionSources(StockPublishMixin, TransactionCase):
         self.Rule.create({"backend_id": backend.id, "allocation_mode": "partition"})
         with self.assertRefused("Served partition", "Both partition"):
             backend.warehouse_line_ids = [Command.create({"warehouse_id": self.wh2.id})]
-
-    def test_same_sources_and_basis_split_one_pool(self):
-        same, _rule = self.make_channel(
-            "Same partition",
-            self.wh1 | self.wh2,
-            allocation_mode="partition",
-            allocation_percent=60,
-        )
-        self.recompute()
-        # 120 % asked: scaled down, the two never offer more than the pool
-        quantities = [self.level(b).computed_qty for b in (self.both, same)]
-        self.assertEqual(sum(quantities), 140)
-
-    def test_disjoint_sources_and_shared_pools_are_allowed(self):
-        self.both_rule.warehouse_ids = self.wh2
-        north, _rule = self.make_channel(
-            "North partition", allocation_mode="partition", allocation_percent=100
-        )
-        shared, _rule = self.make_channel("Shared", self.wh1 | self.wh2)
-        self.recompute()
-        self.assertEqual(self.level(north).computed_qty, 100)
-        self.assertEqual(self.level(self.both).computed_qty, 24)
-        self.assertEqual(self.level(shared).computed_qty, 140)
