@@ -24,6 +24,9 @@ class DistributionBacklogLine(models.Model):
     backend_id = fields.Many2one(
         "distribution.backend", required=True, ondelete="cascade", readonly=True
     )
+    company_id = fields.Many2one(
+        "res.company", required=True, readonly=True, help="The backend's company."
+    )
     order_ref = fields.Char(
         string="Channel order id",
         readonly=True,

@@ -31,19 +31,20 @@ class DistributionExchange(models.Model):
 
     @api.model
     def _store_pending_backlog_lines(self):
-        """Backlog lines of the channel orders received and not read yet
-        (their dispatcher has not run)."""
+        """Backlog lines of the channel orders not applied and not read yet
+        (their dispatcher has not run, or they came before this module)."""
         self.flush_model(["state", "direction", "kind"])
         self.env.cr.execute(
             SQL(
                 """
                 SELECT exchange.id FROM distribution_exchange exchange
-                WHERE exchange.state = 'received' AND exchange.direction = 'in'
+                WHERE exchange.state IN %s AND exchange.direction = 'in'
                   AND exchange.kind = %s
                   AND NOT EXISTS (SELECT 1 FROM distribution_backlog_line line
                                   WHERE line.exchange_id = exchange.id)
                 ORDER BY exchange.id
                 """,
+                BACKLOG_STATES,
                 OrderImport.kind,
             )
         )
@@ -98,9 +99,14 @@ class DistributionExchange(models.Model):
             SQL(
                 """
                 INSERT INTO distribution_backlog_line (
-                    exchange_id, backend_id, order_ref, product_id, quantity)
-                SELECT * FROM unnest(%s::int[], %s::int[], %s::varchar[],
-                                     %s::int[], %s::float8[])
+                    exchange_id, backend_id, company_id, order_ref, product_id,
+                    quantity)
+                SELECT v.exchange_id, v.backend_id, backend.company_id,
+                       v.order_ref, v.product_id, v.quantity
+                FROM unnest(%s::int[], %s::int[], %s::varchar[], %s::int[],
+                            %s::float8[])
+                    AS v(exchange_id, backend_id, order_ref, product_id, quantity)
+                JOIN distribution_backend backend ON backend.id = v.backend_id
                 ON CONFLICT (exchange_id, COALESCE(product_id, 0)) DO NOTHING
                 """,
                 exchange_ids,
