@@ -67,3 +67,5 @@ class StockPublishEngine(
         # the category overrides resolved per spec
         self._category_ancestors = None
         self._resolved_categories = {}
+        # JSON writers of the pool step, by rule id
+        self._pool_step_writers = {}

@@ -12,8 +12,8 @@ from operator import itemgetter
 
 from odoo.tools import SQL
 
-from .query import BASIS_MEASURES, ON_HAND, basis_quantities
-from .rules import apply_partition, apply_rules, number
+from .query import BASIS_MEASURES, INCOMING, ON_HAND, basis_quantities
+from .rules import apply_partition, apply_rules, json_number
 
 
 @dataclass
@@ -254,16 +254,42 @@ class RuleEvaluation:
         return ResultsByInput(compute), input_key
 
     def explanation(self, spec, row, archived, steps):
-        """The steps with the pool's details, as a list of dicts."""
-        pool_step = dict(steps[0], basis=spec.basis, sources=spec.sources)
-        if archived:
-            pool_step["archived"] = True
-        else:
-            columns = spec.source_set.columns
-            for measure in [ON_HAND, *BASIS_MEASURES.get(spec.basis, [])]:
-                value = row[columns[measure]] if row is not None else 0.0
-                pool_step[measure] = number(round(value, 6))
+        """The steps with the pool's details, as a list of dicts: each
+        measure of the basis, and ``no_stock`` when nothing is on hand in
+        the sources (nor, on the forecast basis, on its way)."""
+        pool_step = json.loads(self._pool_step_writer(spec)(row, archived, steps[0]))
         return [pool_step, *steps[1:]]
+
+    def _pool_step_writer(self, spec):
+        """write(row, archived, pool step) -> the JSON text of the pool step
+        of ``spec`` with its details (see :meth:`explanation`), written
+        without building a dict: it is written for every level written."""
+        writer = self._pool_step_writers.get(spec.id)
+        if writer is not None and writer.spec is spec:
+            return writer
+        measures = [ON_HAND, *BASIS_MEASURES.get(spec.basis, [])]
+        columns = [spec.source_set.columns[measure] for measure in measures]
+        incoming = measures.index(INCOMING) if INCOMING in measures else None
+        names = [json.dumps(measure) for measure in measures]
+        fixed = json.dumps({"basis": spec.basis, "sources": spec.sources})[1:-1]
+        zeros = [0.0] * len(columns)
+
+        def write(row, archived, pool_step):
+            head = f'{{"step": "pool", "qty": {json_number(pool_step["qty"])}, {fixed}'
+            if archived:
+                return f'{head}, "archived": true}}'
+            values = zeros if row is None else [round(row[c], 6) for c in columns]
+            details = "".join(
+                f", {name}: {json_number(value)}"
+                for name, value in zip(names, values, strict=True)
+            )
+            if values[0] <= 0 and (incoming is None or values[incoming] <= 0):
+                details += ', "no_stock": true'
+            return f"{head}{details}}}"
+
+        write.spec = spec
+        self._pool_step_writers[spec.id] = write
+        return write
 
     def _explanation_json(self, spec, row, archived, steps, steps_after_pool_json):
         """JSON text of the explanation. The steps after the pool are shared
@@ -276,22 +302,36 @@ class RuleEvaluation:
                 "".join("," + json.dumps(step) for step in steps[1:]),
                 steps,  # keeps id(steps) alive and unique
             )
-        head = json.dumps(self.explanation(spec, row, archived, steps[:1])[0])
+        head = self._pool_step_writer(spec)(row, archived, steps[0])
         return f"[{head}{serialized[0]}]"
 
     def _products_info(self, product_ids, category_ids):
         """(archived product ids, {product id: category id} of the products in
         ``category_ids``)."""
-        restrict = (
-            SQL("AND pp.id = ANY(%s)", list(product_ids))
-            if product_ids is not None
-            else SQL()
-        )
-        self.cr.execute(
-            SQL(
-                "SELECT pp.id FROM product_product pp WHERE pp.active IS NOT TRUE %s",
-                restrict,
+        if product_ids is not None:
+            # a batch: its products by id, whatever the planner thinks of
+            # the categories
+            self.cr.execute(
+                SQL(
+                    """
+                    SELECT pp.id, pp.active, pt.categ_id
+                    FROM product_product pp
+                    JOIN product_template pt ON pt.id = pp.product_tmpl_id
+                    WHERE pp.id = ANY(%s)
+                    """,
+                    list(product_ids),
+                )
             )
+            rows = self.cr.fetchall()
+            archived = {product for product, active, _categ in rows if not active}
+            categories = {
+                product: categ
+                for product, _active, categ in rows
+                if categ in category_ids
+            }
+            return archived, categories
+        self.cr.execute(
+            SQL("SELECT pp.id FROM product_product pp WHERE pp.active IS NOT TRUE")
         )
         archived = {row[0] for row in self.cr.fetchall()}
         categories = {}
@@ -302,10 +342,9 @@ class RuleEvaluation:
                     SELECT pp.id, pt.categ_id
                     FROM product_product pp
                     JOIN product_template pt ON pt.id = pp.product_tmpl_id
-                    WHERE pt.categ_id = ANY(%s) %s
+                    WHERE pt.categ_id = ANY(%s)
                     """,
                     sorted(category_ids),
-                    restrict,
                 )
             )
             categories = dict(self.cr.fetchall())

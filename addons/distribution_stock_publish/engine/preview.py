@@ -1,11 +1,9 @@
 """The rule form's preview: every channel's result for one product, with
-the rules as given (a form's unsaved rule included), and the product's
-stock per warehouse."""
-
-from odoo.tools import SQL
+the rules as given (a form's unsaved rule included), and what is available
+of the product in each warehouse."""
 
 from .evaluation import partitions_by_rule
-from .query import source_sets
+from .query import BASIS_MEASURES, FREE, ON_HAND, SourceSet, lay_out, source_sets
 
 
 class Preview:
@@ -38,20 +36,24 @@ class Preview:
         return results
 
     def stock_by_warehouse(self, product):
-        """(warehouse name, on hand, reserved) of one product, for display."""
-        self.cr.execute(
-            SQL(
-                """
-                SELECT COALESCE(w.name, l.complete_name),
-                       SUM(q.quantity)::float8, SUM(q.reserved_quantity)::float8
-                FROM stock_quant q
-                JOIN stock_location l ON l.id = q.location_id
-                LEFT JOIN stock_warehouse w ON w.id = l.warehouse_id
-                WHERE q.product_id = %s AND l.usage = 'internal'
-                GROUP BY 1
-                ORDER BY 1
-                """,
-                product.id,
-            )
+        """[(warehouse name, {measure: quantity})] of one product, for
+        display: every term of the free basis in each warehouse of the
+        product's companies that has one."""
+        warehouses = self.env["stock.warehouse"].search(
+            [("company_id", "in", product.company_id.ids or self.env.companies.ids)]
         )
-        return self.cr.fetchall()
+        measures = [ON_HAND, *BASIS_MEASURES[FREE]]
+        sets = [
+            SourceSet((f"{warehouse.view_location_id.parent_path}%",), measures, i)
+            for i, warehouse in enumerate(warehouses)
+        ]
+        lay_out(sets)
+        row = self.read_stock(sets, [product.id]).get(product.id)
+        if row is None:
+            return []
+        lines = []
+        for warehouse, sources in zip(warehouses, sets, strict=True):
+            values = {m: row[sources.columns[m]] for m in measures}
+            if any(values.values()):
+                lines.append((warehouse.name, values))
+        return lines

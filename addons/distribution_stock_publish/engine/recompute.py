@@ -9,6 +9,7 @@ one ``UPDATE ... FROM unnest(...)`` per chunk. Missing levels are inserted
 already computed. No product is read through the ORM.
 """
 
+from collections import defaultdict
 from contextlib import contextmanager
 from itertools import compress
 from operator import itemgetter, ne, or_
@@ -21,6 +22,7 @@ from .query import (
     CATALOG_WORK_MEM,
     FORECAST,
     OPEN_MOVE_STATES,
+    STOCK_QUERY_JIT,
     basis_quantity_sql,
     planner_settings,
     source_sets,
@@ -53,6 +55,19 @@ CANDIDATES_ENABLE_MERGEJOIN = "off"
 #: than it saves
 CANDIDATES_JIT = "off"
 
+# Planner settings of the bulk writes (:meth:`LevelRecompute.write_levels`):
+#: each level found by its id through the primary key: a statement writes at
+#: most ``LEVELS_PER_STATEMENT`` levels of a table that holds one per product
+#: and channel, which a hash or merge join would read whole for each
+#: statement
+WRITE_ENABLE_HASHJOIN = "off"
+WRITE_ENABLE_MERGEJOIN = "off"
+
+#: a recompute of at most this many products (a sweep's batch) reads their
+#: levels and compares them in Python; beyond, the comparison is one SQL
+#: statement over the catalog
+FEW_PRODUCTS = 20000
+
 
 class LevelRecompute:
     """The engine's level creation, recompute and bulk writes."""
@@ -60,9 +75,14 @@ class LevelRecompute:
     def ensure_levels(self, specs=None, product_ids=None, compute=True):
         """Create the missing levels in bulk; return how many.
 
-        A (product, channel) gets a level when the product has a quant under
-        the rule's sources (or, for the forecast basis, a move not done into
-        or out of them), or when :meth:`extra_level_products` names it.
+        A storable product of the rule's company (or shared) gets a level on
+        a channel when the channel can sell it (it is active and has an
+        internal reference, or is bound to the channel's backend), with or
+        without stock: without, it publishes 0. A product the channel cannot
+        name gets one too when it has a quant under the rule's sources (or,
+        for the forecast basis, a move not done into or out of them), so that
+        its export says what is missing, and when
+        :meth:`extra_level_products` names it.
 
         :param specs: the rules to create levels for (default: every active
             rule)
@@ -120,6 +140,8 @@ class LevelRecompute:
 
     def _missing_levels(self, specs, product_ids):
         """(product id, rule id) pairs that need a level and have none."""
+        if not specs:
+            return []
         rule_ids, patterns, forecast_ids, forecast_patterns = [], [], [], []
         for spec in specs:
             for pattern in spec.patterns:
@@ -129,12 +151,29 @@ class LevelRecompute:
                     forecast_ids.append(spec.id)
                     forecast_patterns.append(pattern)
         extra = self.extra_level_products(specs, product_ids)
-        if not (rule_ids or extra):
-            return []
         has_products = product_ids is not None
         products = list(product_ids) if has_products else []
-        needing_level = SQL(
+        # what the channels sell, with or without stock
+        published = SQL(
             """
+            SELECT pp.id, r.id
+            FROM distribution_publish_rule r
+            JOIN product_product pp ON pp.active
+            WHERE r.id = ANY(%(rules)s)
+              AND (NOT %(has_products)s OR pp.id = ANY(%(products)s))
+              AND (COALESCE(pp.default_code, '') <> ''
+                   OR EXISTS (SELECT 1 FROM distribution_binding binding
+                              WHERE binding.backend_id = r.backend_id
+                                AND binding.res_model = 'product.product'
+                                AND binding.res_id = pp.id))
+            """,
+            rules=sorted({spec.id for spec in specs}),
+            has_products=has_products,
+            products=products,
+        )
+        needing_level = SQL(
+            """%(published)s
+            UNION
             SELECT q.product_id, src.rule_id
             FROM unnest(%(rules)s::int[], %(patterns)s::varchar[])
                 AS src(rule_id, pattern)
@@ -143,6 +182,7 @@ class LevelRecompute:
             JOIN stock_quant q ON q.location_id = l.id
             WHERE (NOT %(has_products)s OR q.product_id = ANY(%(products)s))
             """,
+            published=published,
             rules=rule_ids,
             patterns=patterns,
             has_products=has_products,
@@ -242,27 +282,40 @@ class LevelRecompute:
                 ]
         return computed
 
-    def recompute(self, product_ids=None, rule_ids=None, level_ids=None, specs=None):
+    def recompute(
+        self,
+        product_ids=None,
+        rule_ids=None,
+        level_ids=None,
+        specs=None,
+        hand_over=(),
+    ):
         """Recompute levels and write the ones that changed.
 
-        The grouped stock goes to a temporary table; the rule stack runs once
-        per rule and distinct pool; one statement compares every level with
-        these results in SQL and returns the candidates: levels that are
-        dirty, whose pool or number differs, or that an override concerns.
-        Only the candidates come back to Python, where the rule stack and the
-        explanation of each are computed, compared and written.
+        For a few products (a sweep's batch), their stock and their levels
+        are read and compared in Python. For more (a catalog), the grouped
+        stock goes to a temporary table; the rule stack runs once per rule
+        and distinct pool; one statement compares every level with these
+        results in SQL and returns the candidates: levels that are dirty,
+        whose pool or number differs, or that an override concerns. Either
+        way only the levels that changed (or were dirty) are explained and
+        written.
 
         :param product_ids: only the levels of these products
         :param rule_ids: only the levels of these rules
         :param level_ids: only these levels
-        :return: dict of counts: ``levels`` computed, ``written``
+        :param hand_over: ids of the backends whose levels go to export: a
+            level of theirs written with a number the channel does not show
+            yet becomes *exporting* in the same write (not exporting already)
+        :return: dict: ``levels`` computed, ``written``, and ``exporting``,
+            the ids of the levels handed over, by backend id
         """
         # stock changes of this very transaction first
         self.env["distribution.stock.level"]._flush_dirty_marks()
         self.env.flush_all()
         specs = self.load_rules() if specs is None else specs
         if not specs:
-            return {"levels": 0, "written": 0}
+            return {"levels": 0, "written": 0, "exporting": {}}
         by_id = {spec.id: spec for spec in specs}
         sets = source_sets(specs)
         partitions = partitions_by_rule(specs)
@@ -284,59 +337,106 @@ class LevelRecompute:
             )
             product_ids = [row[0] for row in self.cr.fetchall()]
         if not specs_wanted or (product_ids is not None and not product_ids):
-            return {"levels": 0, "written": 0}
+            return {"levels": 0, "written": 0, "exporting": {}}
         covered = self._covered_categories(specs)
         archived, categories = self._products_info(product_ids, covered)
         evaluators = self.evaluators(specs, partitions, categories)
-        # {product id: ids of the rules on which an override concerns it}
-        overridden = {}
-        for spec in specs_wanted:
-            partition = partitions.get(spec.id)
-            for product_id in self._overridden_products(spec, partition, categories):
-                overridden.setdefault(product_id, []).append(spec.id)
         # many small objects, none in a cycle: no collector runs meanwhile
-        with (
-            disabling_gc(),
-            self._stock_table(sets, product_ids, archived, overridden) as table,
-        ):
-            count, candidates = self._candidates(specs_wanted, evaluators, table, where)
-            stock = self._stock_rows(table, {c[1] for c in candidates})
-            by_rule = {}
-            for candidate in candidates:
-                by_rule.setdefault(candidate[0], []).append(candidate)
-            changed = []
-            for rule_id, levels in by_rule.items():
-                _rules, products, old_qtys, old_pools, dirty = zip(*levels)
-                rows = list(map(stock.get, products))
-                new_pools, results = evaluators[rule_id](products, rows)
-                qtys = map(itemgetter(0), results)
-                differs = map(
-                    or_, map(ne, qtys, old_qtys), map(ne, new_pools, old_pools)
-                )
-                changed += [
-                    (products[i], rule_id, rows[i], new_pools[i], results[i])
-                    for i in compress(range(len(products)), map(or_, differs, dirty))
+        with disabling_gc():
+            if product_ids is not None and len(product_ids) <= FEW_PRODUCTS:
+                stock = self.read_stock(sets, product_ids)
+                for product_id in archived:
+                    stock.pop(product_id, None)  # an archived product has no pool
+                count, candidates = self._levels(where)
+            else:
+                # {product id: ids of the rules on which an override concerns it}
+                overridden = {}
+                for spec in specs_wanted:
+                    partition = partitions.get(spec.id)
+                    products = self._overridden_products(spec, partition, categories)
+                    for product_id in products:
+                        overridden.setdefault(product_id, []).append(spec.id)
+                with self._stock_table(
+                    sets, product_ids, archived, overridden
+                ) as table:
+                    count, candidates = self._candidates(
+                        specs_wanted, evaluators, table, where
+                    )
+                    stock = self._stock_rows(table, {c[1] for c in candidates})
+            changed = self._changed(candidates, stock, evaluators)
+            steps_after_pool_json = {}
+            exporting = self.write_levels(
+                [
+                    (
+                        level_id,
+                        result[0],
+                        pool,
+                        self._explanation_json(
+                            by_id[rule_id],
+                            row,
+                            product_id in archived,
+                            result[1],
+                            steps_after_pool_json,
+                        ),
+                        state != "exporting" and by_id[rule_id].backend_id in hand_over,
+                    )
+                    for level_id, product_id, rule_id, state, row, pool, result in (
+                        changed
+                    )
                 ]
-        steps_after_pool_json = {}
-        self.write_levels(
-            [
-                (
-                    by_id[rule_id].backend_id,
-                    product_id,
-                    result[0],
-                    pool,
-                    self._explanation_json(
-                        by_id[rule_id],
-                        row,
-                        product_id in archived,
-                        result[1],
-                        steps_after_pool_json,
-                    ),
-                )
-                for product_id, rule_id, row, pool, result in changed
-            ]
+            )
+        return {"levels": count, "written": len(changed), "exporting": exporting}
+
+    def _levels(self, where):
+        """(count, levels) of the levels that match ``where``, each as a
+        candidate of :meth:`_changed`."""
+        self.cr.execute(
+            SQL(
+                """
+                SELECT l.rule_id, l.product_id, l.computed_qty, l.pool_qty,
+                       l.state, l.id
+                FROM distribution_stock_level l
+                WHERE %s
+                """,
+                where,
+            )
         )
-        return {"levels": count, "written": len(changed)}
+        levels = self.cr.fetchall()
+        return len(levels), levels
+
+    @staticmethod
+    def _changed(candidates, stock, evaluators):
+        """The candidates whose number or pool changed, or that were dirty:
+        (level id, product id, rule id, state, stock row, pool, (quantity,
+        steps)).
+
+        :param candidates: (rule id, product id, computed, pool, state, level
+            id) of levels
+        """
+        by_rule = {}
+        for candidate in candidates:
+            by_rule.setdefault(candidate[0], []).append(candidate)
+        changed = []
+        for rule_id, levels in by_rule.items():
+            _rules, products, old_qtys, old_pools, states, level_ids = zip(*levels)
+            rows = list(map(stock.get, products))
+            new_pools, results = evaluators[rule_id](products, rows)
+            qtys = map(itemgetter(0), results)
+            differs = map(or_, map(ne, qtys, old_qtys), map(ne, new_pools, old_pools))
+            dirty = map("dirty".__eq__, states)
+            changed += [
+                (
+                    level_ids[i],
+                    products[i],
+                    rule_id,
+                    states[i],
+                    rows[i],
+                    new_pools[i],
+                    results[i],
+                )
+                for i in compress(range(len(products)), map(or_, differs, dirty))
+            ]
+        return changed
 
     @contextmanager
     def _stock_table(self, sets, product_ids, archived, overridden):
@@ -348,7 +448,7 @@ class LevelRecompute:
         """
         table = SQL.identifier("distribution_stock_rows")
         self.cr.execute(SQL("DROP TABLE IF EXISTS %s", table))
-        with planner_settings(self.cr, work_mem=CATALOG_WORK_MEM):
+        with planner_settings(self.cr, work_mem=CATALOG_WORK_MEM, jit=STOCK_QUERY_JIT):
             self.cr.execute(
                 SQL(
                     """
@@ -376,7 +476,7 @@ class LevelRecompute:
 
     def _candidates(self, specs, evaluators, table, where):
         """(count of the levels, candidates to recompute: list of (rule id,
-        product id, computed, pool, dirty)) of the levels of ``specs`` that
+        product id, computed, pool, state, level id)) of the levels of ``specs`` that
         match ``where``, compared in one statement with each rule's result
         by pool. A level with an override is always a candidate: without
         stock (no row in ``table``), its pool is 0 and so is its number,
@@ -422,17 +522,18 @@ class LevelRecompute:
                            array_agg(product_id) FILTER (WHERE candidate),
                            array_agg(computed_qty) FILTER (WHERE candidate),
                            array_agg(pool_qty) FILTER (WHERE candidate),
-                           array_agg(dirty) FILTER (WHERE candidate)
+                           array_agg(state) FILTER (WHERE candidate),
+                           array_agg(id) FILTER (WHERE candidate)
                     FROM (
                         SELECT lv.rule_id, lv.product_id, lv.computed_qty,
-                               lv.pool_qty, lv.dirty,
+                               lv.pool_qty, lv.state, lv.id,
                                lv.dirty OR lv.overridden OR v.qty IS NULL
                                    OR lv.computed_qty IS DISTINCT FROM v.qty
                                    OR lv.pool_qty IS DISTINCT FROM lv.pool
                                    AS candidate
                         FROM (
-                            SELECT l.rule_id, l.product_id, l.computed_qty,
-                                   l.pool_qty, l.state = 'dirty' AS dirty,
+                            SELECT l.id, l.rule_id, l.product_id, l.computed_qty,
+                                   l.pool_qty, l.state, l.state = 'dirty' AS dirty,
                                    %(pool)s AS pool,
                                    COALESCE(l.rule_id = ANY(s.overridden_rule_ids),
                                             FALSE) AS overridden
@@ -471,45 +572,69 @@ class LevelRecompute:
         return {row[0]: row for row in self.cr.fetchall()}
 
     def write_levels(self, changed):
-        """Write ``(backend id, product id, quantity, pool, explanation
-        JSON)`` rows in bulk.
+        """Write ``(level id, quantity, pool, explanation JSON, hand over)``
+        rows in bulk; return the ids of the levels handed over to export, by
+        backend id.
 
-        A written level becomes clean (an exporting one stays exporting: its
-        export job sends the new number).
+        A written level becomes clean; handed over (``hand over`` true) and
+        showing the channel another number than it confirmed, exporting. An
+        exporting one stays exporting: its export job sends the new number.
+        One write per level: a second one in the same transaction would
+        check every foreign key of the row again.
         """
+        exporting = defaultdict(list)
+        # in the order of the table's ids: its pages are visited in order
+        changed = sorted(changed, key=itemgetter(0))
         for start in range(0, len(changed), LEVELS_PER_STATEMENT):
             chunk = changed[start : start + LEVELS_PER_STATEMENT]
-            backends, products, qtys, pools, texts = (list(c) for c in zip(*chunk))
-            self.cr.execute(
-                SQL(
-                    """
-                    UPDATE distribution_stock_level l
-                    SET computed_qty = v.qty,
-                        differs = l.published_at IS NULL
-                            OR v.qty IS DISTINCT FROM l.published_qty,
-                        pool_qty = v.pool,
-                        explanation = v.explanation::jsonb,
-                        state = CASE WHEN l.state = 'exporting'
-                                     THEN 'exporting' ELSE 'clean' END,
-                        error = CASE WHEN l.state = 'exporting'
-                                     THEN l.error END,
-                        computed_at = now() AT TIME ZONE 'UTC',
-                        write_date = now() AT TIME ZONE 'UTC',
-                        write_uid = %s
-                    FROM unnest(%s::int[], %s::int[], %s::float8[], %s::float8[],
-                                %s::text[])
-                        AS v(backend_id, product_id, qty, pool, explanation)
-                    WHERE l.backend_id = v.backend_id AND l.product_id = v.product_id
-                    """,
-                    self.env.uid,
-                    backends,
-                    products,
-                    qtys,
-                    pools,
-                    texts,
+            ids, qtys, pools, texts, hand_over = (list(c) for c in zip(*chunk))
+            with planner_settings(
+                self.cr,
+                enable_hashjoin=WRITE_ENABLE_HASHJOIN,
+                enable_mergejoin=WRITE_ENABLE_MERGEJOIN,
+            ):
+                self.cr.execute(
+                    SQL(
+                        """
+                        UPDATE distribution_stock_level l
+                        SET computed_qty = v.qty,
+                            differs = l.published_at IS NULL
+                                OR v.qty IS DISTINCT FROM l.published_qty,
+                            pool_qty = v.pool,
+                            explanation = v.explanation::jsonb,
+                            state = CASE
+                                WHEN l.state = 'exporting' THEN 'exporting'
+                                WHEN v.hand_over AND (
+                                    l.published_at IS NULL
+                                    OR v.qty IS DISTINCT FROM l.published_qty)
+                                THEN 'exporting'
+                                ELSE 'clean' END,
+                            error = CASE WHEN l.state = 'exporting'
+                                         THEN l.error END,
+                            computed_at = now() AT TIME ZONE 'UTC',
+                            write_date = now() AT TIME ZONE 'UTC',
+                            write_uid = %s
+                        FROM unnest(%s::int[], %s::float8[], %s::float8[],
+                                    %s::text[], %s::bool[])
+                            AS v(id, qty, pool, explanation, hand_over)
+                        WHERE l.id = v.id
+                        RETURNING l.id, l.backend_id,
+                                  v.hand_over AND l.state = 'exporting'
+                        """,
+                        self.env.uid,
+                        ids,
+                        qtys,
+                        pools,
+                        texts,
+                        hand_over,
+                    )
                 )
-            )
+                written = self.cr.fetchall()
+            for level_id, backend_id, handed_over in written:
+                if handed_over:
+                    exporting[backend_id].append(level_id)
         if changed:
             self.env["distribution.stock.level"].invalidate_model(
                 [*COMPUTED_FIELDS, "write_date", "write_uid"]
             )
+        return dict(exporting)

@@ -93,6 +93,13 @@ def number(qty):
     return round(qty, 6)
 
 
+def json_number(qty):
+    """``qty`` as JSON text, as ``json.dumps(number(qty))`` writes it."""
+    if qty == int(qty):
+        return str(int(qty))
+    return repr(round(qty, 6))
+
+
 def rule_safety(rule):
     return Safety(rule.safety_fixed, rule.safety_percent, "rule", 0)
 

@@ -11,3 +11,8 @@ from . import distribution_stock_level_reconcile
 from . import distribution_backend
 from . import distribution_exception
 from . import sale_order
+from . import sale_order_line
+from . import distribution_backlog_line
+from . import distribution_exchange
+from . import distribution_binding
+from . import distribution_backend_warehouse

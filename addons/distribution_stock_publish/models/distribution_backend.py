@@ -55,6 +55,13 @@ class DistributionBackend(models.Model):
             self.env["distribution.stock.level"].sudo()._mark_rules_dirty(rules.ids)
         return result
 
+    def _check_publish_rule_partitions(self):
+        """Check the hard partitions of these backends' publish rules (their
+        default sources are the backends' warehouses)."""
+        self.env["distribution.publish.rule"].sudo().search(
+            [("backend_id", "in", self.ids)]
+        )._check_partition_sources()
+
     # -- stock drift -------------------------------------------------------------
 
     def _checks_stock(self):

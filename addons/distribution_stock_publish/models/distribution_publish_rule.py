@@ -3,13 +3,15 @@ from collections import defaultdict
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 from odoo.addons.distribution_connector.tools.access import (
     MANAGER_GROUP,
     check_group,
 )
 
-from ..engine import FORECAST
+from ..engine.query import sources_overlap
+from ..engine.rules import number
 
 #: fields whose change alters the computed quantities
 COMPUTE_FIELDS = {
@@ -173,6 +175,55 @@ class DistributionPublishRule(models.Model):
         "The floor cannot be above the cap.",
     )
 
+    @api.constrains(
+        "active",
+        "allocation_mode",
+        "basis",
+        "warehouse_ids",
+        "location_ids",
+        "backend_id",
+    )
+    def _check_partition_sources(self):
+        """Channels in hard partition split one pool only when they have the
+        same company, basis and sources: partitions whose sources overlap
+        otherwise would each offer the same units. Refused on save, with the
+        channels named."""
+        partitioned = self.filtered(
+            lambda rule: rule.active and rule.allocation_mode == "partition"
+        )
+        if not partitioned:
+            return
+        engine = self.env["distribution.stock.level"]._stock_publish_engine()
+        others = (
+            self.sudo().search(
+                [("active", "=", True), ("allocation_mode", "=", "partition")]
+            )
+            | partitioned.sudo()
+        )
+        specs = {rule.id: engine.rule_spec(rule) for rule in others}
+        for rule in partitioned:
+            spec = specs[rule.id]
+            for other in others:
+                other_spec = specs[other.id]
+                if other == rule or other_spec.partition_key == spec.partition_key:
+                    continue
+                if sources_overlap(spec.patterns, other_spec.patterns):
+                    raise ValidationError(
+                        self.env._(
+                            "%(channel)s and %(other)s are hard partitions over "
+                            "stock they share (%(sources)s and %(other_sources)s) "
+                            "but not with the same basis and sources: each would "
+                            "split the shared units on its own, and the same units "
+                            "would be offered twice. Give both the same sources "
+                            "and basis (they then split one pool), sources that do "
+                            "not overlap, or use a shared pool.",
+                            channel=rule.backend_id.display_name,
+                            other=other.backend_id.display_name,
+                            sources=spec.sources or self.env._("no source"),
+                            other_sources=other_spec.sources or self.env._("no source"),
+                        )
+                    )
+
     def _compute_level_counts(self):
         Level = self.env["distribution.stock.level"]
         counts = defaultdict(int)
@@ -262,29 +313,39 @@ class DistributionPublishRule(models.Model):
         }
         parts = [Markup("<div class='o_distribution_preview'>")]
         if stock:
-            line = Markup(
-                "<tr><td>%s</td><td class='text-end'>%s</td>"
-                "<td class='text-end'>%s</td></tr>"
-            )
+            columns = [
+                ("on_hand", self.env._("On hand")),
+                ("reserved", self.env._("Reserved")),
+                ("demand", self.env._("Confirmed, not reserved")),
+                ("quoted", self.env._("Channel quotations")),
+                ("backlog", self.env._("Channel orders in the inbox")),
+            ]
+            cell = Markup("<td class='text-end'>%s</td>")
             lines = Markup("").join(
-                line % (name, on_hand, reserved) for name, on_hand, reserved in stock
+                Markup("<tr><td>%s</td>%s</tr>")
+                % (
+                    name,
+                    Markup("").join(
+                        cell % number(values[key]) for key, _label in columns
+                    ),
+                )
+                for name, values in stock
+            )
+            heads = Markup("").join(
+                Markup("<th class='text-end'>%s</th>") % label
+                for _key, label in columns
             )
             parts.append(
                 Markup(
-                    "<table class='table table-sm'><thead><tr><th>%s</th>"
-                    "<th class='text-end'>%s</th><th class='text-end'>%s</th>"
+                    "<table class='table table-sm'><thead><tr><th>%s</th>%s"
                     "</tr></thead><tbody>%s</tbody></table>"
                 )
-                % (
-                    self.env._("Stock"),
-                    self.env._("On hand"),
-                    self.env._("Reserved"),
-                    lines,
-                )
+                % (self.env._("Warehouse"), heads, lines)
             )
         else:
             parts.append(
-                Markup("<p>%s</p>") % self.env._("No stock in any internal location.")
+                Markup("<p>%s</p>")
+                % self.env._("No stock and nothing promised in any warehouse.")
             )
         for result in results:
             spec = result["spec"]
@@ -354,14 +415,6 @@ class DistributionPublishRule(models.Model):
             self.env["distribution.stock.level"]._mark_rules_dirty(
                 rules.ids, product_ids=product_ids
             )
-
-    @api.model
-    def _forecast_in_use(self):
-        return bool(
-            self.sudo().search_count(
-                [("active", "=", True), ("basis", "=", FORECAST)], limit=1
-            )
-        )
 
     # -- actions -------------------------------------------------------------------
 

@@ -126,24 +126,39 @@ class DistributionStockLevel(models.Model):
             basis = step.get("basis")
             if basis == "free":
                 detail = self.env._(
-                    "free = on hand %(on_hand)s - reserved %(reserved)s",
+                    "free = on hand %(on_hand)s - reserved %(reserved)s - "
+                    "confirmed demand not reserved %(demand)s - channel quotations "
+                    "%(quoted)s - channel orders in the inbox %(backlog)s",
                     on_hand=step.get("on_hand", 0),
                     reserved=step.get("reserved", 0),
+                    demand=step.get("demand", 0),
+                    quoted=step.get("quoted", 0),
+                    backlog=step.get("backlog", 0),
                 )
             elif basis == "forecast":
                 detail = self.env._(
                     "forecast = on hand %(on_hand)s + incoming %(incoming)s - "
-                    "outgoing %(outgoing)s",
+                    "outgoing %(outgoing)s - channel quotations %(quoted)s - "
+                    "channel orders in the inbox %(backlog)s",
                     on_hand=step.get("on_hand", 0),
                     incoming=step.get("incoming", 0),
                     outgoing=step.get("outgoing", 0),
+                    quoted=step.get("quoted", 0),
+                    backlog=step.get("backlog", 0),
                 )
             else:
-                detail = self.env._("on hand")
+                detail = self.env._(
+                    "on hand %(on_hand)s", on_hand=step.get("on_hand", 0)
+                )
+            sources = step.get("sources") or self.env._("no source")
+            if step.get("no_stock"):
+                return self.env._(
+                    "No stock in the sources (%(sources)s): publish 0 (%(detail)s)",
+                    sources=sources,
+                    detail=detail,
+                )
             return self.env._(
-                "Pool in %(sources)s: %(detail)s",
-                sources=step.get("sources") or self.env._("no source"),
-                detail=detail,
+                "Pool in %(sources)s: %(detail)s", sources=sources, detail=detail
             )
         if kind == "safety":
             source = step.get("source")

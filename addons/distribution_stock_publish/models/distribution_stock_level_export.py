@@ -15,10 +15,12 @@ from odoo.addons.distribution_connector.errors import (
     PermanentError,
     TransientError,
 )
+from odoo.addons.distribution_connector.jobs import delay_many
 from odoo.addons.distribution_connector.tools.access import (
     MANAGER_GROUP,
     check_group,
 )
+from odoo.addons.queue_job.delay import Delayable
 from odoo.addons.queue_job.exception import RetryableJobError
 
 _logger = logging.getLogger(__name__)
@@ -94,18 +96,28 @@ class DistributionStockLevel(models.Model):
         for level_id, backend_id in self.env.cr.fetchall():
             by_backend[backend_id].append(level_id)
         self.invalidate_model(["state", "error", "write_date"])
-        jobs = 0
+        return self._delay_exports(by_backend)
+
+    @api.model
+    def _delay_exports(self, by_backend):
+        """Export jobs for exporting levels (``{backend id: level ids}``), at
+        most the adapter's ``max_batch_size`` levels each, run as the
+        backend's technical user, stored in one statement; return how many."""
+        delayables = []
         for backend_id, ids in by_backend.items():
             backend = self.env["distribution.backend"].sudo().browse(backend_id)
             size = max(1, backend._get_adapter().max_batch_size)
-            ids.sort()
+            ids = sorted(ids)
             for start in range(0, len(ids), size):
                 batch = ids[start : start + size]
-                self.browse(batch).with_user(backend.job_user_id).with_delay(
-                    description=f"Publish {len(batch)} stock levels to {backend.name}",
-                ).export_batch()
-                jobs += 1
-        return jobs
+                delayables.append(
+                    Delayable(
+                        self.browse(batch).with_user(backend.job_user_id),
+                        description=f"Publish {len(batch)} stock levels to "
+                        f"{backend.name}",
+                    ).export_batch()
+                )
+        return len(delay_many(delayables))
 
     @api.private
     def export_batch(self):

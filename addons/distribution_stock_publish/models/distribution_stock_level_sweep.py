@@ -1,4 +1,5 @@
 import time
+from collections import defaultdict
 
 from odoo import SUPERUSER_ID, api, models
 from odoo.tools import SQL
@@ -162,33 +163,63 @@ class DistributionStockLevel(models.Model):
                     "Another sweep is running.", seconds=30, ignore_retry=True
                 )
             return "nothing to do: another sweep is running"
+        # channel orders received since the last dispatch count at once
+        self.env["distribution.exchange"]._store_pending_backlog_lines()
         self._flush_dirty_marks()
         self._reset_stale_exports()
         engine = self._stock_publish_engine()
         specs = engine.load_rules()
+        hand_over = self._exporting_backend_ids()
         started = time.monotonic()
         products = written = 0
+        exporting = defaultdict(list)
         more = False
         rule_ids = [spec.id for spec in specs]
         while specs:
             product_ids = self._dirty_product_ids(SWEEP_BATCH, rule_ids)
             if not product_ids:
                 break
-            stats = engine.recompute(product_ids=product_ids, specs=specs)
+            stats = engine.recompute(
+                product_ids=product_ids, specs=specs, hand_over=hand_over
+            )
             products += len(product_ids)
             written += stats["written"]
-            if not stats["written"]:
-                break  # nothing cleaned: never loop on the same products
+            for backend_id, level_ids in stats["exporting"].items():
+                exporting[backend_id] += level_ids
+            if not stats["written"] or len(product_ids) < SWEEP_BATCH:
+                # all swept (marks committed meanwhile enqueued a sweep of
+                # their own), or nothing cleaned: never loop on the same ones
+                break
             if time.monotonic() - started > SWEEP_TIME_BUDGET:
                 more = bool(self._dirty_product_ids(1, rule_ids))
                 break
-        jobs = self._enqueue_exports()
+        # the levels just written went to exporting in the same write; the
+        # ones left to export before (a channel unpaused...) follow
+        jobs = self._delay_exports(exporting) + self._enqueue_exports()
         if more:
             self._enqueue_sweep(delay=0)
         return (
             f"{products} products recomputed, {written} levels written, "
             f"{jobs} export jobs{', more to sweep' if more else ''}"
         )
+
+    @api.model
+    def _exporting_backend_ids(self):
+        """Ids of the backends whose levels go to export, as
+        ``_enqueue_exports`` takes them: active and not paused, with an
+        active rule out of shadow mode."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT r.backend_id
+                FROM distribution_publish_rule r
+                JOIN distribution_backend b ON b.id = r.backend_id
+                WHERE r.active AND NOT COALESCE(r.shadow_mode, FALSE)
+                  AND b.active AND NOT COALESCE(b.paused, FALSE)
+                """
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
 
     @api.model
     def _dirty_product_ids(self, limit, rule_ids):

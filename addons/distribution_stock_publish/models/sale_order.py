@@ -1,5 +1,8 @@
 from odoo import fields, models
 
+#: order fields that decide whether and where a channel quotation counts
+QUOTATION_FIELDS = {"state", "warehouse_id", "distribution_backend_id"}
+
 
 class SaleOrder(models.Model):
     _inherit = "sale.order"
@@ -32,3 +35,20 @@ class SaleOrder(models.Model):
         )
         action["domain"] = self._distribution_stock_level_domain()
         return action
+
+    def write(self, vals):
+        if QUOTATION_FIELDS & vals.keys():
+            self._distribution_quotation_changed()  # where it counted
+        res = super().write(vals)
+        if QUOTATION_FIELDS & vals.keys():
+            self._distribution_quotation_changed()
+        return res
+
+    def _distribution_quotation_changed(self):
+        """Open quotations of channel orders are deducted from the free
+        stock: their products are recomputed when one changes."""
+        orders = self.filtered("distribution_backend_id")
+        if orders:
+            self.env["distribution.stock.level"]._mark_products_dirty(
+                orders.order_line.product_id.ids
+            )

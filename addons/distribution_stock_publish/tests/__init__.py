@@ -11,3 +11,5 @@ from . import test_reconcile_stock
 from . import test_sale_order_trace
 from . import test_demo_data
 from . import test_access
+from . import test_availability
+from . import test_partition_sources

@@ -80,11 +80,18 @@ class TestDirtyTracking(StockPublishMixin, TransactionCase):
         self.Level.sweep()
         self.assertEqual(self.level(self.web, cup).computed_qty, 3)
 
-    def test_stock_outside_the_sources_makes_no_level(self):
+    def test_stock_outside_the_sources_publishes_zero(self):
         cup = self.make_product("PUB-CUP-SOUTH")
         self.put(cup, 3, self.wh2)
         self.flush_marks()
-        self.assertFalse(self.Level.search([("product_id", "=", cup.id)]))
+        # the channels sell it: a level each, publishing 0
+        self.assertEqual(
+            self.Level.search([("product_id", "=", cup.id)]).mapped("state"),
+            ["dirty", "dirty"],
+        )
+        self.Level.sweep()
+        self.assertEqual(self.level(self.web, cup).computed_qty, 0)
+        self.assertTrue(self.level(self.web, cup).explanation[0]["no_stock"])
 
     def test_stock_move_done_marks_dirty(self):
         customer = self.env.ref("stock.stock_location_customers")

@@ -17,15 +17,18 @@ class TestEngine(StockPublishMixin, TransactionCase):
 
     # -- sources and bases ---------------------------------------------------
 
-    def test_levels_are_created_computed_for_products_with_stock(self):
+    def test_levels_are_created_computed_for_every_product_sold(self):
         backend, _rule = self.make_channel("Sources")
         # a new rule's levels are created and computed in one write
         level = self.level(backend)
         self.assertEqual((level.state, level.computed_qty), ("clean", 100))
         self.assertTrue(level.computed_at)
         self.assertTrue(self.level(backend, self.plate))
-        # a product without stock in the sources gets no level
-        self.assertFalse(self.level(backend, self.make_product("PUB-NONE")))
+        # a product without stock in the sources gets a level publishing 0
+        none = self.make_product("PUB-NONE")
+        self.flush_marks()
+        self.assertEqual(self.qty(backend, none), 0)
+        self.assertTrue(self.level(backend, none).explanation[0]["no_stock"])
 
     def test_one_warehouse(self):
         backend, _rule = self.make_channel("North only")

@@ -59,17 +59,15 @@ class TestExportJobRunner(TransactionCase):
                     "is_storable": True,
                 }
             )
-            rule = env["distribution.publish.rule"].create({"backend_id": backend.id})
-            level = env["distribution.stock.level"].create(
-                {
-                    "product_id": product.id,
-                    "backend_id": backend.id,
-                    "rule_id": rule.id,
-                    "company_id": backend.company_id.id,
-                    "computed_qty": 12,
-                    "state": "exporting",
-                }
+            # what this transaction's commit would do, before the rule: no
+            # channel publishes yet, so the new product marks nothing
+            env["distribution.stock.level"]._flush_dirty_marks()
+            env["distribution.publish.rule"].create({"backend_id": backend.id})
+            # the rule gave the product (sold, without stock) its level
+            level = env["distribution.stock.level"].search(
+                [("product_id", "=", product.id), ("backend_id", "=", backend.id)]
             )
+            level.write({"computed_qty": 12, "state": "exporting"})
             self.job_uuid = level.with_delay().export_batch().uuid
             self.ids = (backend.id, product.id, level.id)
         self.addCleanup(self.purge)

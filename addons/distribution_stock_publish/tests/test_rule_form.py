@@ -56,7 +56,8 @@ class TestRuleForm(StockPublishMixin, TransactionCase):
         self.assertIn("Preview market: <strong>32</strong>", html)
 
     def test_counters_and_buttons(self):
-        self.assertEqual(self.web_rule.level_count, 1)
+        # the mug, and the plate without stock, which publishes 0
+        self.assertEqual(self.web_rule.level_count, 2)
         self.put(self.mug, 6, self.wh1)
         self.flush_marks()
         self.web_rule.invalidate_recordset()
@@ -65,14 +66,15 @@ class TestRuleForm(StockPublishMixin, TransactionCase):
             action = self.web_rule.action_recompute_now()
         self.assertEqual(action["tag"], "display_notification")
         self.web_rule.invalidate_recordset()
+        # neither was ever published
         self.assertEqual(
-            (self.web_rule.dirty_count, self.web_rule.differs_count), (0, 1)
+            (self.web_rule.dirty_count, self.web_rule.differs_count), (0, 2)
         )
         self.assertEqual(self.level(self.web).computed_qty, 43)
         action = self.web_rule.action_view_differs_levels()
         self.assertEqual(
             self.env["distribution.stock.level"].search(action["domain"]),
-            self.level(self.web),
+            self.level(self.web) | self.level(self.web, self.plate),
         )
 
     def test_level_explanation_reads_as_text(self):
