@@ -83,6 +83,8 @@ class TestDemoData(TransactionCase):
         self.assertEqual(len(levels), 6)
         self.assertEqual(set(levels.mapped("state")), {"clean"})
         mug = levels.filtered(lambda lv: lv.product_id.default_code == "DS-MUG-BLUE")
-        # Oakland's 120 blue mugs, 3 reserved by order #2001
-        self.assertEqual(mug.pool_qty, 117)
+        # Oakland's 120 blue mugs, 3 reserved by order #2001, 3 in an order
+        # waiting in the inbox
+        self.assertEqual(mug.explanation[0]["backlog"], 3)
+        self.assertEqual(mug.pool_qty, 114)
         self.assertIn("Hard partition", mug.explanation_html)

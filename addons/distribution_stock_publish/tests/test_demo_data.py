@@ -71,14 +71,16 @@ class TestDemoData(TransactionCase):
         )
         free = sum(quants.mapped("quantity")) - sum(quants.mapped("reserved_quantity"))
         self.assertEqual(free, 20)  # 15 + 6, one reserved by order WS-1002
-        self.assertEqual(teapot.pool_qty, free)
-        # safety 2 + 10 % of 20 = 4: 16 left; 80 % of 16: 12, under the cap
-        # of 40 and over the threshold of 3
+        # less the teapot of the order waiting in the inbox
+        self.assertEqual(teapot.explanation[0]["backlog"], 1)
+        self.assertEqual(teapot.pool_qty, free - 1)
+        # safety 2 + 10 % of 19 = 3.9: 15.1 left; 80 % of 15.1: 12 whole
+        # units, under the cap of 40 and over the threshold of 3
         self.assertEqual(
             [(step["step"], step["qty"]) for step in teapot.explanation],
             [
-                ("pool", 20),
-                ("safety", 16),
+                ("pool", 19),
+                ("safety", 15.1),
                 ("allocation", 12),
                 ("cap", 12),
                 ("threshold", 12),
@@ -101,7 +103,8 @@ class TestDemoData(TransactionCase):
             ._stock_publish_engine()
             .recompute(rule_ids=self.rule.ids)
         )
-        self.assertEqual(stats, {"levels": 6, "written": 0})
+        self.assertEqual((stats["levels"], stats["written"]), (6, 0))
+        self.assertFalse(stats.get("exporting"))
 
     def test_levels_wait_for_the_paused_shop(self):
         self.assertTrue(self.shop.paused)
