@@ -71,9 +71,7 @@ from __future__ import annotations
 import argparse
 import configparser
 import json
-import os
 import secrets
-import shutil
 import sys
 import tempfile
 import time
@@ -88,6 +86,7 @@ from harness import (
     Result,
     SetupError,
     check_odoo,
+    clean_up,
     cpu_ticks,
     fmt_ms,
     free_port,
@@ -433,11 +432,7 @@ def setup(args, ctx, workdir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    pg = Pg(
-        os.environ.get("PGHOST") or "127.0.0.1",
-        int(os.environ.get("PGPORT") or 5432),
-        os.environ.get("PGUSER") or "odoo",
-    )
+    pg = Pg.from_env()
     ctx = {
         "pg": pg,
         "db": f"distribution_bench_{secrets.token_hex(4)}",
@@ -471,13 +466,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETUP
     finally:
         stop_odoo(ctx["proc"])
-        if created and not args.keep_db:
-            pg.drop(ctx["db"])
-        if args.keep_db:
-            print(f"Kept database {ctx['db']}; Odoo's log: {workdir / 'odoo.log'}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-        print(f"Total time: {time.monotonic() - started:.0f} s", flush=True)
+        kept = f"Kept database {ctx['db']}; Odoo's log: {workdir / 'odoo.log'}"
+        clean_up(pg, ctx["db"], created, args.keep_db, workdir, started, kept)
 
     if ctx["wrong_webhooks"]:
         print(f"FAIL: {ctx['wrong_webhooks']} webhook answer(s) not 200 accepted.")

@@ -319,6 +319,15 @@ class Pg:
             ) from exc
         self.psql("SELECT 1")
 
+    @classmethod
+    def from_env(cls) -> Pg:
+        """The server of PGHOST, PGPORT and PGUSER (127.0.0.1, 5432, odoo)."""
+        return cls(
+            os.environ.get("PGHOST") or "127.0.0.1",
+            int(os.environ.get("PGPORT") or 5432),
+            os.environ.get("PGUSER") or "odoo",
+        )
+
     def drop(self, db: str) -> None:
         name = '"' + db.replace('"', '""') + '"'
         try:
@@ -526,6 +535,15 @@ def install(conf: Path, db: str, pg: Pg, addons: str, env: dict[str, str], log: 
     )
 
 
+def prepare(pg: Pg, db: str, workdir: Path, env: dict[str, str], addons: str):
+    """The configuration of odoo.conf.example on free ports in ``workdir``
+    and the database ``db`` with ``addons``: (configuration, front log)."""
+    conf, log = workdir / "odoo.conf", workdir / "odoo.log"
+    write_config(conf, workdir, pg, db, free_port(), free_port())
+    install(conf, db, pg, addons, env, log)
+    return conf, log
+
+
 def odoo_shell(
     conf: Path, db: str, env: dict[str, str], script: str, what: str, log: Path
 ) -> dict:
@@ -584,6 +602,18 @@ def stop_odoo(proc, timeout: float = 60) -> None:
             child.kill()
         except psutil.Error:
             pass
+
+
+def clean_up(pg, db, drop, keep, workdir, started, kept) -> None:
+    """Drop the database (when ``drop``) and the working folder, unless
+    ``keep`` (then say so with ``kept``); print the total time."""
+    if drop and not keep:
+        pg.drop(db)
+    if keep:
+        print(kept)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"Total time: {time.monotonic() - started:.0f} s", flush=True)
 
 
 # ---------------------------------------------------------------------------
