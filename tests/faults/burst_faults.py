@@ -147,19 +147,28 @@ class OwnPostgres:
 
 def instance_workers(honcho_proc) -> list:
     """The HTTP (and cron) workers of the Odoo instance honcho runs: the
-    children of its server process, without the gevent worker."""
+    Odoo processes below honcho whose parent is the Odoo server, without
+    its gevent worker."""
     import psutil
 
+    def is_odoo(proc) -> bool:
+        try:
+            words = proc.cmdline()[:3]
+        except psutil.Error:
+            return False
+        return any(Path(word).name == "odoo" for word in words)
+
+    workers = []
     try:
-        servers = psutil.Process(honcho_proc.pid).children()
-        workers = []
-        for server in servers:
-            for child in server.children():
-                if "gevent" not in " ".join(child.cmdline()):
-                    workers.append(child)
-        return workers
+        for proc in psutil.Process(honcho_proc.pid).children(recursive=True):
+            parent = proc.parent()
+            if parent and is_odoo(parent) and is_odoo(proc):
+                # Odoo runs its gevent worker as `odoo gevent ...`
+                if "gevent" not in proc.cmdline()[:3]:
+                    workers.append(proc)
     except psutil.Error:
-        return []
+        pass
+    return workers
 
 
 def kill_front_worker(ctx, log) -> None:
@@ -232,6 +241,7 @@ ACTIONS = (kill_front_worker, kill_jobs_worker, restart_jobs, restart_postgres)
 def run_faults(ctx, answered, total, stop) -> None:
     """Each fault once the share of deliveries answered reaches its mark."""
     start = time.monotonic()
+    threads = []
 
     def log(text):
         print(f"  [{time.monotonic() - start:6.1f} s, {answered[0]} answered] {text}")
@@ -242,10 +252,20 @@ def run_faults(ctx, answered, total, stop) -> None:
         if stop.is_set():
             log(f"burst over before: {what}")
             continue
-        try:
-            action(ctx, log)
-        except Exception as exc:  # a failed fault is reported, never fatal
-            log(f"{what} failed: {type(exc).__name__}: {exc}")
+        # each fault in a thread of its own: a restart that takes a while
+        # does not hold back the next fault
+        thread = threading.Thread(target=guarded, args=(action, what, ctx, log))
+        thread.start()
+        threads.append(thread)
+    for thread in threads:
+        thread.join(300)
+
+
+def guarded(action, what, ctx, log) -> None:
+    try:
+        action(ctx, log)
+    except Exception as exc:  # a failed fault is reported, never fatal
+        log(f"{what} failed: {type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------
