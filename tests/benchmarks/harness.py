@@ -174,8 +174,9 @@ class Result:
 
 
 def send(session, url, body, headers, result: Result, retry_errors: bool):
-    """POST one item, retried on a failed connection (and on a 5xx answer
-    with ``retry_errors``): (response or None, last error, attempts made - 1)."""
+    """POST one item, retried on a failed connection (and on an answer other
+    than 200 with ``retry_errors``): (response or None, last error, attempts
+    made - 1)."""
     import requests
 
     response = error = None
@@ -194,7 +195,7 @@ def send(session, url, body, headers, result: Result, retry_errors: bool):
             continue
         except requests.RequestException as exc:
             return None, exc, attempt
-        if retry_errors and response.status_code >= 500 and attempt + 1 < MAX_ATTEMPTS:
+        if retry_errors and response.status_code != 200 and attempt + 1 < MAX_ATTEMPTS:
             result.retries += 1
             continue
         return response, None, attempt
@@ -213,8 +214,9 @@ def post_all(
 
     ``on_answer(index, monotonic time, HTTP status or None, answer's status)``
     is called for each item once it is answered or given up. With
-    ``retry_errors``, a 5xx answer is retried as a failed connection is, a
-    little later each time (a sender retries what was not acknowledged).
+    ``retry_errors``, an answer other than 200 is retried as a failed
+    connection is, a little later each time (a sender retries what was not
+    acknowledged).
     """
     import requests
 

@@ -202,13 +202,28 @@ def kill_jobs_worker(ctx, log) -> None:
     log(f"SIGKILL to jobs worker {victim} ({'running a job' if busy else 'idle'})")
 
 
+def port_open(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def restart_jobs(ctx, log) -> None:
-    harness.stop_odoo(ctx["procs"]["jobs-1"])
-    log("jobs instance stopped (SIGTERM)")
+    # honcho stops the instance with SIGTERM; what is still running 10 s
+    # later is killed
+    harness.stop_odoo(ctx["procs"]["jobs-1"], timeout=10)
+    port = int(ctx["jobs_env"]["ODOO_JOBS_HTTP_PORT"])
+    deadline = time.monotonic() + 30
+    while port_open(port) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the killed processes let the port go
+    log("jobs instance stopped")
     ctx["procs"]["jobs-1"] = harness.start_honcho(
         ctx["jobs_env"], ctx["workdir"], ("jobs",)
     )
-    port = ctx["jobs_env"]["ODOO_JOBS_HTTP_PORT"]
     harness.wait_health(
         f"http://127.0.0.1:{port}",
         ctx["procs"]["jobs-1"],
@@ -486,13 +501,16 @@ def main(argv=None) -> int:
         result = harness.post_all(
             url, items, args.clients, ("accepted", "duplicate"), on_answer, True
         )
+        posted = time.monotonic() - t0
         stop.set()
         faults.join()
         print(
-            f"  {result.acks} acknowledged of {len(messages)} in"
-            f" {time.monotonic() - t0:.0f} s ({result.retries} retries,"
-            f" {result.non_2xx} errors answered, {result.exceptions} no answer)"
+            f"  {result.acks} acknowledged of {len(messages)} in {posted:.0f} s"
+            f" ({result.retries} retries, {result.non_2xx} errors answered,"
+            f" {result.exceptions} no answer)"
         )
+        if result.samples:
+            print(f"  e.g. {result.samples[:3]}")
         unacked = [i for i in range(len(messages)) if i not in acked]
         first_unacked = len(unacked)
         if unacked:
