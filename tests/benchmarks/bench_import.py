@@ -16,8 +16,9 @@ What it measures, in one run on one throwaway database:
    and confirmed directly with the ORM, ``sale.order.create`` and
    ``action_confirm`` with the customer created first, one transaction per
    order, by as many processes as the job runner runs imports at once (the
-   capacity of ``root.distribution.inbound``), with the product stopped:
-   orders/s, and the ratio pipeline / floor (goal >= 0.7).
+   capacity of ``root.distribution.inbound``), at the jobs instance's CPU
+   priority, with the product stopped: orders/s, and the ratio pipeline /
+   floor (goal >= 0.7).
 3. Order-to-publish latency: two other channels (generic JSON backends with
    a publish rule on the warehouse) are served by fake channel servers on
    127.0.0.1 that record every quantity they confirm. For each order, the
@@ -657,6 +658,7 @@ def run_floor(ctx, conf, workdir, orders, workers) -> tuple:
                 FLOOR_SCRIPT,
                 "The ORM floor",
                 workdir / "odoo.log",
+                as_jobs=True,
             )
         except harness.SetupError as exc:
             errors.append(exc)
