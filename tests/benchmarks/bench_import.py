@@ -205,8 +205,9 @@ print("BENCH-SETUP " + json.dumps(
 
 
 class FakeChannel:
-    """A generic-JSON channel's stock API (``POST /stock``) on 127.0.0.1
-    that confirms every quantity and remembers when it did, per SKU."""
+    """A generic-JSON channel's stock API on 127.0.0.1: ``POST /stock``
+    confirms every quantity and remembers when it did, per SKU; ``POST
+    /stock/read`` (the stock drift check) answers the last one."""
 
     def __init__(self):
         self.confirmed: dict[str, list[tuple[float, float]]] = {}
@@ -217,24 +218,11 @@ class FakeChannel:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 items = json.loads(self.rfile.read(length) or b"{}").get("items", [])
-                now = time.monotonic()
-                with channel.lock:
-                    for item in items:
-                        channel.confirmed.setdefault(item["sku"], []).append(
-                            (now, float(item["quantity"]))
-                        )
-                answer = json.dumps(
-                    {
-                        "results": [
-                            {
-                                "sku": item["sku"],
-                                "status": "ok",
-                                "actual_quantity": item["quantity"],
-                            }
-                            for item in items
-                        ]
-                    }
-                ).encode()
+                if self.path.rstrip("/").endswith("/stock/read"):
+                    answer = channel.read(items)  # the stock drift check
+                else:
+                    answer = channel.confirm(items)
+                answer = json.dumps(answer).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
@@ -247,6 +235,30 @@ class FakeChannel:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def confirm(self, items) -> dict:
+        now = time.monotonic()
+        with self.lock:
+            for item in items:
+                self.confirmed.setdefault(item["sku"], []).append(
+                    (now, float(item["quantity"]))
+                )
+        results = [
+            {"sku": item["sku"], "status": "ok", "actual_quantity": item["quantity"]}
+            for item in items
+        ]
+        return {"results": results}
+
+    def read(self, items) -> dict:
+        with self.lock:
+            results = [
+                {
+                    "sku": item["sku"],
+                    "quantity": (self.confirmed.get(item["sku"]) or [(0, None)])[-1][1],
+                }
+                for item in items
+            ]
+        return {"results": results}
 
     def first_at_most(self, sku: str, quantity: float, since: float) -> float | None:
         """When this channel first confirmed at most ``quantity`` for ``sku``
