@@ -20,6 +20,11 @@ SWEEP_BATCH = 20000
 SWEEP_TIME_BUDGET = 240
 #: products whose stock changed in the current transaction, to mark dirty
 PENDING_KEY = "distribution_stock_publish.pending"
+#: queue_job priority of the sweep and export jobs (queue_job's default is
+#: 10, lower runs first): the runner gives a free slot to them before the
+#: imports queued earlier, so that a burst of orders does not hold back the
+#: stock it sells until the whole burst is imported (both are short)
+PUBLISH_PRIORITY = 5
 #: products marked by a transaction that could not update their levels
 #: (another one updated them since it began), applied by the next sweep
 MARK_TABLE = "distribution_stock_level_mark"
@@ -185,6 +190,7 @@ class DistributionStockLevel(models.Model):
         """Enqueue the sweep unless one is pending (identity key)."""
         self.with_user(SUPERUSER_ID).with_delay(
             eta=self._sweep_delay() if delay is None else delay,
+            priority=PUBLISH_PRIORITY,
             identity_key=SWEEP_IDENTITY,
             description="Recompute dirty stock levels",
         ).sweep()
