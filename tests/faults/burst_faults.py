@@ -409,8 +409,10 @@ def parse_args(argv):
     parser.add_argument(
         "--timeout",
         type=float,
-        default=3600,
-        help="seconds the queue may take to drain after the burst",
+        default=7200,
+        help="seconds the queue may take to drain after the burst (20,000"
+        " confirmed orders take about an hour at 6 orders/s; default:"
+        " %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep-db", action="store_true")
