@@ -17,6 +17,11 @@ from odoo.tools import SQL
 from odoo.addons.distribution_connector.tests.common import committed_env
 
 from ..models.distribution_stock_level_sweep import MARK_TABLE
+from .common import committed_level
+
+#: a channel that is never called: only its levels matter here
+CHANNEL = {"name": "Concurrent marks channel", "rate_limit_per_second": 0}
+CHANNEL["api_base_url"] = "https://channel.invalid/api"
 
 
 @tagged("-at_install", "post_install")
@@ -25,26 +30,8 @@ class TestConcurrentDirtyMarks(TransactionCase):
         super().setUp()
         self.started = fields.Datetime.now() - timedelta(seconds=1)
         with committed_env(self.registry) as env:
-            backend = env["distribution.backend"].create(
-                {
-                    "name": "Concurrent marks channel",
-                    "api_base_url": "https://channel.invalid/api",
-                    "rate_limit_per_second": 0,
-                }
-            )
-            product = env["product.product"].create(
-                {
-                    "name": "Concurrent mug",
-                    "default_code": "CONCURRENT-MUG",
-                    "is_storable": True,
-                }
-            )
-            env["distribution.stock.level"]._flush_dirty_marks()
-            env["distribution.publish.rule"].create({"backend_id": backend.id})
-            level = env["distribution.stock.level"].search(
-                [("product_id", "=", product.id), ("backend_id", "=", backend.id)]
-            )
-            self.ids = (backend.id, product.id, level.id)
+            level = committed_level(env, CHANNEL, "CONCURRENT-MUG")
+            self.ids = (level.backend_id.id, level.product_id.id, level.id)
         self.addCleanup(self.purge)
 
     def purge(self):
