@@ -58,8 +58,11 @@ class DistributionExchange(models.Model):
             raise PermanentError(
                 f"The body is not valid JSON: {err}", kind="invalid_payload"
             ) from err
-        canonical = backend._get_adapter().to_canonical(self.kind, payload)
+        adapter = backend._get_adapter()
+        canonical = adapter.to_canonical(self.kind, payload)
         schemas.validate(self.kind, canonical)
+        if adapter.kind_is_unsigned(payload):
+            schemas.check_unambiguous(self.kind, canonical, adapter.topics.values())
         exchange = self.sudo().with_company(backend.company_id)
         try:
             return flow_class(exchange, canonical).run()
