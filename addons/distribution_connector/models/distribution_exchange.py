@@ -24,8 +24,8 @@ from ..errors import (
 )
 from ..job_policy import run_job
 from ..jobs import delay_many
-from .distribution_call_log import calls_for
 from ..tools.access import USER_GROUP, check_group
+from .distribution_call_log import calls_for
 
 _logger = logging.getLogger(__name__)
 

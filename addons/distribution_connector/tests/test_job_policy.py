@@ -145,9 +145,7 @@ class TestJobPolicyRunner(TransactionCase):
 
     def test_database_error_is_left_to_the_runner(self):
         job_uuid = self.enqueue()
-        self.failing_with(
-            lambda exchange: exchange.env.cr.execute("SELECT 1 / 0")
-        )
+        self.failing_with(lambda exchange: exchange.env.cr.execute("SELECT 1 / 0"))
         with mute_logger("odoo.sql_db", RUNNER_LOGGER):
             err = self.run_like_the_runner(job_uuid)
         self.assertIsInstance(err, psycopg2.errors.DivisionByZero)
@@ -162,8 +160,7 @@ class TestJobPolicyRunner(TransactionCase):
 
         def lock_held_elsewhere(exchange):
             exchange.env.cr.execute(
-                "SELECT id FROM ir_config_parameter WHERE key = %s "
-                "FOR UPDATE NOWAIT",
+                "SELECT id FROM ir_config_parameter WHERE key = %s FOR UPDATE NOWAIT",
                 [LOCKED_PARAM],
             )
 

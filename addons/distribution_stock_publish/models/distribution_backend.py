@@ -9,10 +9,6 @@ from odoo.tools import SQL, float_compare
 
 from odoo.addons.distribution_connector.adapters.base import DistributionAdapter
 from odoo.addons.distribution_connector.errors import DistributionError
-from odoo.addons.distribution_connector.tools.access import (
-    MANAGER_GROUP,
-    check_group,
-)
 
 STOCK_DRIFT = "stock_drift"
 #: drifted items kept in the stock check's exchange, at most
@@ -141,8 +137,7 @@ class DistributionBackend(models.Model):
             results = adapter.read_stock(items)
             if not isinstance(results, list | tuple) or len(results) != len(items):
                 raise DistributionError(
-                    "The adapter answered a stock check with a malformed "
-                    "result list.",
+                    "The adapter answered a stock check with a malformed result list.",
                     kind="invalid_response",
                 )
             for level, item, result in zip(batch, items, results, strict=True):

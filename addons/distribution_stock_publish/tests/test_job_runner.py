@@ -141,9 +141,7 @@ class TestExportJobRunner(TransactionCase):
         self.assertFalse(level.published_at)
         self.assertEqual(calls.state, "error")
         self.assertEqual(calls.job_uuid, self.job_uuid)
-        self.assertEqual(
-            json.loads(calls.request_body)["items"][0]["quantity"], 12
-        )
+        self.assertEqual(json.loads(calls.request_body)["items"][0]["quantity"], 12)
 
     def test_rate_limited_job_is_postponed_and_its_log_survives(self):
         self.server.route(
