@@ -46,7 +46,7 @@ def failure_text(err, retries_exhausted=False):
     return f"failed: {err.kind}{suffix}"
 
 
-def run_job(env, work, record, *, redact=None, retry=True, what="a job"):
+def run_job(env, work, record, *, redact=None, retry=True, what="running a job"):
     """Run ``work()`` and apply the failure ladder; return the job's result.
 
     :param env: the job's environment (``job_uuid`` in its context)
@@ -58,7 +58,7 @@ def run_job(env, work, record, *, redact=None, retry=True, what="a job"):
         tracebacks may quote them)
     :param retry: whether a transient failure retries the job; when False
         (a scheduled run that the next run retries) it is recorded
-    :param what: what the job does, for the log
+    :param what: what the job does, for the log ("processing exchange 7")
     """
     redact = redact or (lambda text: text)
     try:
@@ -78,7 +78,7 @@ def run_job(env, work, record, *, redact=None, retry=True, what="a job"):
         return _recorded(record, err)
     except Exception as err:
         details = redact(traceback.format_exc())
-        _logger.error("Unexpected error in %s\n%s", what, details)
+        _logger.error("Unexpected error %s\n%s", what, details)
         internal = DistributionError(
             redact(f"{type(err).__name__}: {err}"), kind="internal", details=details
         )

@@ -229,7 +229,7 @@ class DistributionBackend(models.Model):
             record,
             redact=self._redact,
             retry=retry,
-            what=f"{flow} of backend {self.id}",
+            what=f"running {flow} of backend {self.id}",
         )
 
     # -- order pulls -------------------------------------------------------------
