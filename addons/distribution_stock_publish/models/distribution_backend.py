@@ -95,13 +95,13 @@ class DistributionBackend(models.Model):
         self.ensure_one()
         if not self._checks_stock():
             return "nothing to do: the adapter cannot read stock"
-        result = self._run_reconcile(
+        return self._run_reconcile(
             STOCK_DRIFT,
+            "stock check",
             self._check_stock_drift_run,
             self.env._("Checking the channel's stock failed: %(error)s"),
             retry=retry,
         )
-        return result or "skipped: another stock check of this backend is running"
 
     def _check_stock_drift_run(self, _watermark):
         """One stock check, under its locked watermark; return (result text,

@@ -185,10 +185,11 @@ class DistributionBackend(models.Model):
             getattr(job, job_name)()
         return True
 
-    def _run_reconcile(self, flow, run, failure_message, retry=False):
+    def _run_reconcile(self, flow, what, run, failure_message, retry=False):
         """Run one reconciliation of this backend under the flow's watermark,
         locked; the job policy decides what a failure does.
 
+        :param what: the run's name in texts ("pull")
         :param run: ``run(watermark)`` does the work from the locked
             watermark and returns ``(result text, new watermark)``; the run
             and the new watermark are recorded
@@ -196,13 +197,12 @@ class DistributionBackend(models.Model):
             with the error as ``%(error)s``
         :param retry: a transient failure retries the job (a job run); else
             it is recorded and the next run asks again (the cron)
-        :return: a text saying what happened; None when another run of the
-            flow holds the watermark
+        :return: a text saying what happened
         """
         self.ensure_one()
         watermark = self.env["distribution.watermark"].sudo()._lock(self, flow)
         if not watermark:
-            return None
+            return f"skipped: another {what} of this backend is running"
 
         def succeed():
             result, mark = run(watermark)
@@ -262,13 +262,13 @@ class DistributionBackend(models.Model):
         self.ensure_one()
         if not self._pulls_orders():
             return "nothing to do: this backend does not pull orders"
-        result = self._run_reconcile(
+        return self._run_reconcile(
             ORDER_PULL,
+            "pull",
             self._pull_orders_run,
             self.env._("Pulling missed orders failed: %(error)s"),
             retry=retry,
         )
-        return result or "skipped: another pull of this backend is running"
 
     def _pull_orders_run(self, watermark):
         started = fields.Datetime.now()
