@@ -75,8 +75,8 @@ class DistributionExchange(models.Model):
             ) from err
 
     def _outbound_flow(self):
-        """The outbound flow sending this exchange; None for the HTTP client's
-        log of single calls, which share the topic but not the kind."""
+        """The outbound flow sending this exchange, if any: the flow of its
+        topic, when the exchange is of the flow's kind."""
         flow_class = OUTBOUND_FLOWS.get(self.topic) if self.direction == "out" else None
         return flow_class if flow_class and flow_class.kind == self.kind else None
 
