@@ -58,8 +58,11 @@ class DistributionExchange(models.Model):
             raise PermanentError(
                 f"The body is not valid JSON: {err}", kind="invalid_payload"
             ) from err
-        canonical = backend._get_adapter().to_canonical(self.kind, payload)
+        adapter = backend._get_adapter()
+        canonical = adapter.to_canonical(self.kind, payload)
         schemas.validate(self.kind, canonical)
+        if adapter.kind_is_unsigned(payload):
+            schemas.check_unambiguous(self.kind, canonical, adapter.topics.values())
         exchange = self.sudo().with_company(backend.company_id)
         try:
             return flow_class(exchange, canonical).run()
@@ -72,8 +75,8 @@ class DistributionExchange(models.Model):
             ) from err
 
     def _outbound_flow(self):
-        """The outbound flow sending this exchange; None for the HTTP client's
-        log of single calls, which share the topic but not the kind."""
+        """The outbound flow sending this exchange, if any: the flow of its
+        topic, when the exchange is of the flow's kind."""
         flow_class = OUTBOUND_FLOWS.get(self.topic) if self.direction == "out" else None
         return flow_class if flow_class and flow_class.kind == self.kind else None
 
