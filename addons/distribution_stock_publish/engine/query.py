@@ -171,17 +171,22 @@ def basis_quantity_sql(spec, table):
 
 @contextmanager
 def planner_settings(cr, **settings):
-    """PostgreSQL ``settings`` for the transaction, restored afterwards."""
+    """PostgreSQL ``settings`` for the transaction, restored afterwards.
+
+    Restored only when the block ends normally: after an error the
+    transaction is aborted and rolled back (to a savepoint or entirely),
+    which undoes local settings anyway, and a statement sent then would
+    replace the error (a serialization failure the job runner retries) with
+    "current transaction is aborted".
+    """
     previous = {}
     for name, value in settings.items():
         cr.execute(SQL("SELECT current_setting(%s)", name))
         previous[name] = cr.fetchone()[0]
         cr.execute(SQL("SELECT set_config(%s, %s, TRUE)", name, value))
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            cr.execute(SQL("SELECT set_config(%s, %s, TRUE)", name, value))
+    yield
+    for name, value in previous.items():
+        cr.execute(SQL("SELECT set_config(%s, %s, TRUE)", name, value))
 
 
 class StockQuery:

@@ -14,6 +14,8 @@ from odoo.addons.distribution_connector.tools.access import (
 )
 from odoo.addons.queue_job.delay import Delayable
 
+from .distribution_stock_level_sweep import PUBLISH_PRIORITY
+
 #: an exporting level whose job vanished is exported again after this delay
 STALE_EXPORT = timedelta(hours=1)
 
@@ -102,6 +104,7 @@ class DistributionStockLevel(models.Model):
                 delayables.append(
                     Delayable(
                         self.browse(batch).with_user(backend.job_user_id),
+                        priority=PUBLISH_PRIORITY,
                         description=f"Publish {len(batch)} stock levels to "
                         f"{backend.name}",
                     ).export_batch()
@@ -195,7 +198,9 @@ class DistributionStockLevel(models.Model):
         if pending:
             # the first call confirmed some items: keep them, retry the rest
             self.browse(list(pending)).with_delay(
-                eta=pending_delay(pending), description="Publish stock levels again"
+                eta=pending_delay(pending),
+                priority=PUBLISH_PRIORITY,
+                description="Publish stock levels again",
             ).export_batch()
         return (
             f"{len(confirmed)} published, {len(failed) + len(missing)} failed"

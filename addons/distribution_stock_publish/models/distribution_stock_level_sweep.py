@@ -1,8 +1,10 @@
 import time
 from collections import defaultdict
 
+import psycopg2.errors
+
 from odoo import SUPERUSER_ID, api, models
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -18,6 +20,14 @@ SWEEP_BATCH = 20000
 SWEEP_TIME_BUDGET = 240
 #: products whose stock changed in the current transaction, to mark dirty
 PENDING_KEY = "distribution_stock_publish.pending"
+#: queue_job priority of the sweep and export jobs (queue_job's default is
+#: 10, lower runs first): the runner gives a free slot to them before the
+#: imports queued earlier, so that a burst of orders does not hold back the
+#: stock it sells until the whole burst is imported (both are short)
+PUBLISH_PRIORITY = 5
+#: products marked by a transaction that could not update their levels
+#: (another one updated them since it began), applied by the next sweep
+MARK_TABLE = "distribution_stock_level_mark"
 
 
 class DistributionStockLevel(models.Model):
@@ -27,6 +37,17 @@ class DistributionStockLevel(models.Model):
 
     # one file per stage of the stock level, by design
     _inherit = "distribution.stock.level"  # pylint: disable=consider-merging-classes-inherited
+
+    def init(self):
+        result = super().init()
+        # insert-only: concurrent transactions add rows and never conflict
+        self.env.cr.execute(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS %s (product_id integer NOT NULL)",
+                SQL.identifier(MARK_TABLE),
+            )
+        )
+        return result
 
     # -- dirty tracking ------------------------------------------------------------
 
@@ -68,6 +89,30 @@ class DistributionStockLevel(models.Model):
         ids = sorted(pending)
         # new levels dirty: the sweep computes them with the others
         self._stock_publish_engine().ensure_levels(product_ids=ids, compute=False)
+        try:
+            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
+                self._mark_levels_dirty(ids)
+        except (
+            psycopg2.errors.SerializationFailure,
+            psycopg2.errors.DeadlockDetected,
+        ):
+            # Another transaction updated these levels since this one began
+            # (concurrent imports of orders for the same products): rather
+            # than failing the whole transaction and running it again, the
+            # products are recorded for the next sweep, which marks them in
+            # a transaction that sees this one's changes.
+            self.env.cr.execute(
+                SQL(
+                    "INSERT INTO %s (product_id) SELECT unnest(%s::int[])",
+                    SQL.identifier(MARK_TABLE),
+                    ids,
+                )
+            )
+        self.invalidate_model(["state"])
+        self._enqueue_sweep()
+
+    @api.model
+    def _mark_levels_dirty(self, product_ids):
         self.env.cr.execute(
             SQL(
                 """
@@ -77,11 +122,22 @@ class DistributionStockLevel(models.Model):
                   AND rule_id IN (SELECT id FROM distribution_publish_rule
                                   WHERE active)
                 """,
-                ids,
+                product_ids,
             )
         )
-        self.invalidate_model(["state"])
-        self._enqueue_sweep()
+
+    @api.model
+    def _apply_recorded_marks(self):
+        """Mark dirty the levels of the products recorded by transactions
+        that could not (see :meth:`_flush_dirty_marks`); the rows taken are
+        those this transaction sees, committed with the changes they mark."""
+        self.env.cr.execute(
+            SQL("DELETE FROM %s RETURNING product_id", SQL.identifier(MARK_TABLE))
+        )
+        product_ids = sorted({row[0] for row in self.env.cr.fetchall()})
+        if product_ids:
+            self._mark_levels_dirty(product_ids)
+            self.invalidate_model(["state"])
 
     @api.model
     def _mark_rules_dirty(self, rule_ids, product_ids=None):
@@ -134,6 +190,7 @@ class DistributionStockLevel(models.Model):
         """Enqueue the sweep unless one is pending (identity key)."""
         self.with_user(SUPERUSER_ID).with_delay(
             eta=self._sweep_delay() if delay is None else delay,
+            priority=PUBLISH_PRIORITY,
             identity_key=SWEEP_IDENTITY,
             description="Recompute dirty stock levels",
         ).sweep()
@@ -166,6 +223,7 @@ class DistributionStockLevel(models.Model):
         # channel orders received since the last dispatch count at once
         self.env["distribution.exchange"]._store_pending_backlog_lines()
         self._flush_dirty_marks()
+        self._apply_recorded_marks()
         self._reset_stale_exports()
         engine = self._stock_publish_engine()
         specs = engine.load_rules()

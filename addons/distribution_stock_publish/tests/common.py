@@ -87,3 +87,21 @@ class StockPublishMixin(DistributionTestMixin):
         """What the transaction's commit would do: mark the changed products'
         levels dirty."""
         self.Level._flush_dirty_marks()
+
+
+def committed_level(env, backend_values, sku):
+    """A channel (backend with ``backend_values``) with a publish rule and a
+    storable product ``sku``, created in ``env`` (a committed environment):
+    the product's level on that channel, created by the rule."""
+    backend = env["distribution.backend"].create(backend_values)
+    product = env["product.product"].create(
+        {"name": f"Product {sku}", "default_code": sku, "is_storable": True}
+    )
+    # what this transaction's commit would do, before the rule: no channel
+    # publishes yet, so the new product marks nothing
+    env["distribution.stock.level"]._flush_dirty_marks()
+    env["distribution.publish.rule"].create({"backend_id": backend.id})
+    # the rule gave the product (sold, without stock) its level
+    return env["distribution.stock.level"].search(
+        [("product_id", "=", product.id), ("backend_id", "=", backend.id)]
+    )

@@ -4,9 +4,10 @@ and what a sweep recomputes."""
 from odoo import Command
 from odoo.tests.common import TransactionCase
 
+from odoo.addons.queue_job.job import DEFAULT_PRIORITY
 from odoo.addons.queue_job.tests.common import trap_jobs
 
-from ..models.distribution_stock_level_sweep import SWEEP_IDENTITY
+from ..models.distribution_stock_level_sweep import PUBLISH_PRIORITY, SWEEP_IDENTITY
 from .common import StockPublishMixin
 
 
@@ -113,6 +114,14 @@ class TestDirtyTracking(StockPublishMixin, TransactionCase):
         self.assertEqual(self.level(self.web, self.plate).state, "dirty")
         self.Level.sweep()
         self.assertEqual(self.level(self.web, self.plate).computed_qty, 16)
+
+    def test_the_sweep_goes_before_the_imports_queued(self):
+        with trap_jobs() as trap:
+            self.put(self.mug, 5, self.wh1)
+            self.env.cr.flush()
+            (sweep,) = self.sweep_jobs(trap)
+        self.assertEqual(sweep.priority, PUBLISH_PRIORITY)
+        self.assertLess(sweep.priority, DEFAULT_PRIORITY)
 
     def test_rule_change_marks_its_levels_dirty(self):
         with trap_jobs() as trap:

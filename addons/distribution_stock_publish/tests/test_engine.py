@@ -1,8 +1,12 @@
 """The engine in real Odoo: quants and moves in SQL, each rule step alone
 and stacked, sources, bases, partitions and what gets written."""
 
-from odoo.tests.common import TransactionCase
+import psycopg2.errors
 
+from odoo.tests.common import TransactionCase
+from odoo.tools import mute_logger
+
+from ..engine.query import planner_settings
 from .common import StockPublishMixin
 
 
@@ -291,3 +295,31 @@ class TestEngine(StockPublishMixin, TransactionCase):
         self.put(self.mug, 1, self.wh1)
         self.recompute()
         self.assertEqual(self.level(backend).computed_qty, 100)
+
+
+class TestPlannerSettings(TransactionCase):
+    """The engine's statements run with planner settings of their own; an
+    error inside must reach the caller as itself (a serialization failure is
+    what the job runner retries) and leave the settings as they were."""
+
+    def current(self, name):
+        self.env.cr.execute("SELECT current_setting(%s)", [name])
+        return self.env.cr.fetchone()[0]
+
+    def test_settings_are_restored_after_the_block(self):
+        before = self.current("work_mem")
+        with planner_settings(self.env.cr, work_mem="77MB"):
+            self.assertEqual(self.current("work_mem"), "77MB")
+        self.assertEqual(self.current("work_mem"), before)
+
+    @mute_logger("odoo.sql_db")
+    def test_an_error_inside_is_raised_as_itself(self):
+        before = self.current("work_mem")
+        with (
+            self.assertRaises(psycopg2.errors.DivisionByZero),
+            self.env.cr.savepoint(),
+            planner_settings(self.env.cr, work_mem="77MB"),
+        ):
+            self.env.cr.execute("SELECT 1 / 0")
+        # the savepoint's rollback undid the local setting
+        self.assertEqual(self.current("work_mem"), before)

@@ -11,9 +11,10 @@ from odoo.addons.distribution_connector.adapters.generic_json import (
 from odoo.addons.distribution_connector.http_client import BackendHttpClient
 from odoo.addons.distribution_connector.tests.fake_server import FakeServer
 from odoo.addons.queue_job.exception import RetryableJobError
-from odoo.addons.queue_job.job import Job
+from odoo.addons.queue_job.job import DEFAULT_PRIORITY, Job
 from odoo.addons.queue_job.tests.common import trap_jobs
 
+from ..models.distribution_stock_level_sweep import PUBLISH_PRIORITY
 from .common import StockPublishMixin
 
 TOKEN = "stock-token-0123456789"
@@ -153,6 +154,15 @@ class TestExport(StockPublishMixin, TransactionCase):
         self.server.requests.clear()
         jobs, _results = self.publish()
         self.assertEqual((jobs, self.sent()), ([], []))
+
+    def test_export_jobs_go_before_the_imports_queued(self):
+        # the runner gives a free slot to the lower priority number first:
+        # a burst of order imports does not hold back the stock it sells
+        jobs, _results = self.publish()
+        self.assertTrue(jobs)
+        for job in jobs:
+            self.assertEqual(job.priority, PUBLISH_PRIORITY)
+            self.assertLess(job.priority, DEFAULT_PRIORITY)
 
     def test_batches_never_exceed_the_adapter_limit(self):
         self.patch(GenericJsonAdapter, "max_batch_size", 2)

@@ -25,6 +25,8 @@ from odoo.addons.distribution_connector.tests.fake_server import FakeServer
 from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.job import DONE, PENDING, Job
 
+from .common import committed_level
+
 
 @tagged("-at_install", "post_install")
 class TestExportJobRunner(TransactionCase):
@@ -42,7 +44,8 @@ class TestExportJobRunner(TransactionCase):
         self.server.scripts.clear()
         self.started = fields.Datetime.now() - timedelta(seconds=1)
         with committed_env(self.registry) as env:
-            backend = env["distribution.backend"].create(
+            level = committed_level(
+                env,
                 {
                     "name": "Runner stock channel",
                     "webhook_secret": "runner-stock-secret-0123",
@@ -50,23 +53,10 @@ class TestExportJobRunner(TransactionCase):
                     "allow_private_network": True,
                     "api_secret": "runner-token-0123456789",
                     "rate_limit_per_second": 0,
-                }
+                },
+                "RUNNER-MUG",
             )
-            product = env["product.product"].create(
-                {
-                    "name": "Runner mug",
-                    "default_code": "RUNNER-MUG",
-                    "is_storable": True,
-                }
-            )
-            # what this transaction's commit would do, before the rule: no
-            # channel publishes yet, so the new product marks nothing
-            env["distribution.stock.level"]._flush_dirty_marks()
-            env["distribution.publish.rule"].create({"backend_id": backend.id})
-            # the rule gave the product (sold, without stock) its level
-            level = env["distribution.stock.level"].search(
-                [("product_id", "=", product.id), ("backend_id", "=", backend.id)]
-            )
+            backend, product = level.backend_id, level.product_id
             level.write({"computed_qty": 12, "state": "exporting"})
             self.job_uuid = level.with_delay().export_batch().uuid
             self.ids = (backend.id, product.id, level.id)

@@ -1,0 +1,105 @@
+"""Dirty marks of concurrent transactions, on committed data.
+
+Imports of orders for the same products run at once: each marks the stock
+levels of its products dirty just before it commits. A transaction that
+finds a level updated by another since it began cannot update it (a
+serialization failure); it must neither fail (queue_job would run the whole
+import again) nor lose its mark (the level would keep a number that does not
+count its change).
+"""
+
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests.common import TransactionCase, tagged
+from odoo.tools import SQL
+
+from odoo.addons.distribution_connector.tests.common import committed_env
+
+from ..models.distribution_stock_level_sweep import MARK_TABLE
+from .common import committed_level
+
+#: a channel that is never called: only its levels matter here
+CHANNEL = {"name": "Concurrent marks channel", "rate_limit_per_second": 0}
+CHANNEL["api_base_url"] = "https://channel.invalid/api"
+
+
+@tagged("-at_install", "post_install")
+class TestConcurrentDirtyMarks(TransactionCase):
+    def setUp(self):
+        super().setUp()
+        self.started = fields.Datetime.now() - timedelta(seconds=1)
+        with committed_env(self.registry) as env:
+            level = committed_level(env, CHANNEL, "CONCURRENT-MUG")
+            self.ids = (level.backend_id.id, level.product_id.id, level.id)
+        self.addCleanup(self.purge)
+
+    def purge(self):
+        backend_id, product_id, _level_id = self.ids
+        with committed_env(self.registry) as env:
+            env.cr.execute(
+                SQL(
+                    "DELETE FROM %s WHERE product_id = %s",
+                    SQL.identifier(MARK_TABLE),
+                    product_id,
+                )
+            )
+            env["queue.job"].search(
+                [
+                    ("model_name", "=", "distribution.stock.level"),
+                    ("date_created", ">=", self.started),
+                ]
+            ).unlink()
+            env["distribution.stock.level"].search(
+                [("backend_id", "=", backend_id)]
+            ).unlink()
+            env["distribution.publish.rule"].with_context(active_test=False).search(
+                [("backend_id", "=", backend_id)]
+            ).unlink()
+            env["distribution.backend"].browse(backend_id).unlink()
+            env["product.product"].browse(product_id).unlink()
+
+    def marks(self, env):
+        env.cr.execute(SQL("SELECT product_id FROM %s", SQL.identifier(MARK_TABLE)))
+        return [row[0] for row in env.cr.fetchall()]
+
+    def test_a_level_updated_meanwhile_is_marked_by_the_next_sweep(self):
+        _backend_id, product_id, level_id = self.ids
+        with committed_env(self.registry) as late:
+            # this transaction's snapshot is taken here
+            late.cr.execute(
+                "SELECT state FROM distribution_stock_level WHERE id = %s", [level_id]
+            )
+            with committed_env(self.registry) as sweep:
+                # a sweep cleans the level meanwhile, without this change
+                sweep.cr.execute(
+                    "UPDATE distribution_stock_level SET state = 'published'"
+                    " WHERE id = %s",
+                    [level_id],
+                )
+            levels = late["distribution.stock.level"]
+            levels._mark_products_dirty([product_id])
+            # what the commit runs: no error, the product is recorded instead
+            levels._flush_dirty_marks()
+            self.assertIn(product_id, self.marks(late))
+        with committed_env(self.registry) as env:
+            level = env["distribution.stock.level"].browse(level_id)
+            self.assertEqual(level.state, "published")
+            # the next sweep marks it first, then recomputes it
+            env["distribution.stock.level"]._apply_recorded_marks()
+            self.assertEqual(level.state, "dirty")
+            self.assertNotIn(product_id, self.marks(env))
+
+    def test_without_a_conflict_the_level_is_marked_at_once(self):
+        _backend_id, product_id, level_id = self.ids
+        with committed_env(self.registry) as env:
+            env.cr.execute(
+                "UPDATE distribution_stock_level SET state = 'published' WHERE id = %s",
+                [level_id],
+            )
+        with committed_env(self.registry) as env:
+            levels = env["distribution.stock.level"]
+            levels._mark_products_dirty([product_id])
+            levels._flush_dirty_marks()
+            self.assertEqual(levels.browse(level_id).state, "dirty")
+            self.assertNotIn(product_id, self.marks(env))
