@@ -5,8 +5,9 @@ Where the generic JSON adapter of distribution_connector fixes every header
 and path, this one reads them from the backend: B2B portals, warehouse
 systems and 3PLs each set on their backend the signature header, encoding
 and prefix of their webhooks, the event id header, how we authenticate to
-them (bearer, basic or an HMAC of the body) and the endpoint of each flow. Payloads are the canonical objects of
-distribution_sync (``schemas/*.json``), so the mapping is the identity.
+them (bearer, basic or an HMAC of the body) and the endpoint of each flow.
+Payloads are the canonical objects of distribution_sync (``schemas/*.json``),
+so the mapping is the identity.
 
 Inbound topics (the last segment of the webhook URL) are the canonical
 objects: ``order``, ``order_cancellation``, ``return``, ``shipment``,
