@@ -6,28 +6,21 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests.common import HttpCase, tagged
 
+from odoo.addons.distribution_connector.tests.common import WebhookTestMixin
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 from .common import ShopifyTestMixin, fixture
 
 
 @tagged("-at_install", "post_install")
-class TestShopifyWebhook(ShopifyTestMixin, HttpCase):
+class TestShopifyWebhook(WebhookTestMixin, ShopifyTestMixin, HttpCase):
+    url_topic = "shopify"
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.setUpShopify()
         cls.Exchange = cls.env["distribution.exchange"].sudo()
-
-    def post(self, body, headers, backend=None, url_topic="shopify"):
-        return self.url_open(
-            self.webhook_path(backend or self.backend, url_topic),
-            data=body,
-            headers=headers,
-        )
-
-    def exchanges(self, backend=None):
-        return self.Exchange.search([("backend_id", "=", (backend or self.backend).id)])
 
     def test_signed_delivery_is_stored_and_enqueued(self):
         body, headers = self.shopify_delivery(
@@ -37,11 +30,7 @@ class TestShopifyWebhook(ShopifyTestMixin, HttpCase):
             webhook_id="wh-1",
             triggered_at="2025-03-01T10:00:01Z",
         )
-        with trap_jobs() as trap:
-            response = self.post(body, headers)
-            self.assertEqual(response.status_code, 200, response.text)
-            self.assertEqual(response.json()["status"], "accepted")
-            trap.assert_jobs_count(1)
+        self.post_accepted(body, headers)
         exchange = self.exchanges()
         self.assertRecordValues(
             exchange,

@@ -5,14 +5,17 @@ from odoo import fields
 from odoo.tests.common import HttpCase, tagged
 
 from odoo.addons.distribution_connector.adapters.base import hmac_digest
+from odoo.addons.distribution_connector.tests.common import WebhookTestMixin
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 from .common import WooCommerceTestMixin, fixture
 
 
 @tagged("-at_install", "post_install")
-class TestWebhook(WooCommerceTestMixin, HttpCase):
+class TestWebhook(WebhookTestMixin, WooCommerceTestMixin, HttpCase):
     """WooCommerce deliveries through the real webhook route."""
+
+    url_topic = "woocommerce"
 
     @classmethod
     def setUpClass(cls):
@@ -20,25 +23,13 @@ class TestWebhook(WooCommerceTestMixin, HttpCase):
         cls.setUpWooCommerce()
         cls.Exchange = cls.env["distribution.exchange"].sudo()
 
-    def post(self, body, headers, backend=None, url_topic="woocommerce"):
-        return self.url_open(
-            self.webhook_path(backend or self.backend, url_topic),
-            data=body,
-            headers=headers,
-        )
-
     def exchanges(self, backend=None):
-        return self.Exchange.search(
-            [("backend_id", "=", (backend or self.backend).id)], order="id"
-        )
+        """In the order they were received."""
+        return super().exchanges(backend).sorted("id")
 
     def test_signed_delivery_is_stored_and_enqueued(self):
         body, headers = self.woo_delivery(self.SECRET, fixture("order.json"))
-        with trap_jobs() as trap:
-            response = self.post(body, headers)
-            self.assertEqual(response.status_code, 200, response.text)
-            self.assertEqual(response.json()["status"], "accepted")
-            trap.assert_jobs_count(1)
+        self.post_accepted(body, headers)
         exchange = self.exchanges()
         self.assertEqual(len(exchange), 1)
         self.assertEqual(
