@@ -32,6 +32,16 @@ from ..errors import PermanentError
 from .base import DistributionAdapter, any_digest_matches, hmac_digest
 from .tools import MAX_PAGES, STOCK_STATUSES, pulled_canonical_orders
 
+#: the canonical objects a partner may send (``distribution_sync/schemas``)
+CANONICAL_KINDS = (
+    "order",
+    "order_cancellation",
+    "return",
+    "shipment",
+    "receipt",
+    "stock_snapshot",
+    "settlement",
+)
 SIGNATURE_HEADER = "x-distribution-signature"
 EVENT_ID_HEADER = "x-distribution-event-id"
 
@@ -55,18 +65,7 @@ class GenericJsonAdapter(DistributionAdapter):
     code = "generic_json"
     label = "Generic JSON"
     #: canonical objects, sent as themselves (the URL's topic names them)
-    topics = {
-        kind: kind
-        for kind in (
-            "order",
-            "order_cancellation",
-            "return",
-            "shipment",
-            "receipt",
-            "stock_snapshot",
-            "settlement",
-        )
-    }
+    topics = {kind: kind for kind in CANONICAL_KINDS}
     kept_headers = (EVENT_ID_HEADER,)
 
     def verify_signature(self, headers, body):

@@ -120,6 +120,13 @@ class DistributionTestMixin:
         cls.backend = cls.make_backend("Test channel")
 
     @classmethod
+    def setUpChannel(cls):
+        """What the shared mixins (webhooks, publishing) set up first: a
+        generic JSON backend here; each adapter's test mixin sets up a
+        backend of its own adapter."""
+        cls.setUpDistribution()
+
+    @classmethod
     def make_backend(cls, name, company=None, secret=None, **vals):
         backend = cls.env["distribution.backend"].create(
             {
@@ -180,6 +187,12 @@ class WebhookTestMixin(DistributionTestMixin):
     #: the URL's last segment a delivery is posted to unless told
     url_topic = "order"
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpChannel()
+        cls.Exchange = cls.env["distribution.exchange"].sudo()
+
     def post(self, body, headers, backend=None, url_topic=None):
         return self.url_open(
             self.webhook_path(backend or self.backend, url_topic or self.url_topic),
@@ -203,6 +216,35 @@ class WebhookTestMixin(DistributionTestMixin):
             self.assertEqual(response.json()["status"], "accepted")
             trap.assert_jobs_count(1)
         return response
+
+    def assertSameEvent(self, first, second):
+        """Two deliveries (``(body, headers)``) of one event: the second is
+        answered ``duplicate``; one exchange, one job."""
+        with trap_jobs() as trap:
+            first_answer = self.post(*first).json()
+            second_answer = self.post(*second).json()
+            trap.assert_jobs_count(1)
+        self.assertEqual(
+            (first_answer["status"], second_answer["status"]),
+            ("accepted", "duplicate"),
+        )
+        self.assertEqual(first_answer["exchange_id"], second_answer["exchange_id"])
+        self.assertEqual(len(self.exchanges()), 1)
+
+    def assertRefused(self, body, headers, **options):
+        """The delivery is answered 401: nothing stored, nothing enqueued."""
+        with trap_jobs() as trap:
+            self.assertEqual(self.post(body, headers, **options).status_code, 401)
+            trap.assert_jobs_count(0)
+        self.assertFalse(self.exchanges(options.get("backend")))
+
+    def assertKeptAsSent(self, exchange, body, signature_header):
+        """The exchange holds the raw body as sent and the trace headers,
+        never the signature; return the headers kept."""
+        self.assertEqual(exchange.raw_body.encode(), body)
+        kept = json.loads(exchange.headers)
+        self.assertNotIn(signature_header, kept)
+        return kept
 
 
 class FakeChannelMixin(DistributionTestMixin):

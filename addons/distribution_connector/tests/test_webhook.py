@@ -23,9 +23,7 @@ class TestWebhook(WebhookTestMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setUpDistribution()
         cls.secret = "secret-of-Test channel-0123456789"
-        cls.Exchange = cls.env["distribution.exchange"].sudo()
 
     def test_valid_signature_stores_and_enqueues(self):
         body, headers = self.signed(self.secret, ORDER, event_id="evt-100")

@@ -35,6 +35,7 @@ from odoo.addons.distribution_connector.adapters.base import (
     hmac_digest,
 )
 from odoo.addons.distribution_connector.adapters.generic_json import (
+    CANONICAL_KINDS,
     GenericJsonAdapter,
     stock_payload,
     stock_results,
@@ -47,14 +48,8 @@ from odoo.addons.distribution_connector.adapters.tools import (
 from odoo.addons.distribution_connector.errors import PermanentError
 from odoo.addons.distribution_connector.http_client import BackendHttpClient
 
-CANONICAL_TOPICS = (
-    "order",
-    "order_cancellation",
-    "return",
-    "shipment",
-    "receipt",
-    "stock_snapshot",
-)
+#: every canonical object but settlements
+CANONICAL_TOPICS = tuple(kind for kind in CANONICAL_KINDS if kind != "settlement")
 #: stock items a call carries when the backend does not say
 DEFAULT_BATCH_SIZE = 250
 

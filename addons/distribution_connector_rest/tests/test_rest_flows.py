@@ -128,9 +128,13 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
     """Distribution Stock Publishing's dirty marks, sweep and export jobs, to
     a fake partner through the REST adapter, two items a call."""
 
+    publish_warehouse = ("Partner warehouse", "RSTW")
+    publish_stock = {
+        f"plate_{n}": (f"Plate {n}", f"PLATE-{n}", 10 * n) for n in range(1, 6)
+    }
+
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
+    def setUpChannel(cls):
         cls.setUpFakeChannel()
         cls.setUpDistribution()
         cls.backend.write(
@@ -143,11 +147,6 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
                 rest_stock_batch_size=2,
             )
         )
-        cls.products = cls.setUpPublishChannel(
-            "Partner warehouse",
-            "RSTW",
-            {(f"Plate {n}", f"PLATE-{n}"): 10 * n for n in range(1, 6)},
-        )
 
     def setUp(self):
         super().setUp()
@@ -158,7 +157,7 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
         self.server.requests.clear()
 
     def levels(self):
-        return {p.default_code: self.level(p) for p in self.products}
+        return {p.default_code: self.level(p) for p in self.published_products}
 
     def sent_batches(self):
         return [call.json()["items"] for call in self.server.calls("POST", LEVELS)]
@@ -207,7 +206,7 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
         return jobs
 
     def test_stock_changes_go_out_in_batches_and_are_recorded_once_confirmed(self):
-        p1, p2, _p3, p4, _p5 = self.products
+        p1, p2, _p3, p4, _p5 = self.published_products
         sweep = self.change_stock({p1: -3, p2: 5, p4: -1})
         levels = self.levels()
         self.assertEqual(
@@ -286,7 +285,7 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
         self.assertEqual(len(self.server.calls("POST", LEVELS)), 2)
 
     def test_only_confirmed_quantities_are_recorded(self):
-        p1, p2, p3, _p4, _p5 = self.products
+        p1, p2, p3, _p4, _p5 = self.published_products
         # the partner refuses one SKU; another was counted again on their side
         self.partner.refused.add("PLATE-2")
         self.partner.levels["PLATE-3"] = 28

@@ -95,10 +95,8 @@ class DistributionBackend(models.Model):
         a refund of an order not shipped yet, and an order left for the
         dispatcher; then the levels its orders changed are recomputed, and
         the store is paused so that nothing goes out to it."""
-        self.ensure_one()
-        data = self._demo_read_deliveries(
-            "distribution_connector_shopify/demo/shopify_deliveries.json"
+        self._demo_load_channel(
+            "distribution_connector_shopify/demo/shopify_deliveries.json",
+            self._demo_shopify_headers,
         )
-        self._demo_send(data["webhooks"], self._demo_shopify_headers)
-        self.action_pause()
         self.env["distribution.stock.level"].sweep()

@@ -41,9 +41,11 @@ class ShopifyTestMixin(DistributionTestMixin):
     secret = "shpss_client-secret-0123456789"
 
     @classmethod
-    def setUpShopify(cls):
-        cls.setUpDistribution()
+    def setUpChannel(cls):
+        super().setUpChannel()
         cls.backend = cls.make_shopify_backend("Shopify shop", secret=cls.secret)
+
+    setUpShopify = setUpChannel
 
     @classmethod
     def make_shopify_backend(cls, name, secret=None, **vals):
@@ -95,9 +97,11 @@ class FakeShopifyMixin(FakeChannelMixin, ShopifyTestMixin):
     """A FakeServer playing Shopify's Admin API, clients that record waits."""
 
     @classmethod
-    def setUpFakeShopify(cls):
+    def setUpChannel(cls):
         cls.setUpFakeChannel()
-        cls.setUpShopify()
+        super().setUpChannel()
+
+    setUpFakeShopify = setUpChannel
 
     def setUp(self):
         super().setUp()

@@ -32,28 +32,16 @@ class TestShopifyFulfillmentFlow(FakeShopifyMixin, StockFlowMixin, TransactionCa
         self.shopify = FakeFulfillments()
         self.server.route("POST", GRAPHQL_PATH, self.shopify)
 
-    def import_shopify_order(self):
-        """orders/create stored as the webhook stores it, then processed."""
+    def test_validated_delivery_sends_its_tracking_to_shopify(self):
+        # orders/create stored as the webhook stores it, then processed
         payload = self.order_fixture(currency=self.currency.name)
-        exchange, created = self.Exchange._insert_inbound(
-            self.backend,
+        self.assertEqual(str(payload["id"]), ORDER_ID)
+        order = self.import_channel_order(
             "orders/create",
-            "order",
             "evt-create-1",
-            ORDER_ID,
-            json.dumps(payload).encode(),
-            "application/json",
+            payload,
             {"x-shopify-topic": "orders/create"},
         )
-        self.assertTrue(created)
-        exchange.process()
-        self.assertEqual(exchange.state, "done", exchange.error)
-        order = self.orders(ORDER_ID)
-        self.assertEqual(order.state, "sale")
-        return order
-
-    def test_validated_delivery_sends_its_tracking_to_shopify(self):
-        order = self.import_shopify_order()
         delivery = self.delivery(order)
         jobs = self.ship_with_tracking(delivery, self.server, TRACKING, TRACKING_URL)
         # Shopify was asked for the order's fulfillment orders, then fulfilled

@@ -15,15 +15,11 @@ PLATE_ITEM = "gid://shopify/InventoryItem/45000000000002"
 
 @tagged("-at_install", "post_install")
 class TestStockPublish(PublishChannelMixin, FakeShopifyMixin, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpFakeShopify()
-        cls.mug, cls.plate = cls.setUpPublishChannel(
-            "Shopify warehouse",
-            "SHPW",
-            {("Shopify mug", "SHP-MUG"): 30, ("Shopify plate", "SHP-PLATE"): 5},
-        )
+    publish_warehouse = ("Shopify warehouse", "SHPW")
+    publish_stock = {
+        "mug": ("Shopify mug", "SHP-MUG", 30),
+        "plate": ("Shopify plate", "SHP-PLATE", 5),
+    }
 
     def setUp(self):
         super().setUp()

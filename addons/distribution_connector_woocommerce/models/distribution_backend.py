@@ -51,10 +51,8 @@ class DistributionBackend(models.Model):
         tax rates) and an order left for the dispatcher; then the levels its
         orders changed are recomputed, and the shop is paused so that
         nothing goes out to it."""
-        self.ensure_one()
-        data = self._demo_read_deliveries(
-            "distribution_connector_woocommerce/demo/woocommerce_deliveries.json"
+        self._demo_load_channel(
+            "distribution_connector_woocommerce/demo/woocommerce_deliveries.json",
+            self._demo_woocommerce_headers,
         )
-        self._demo_send(data["webhooks"], self._demo_woocommerce_headers)
-        self.action_pause()
         self.env["distribution.stock.level"].sweep()

@@ -32,7 +32,7 @@ class WooCommerceTestMixin(DistributionTestMixin):
     SECRET = "woo-secret-0123456789"
 
     @classmethod
-    def setUpWooCommerce(cls):
+    def setUpChannel(cls):
         cls.setUpDistribution()
         cls.backend = cls.make_woo_backend("Woo shop", secret=cls.SECRET)
 
@@ -44,6 +44,8 @@ class WooCommerceTestMixin(DistributionTestMixin):
             adapter="woocommerce",
             **vals,
         )
+
+    setUpWooCommerce = setUpChannel
 
     @staticmethod
     def woo_delivery(
@@ -190,9 +192,11 @@ class WooCommerceOutboundMixin(FakeChannelMixin, WooCommerceTestMixin):
     CONSUMER_SECRET = "cs_fedcba9876543210"
 
     @classmethod
-    def setUpOutbound(cls):
+    def setUpChannel(cls):
         cls.setUpFakeChannel()
-        cls.setUpWooCommerce()
+        super().setUpChannel()
+
+    setUpOutbound = setUpChannel
 
     def setUp(self):
         super().setUp()

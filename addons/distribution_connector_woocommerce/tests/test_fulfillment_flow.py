@@ -42,22 +42,13 @@ class TestWooCommerceFulfillmentFlow(
         """order.created stored as the webhook stores it, then processed."""
         payload = fixture("order.json")
         payload["currency"] = self.currency.name
-        exchange, created = self.Exchange._insert_inbound(
-            self.backend,
+        self.assertEqual(payload["id"], 727)
+        return self.import_channel_order(
             "order.created",
-            "order",
             "order:727:2025-03-22T19:29:05",
-            "727",
-            json.dumps(payload).encode(),
-            "application/json",
+            payload,
             {"x-wc-webhook-topic": "order.created"},
         )
-        self.assertTrue(created)
-        exchange.process()
-        self.assertEqual(exchange.state, "done", exchange.error)
-        order = self.orders("727")
-        self.assertEqual(order.state, "sale")
-        return order
 
     def test_validated_delivery_adds_the_tracking_note_and_completes(self):
         order = self.import_woo_order()

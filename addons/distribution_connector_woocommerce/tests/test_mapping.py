@@ -97,17 +97,15 @@ class TestMapping(WooCommerceTestMixin, TransactionCase):
         )
 
     def test_shipping_lines(self):
-        shipping = self.canonical(fixture("order.json"))["shipping"]
+        (line,) = self.canonical(fixture("order.json"))["shipping"]
         self.assertEqual(
-            shipping,
-            [
-                {
-                    "code": "flat_rate",
-                    "name": "Flat Rate",
-                    "price": 10.0,
-                    "taxes": [{"name": "Sales tax 20%", "rate": 20.0}],
-                }
-            ],
+            line,
+            {
+                "taxes": [{"name": "Sales tax 20%", "rate": 20.0}],
+                "code": "flat_rate",
+                "name": "Flat Rate",
+                "price": 10.0,
+            },
         )
 
     def test_simple_product_without_sku_falls_back_to_the_product_id(self):

@@ -12,15 +12,11 @@ class TestStockPublish(PublishChannelMixin, WooCommerceOutboundMixin, Transactio
     """Distribution Stock Publishing's sweep and export jobs, to a fake shop
     through the WooCommerce adapter."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpOutbound()
-        cls.mug, cls.shirt = cls.setUpPublishChannel(
-            "Woo warehouse",
-            "WOOW",
-            {("Woo mug", "WOO-PUB-MUG"): 30, ("Woo shirt M", "WOO-PUB-M"): 5},
-        )
+    publish_warehouse = ("Woo warehouse", "WOOW")
+    publish_stock = {
+        "mug": ("Woo mug", "WOO-PUB-MUG", 30),
+        "shirt": ("Woo shirt M", "WOO-PUB-M", 5),
+    }
 
     def test_sweep_publishes_to_woocommerce_and_records_what_it_confirmed(self):
         # the simple product is found by SKU, the variation is referenced

@@ -28,33 +28,42 @@ __all__ = [
 
 
 class PublishChannelMixin:
-    """Products stocked in a warehouse of their own, published to
-    ``cls.backend``; the sweep and its export jobs run as the job runner
-    runs them."""
+    """Products stocked in a warehouse of their own, published to the
+    channel's backend (``cls.backend`` of ``setUpChannel``); the sweep and
+    its export jobs run as the job runner runs them."""
+
+    #: (name, code) of the channel's warehouse
+    publish_warehouse = None
+    #: class attribute -> (product name, SKU, quantity in the warehouse)
+    publish_stock = {}
 
     @classmethod
-    def setUpPublishChannel(cls, warehouse_name, code, stock):
-        """A warehouse holding ``stock`` (``{(name, sku): quantity}``), the
-        backend publishing it; return the products, in the order given."""
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpChannel()
+        cls.setUpPublishChannel()
+
+    @classmethod
+    def setUpPublishChannel(cls):
+        """The warehouse, its products (each set as its class attribute, all
+        in ``cls.published_products``), the backend publishing it."""
         cls.Level = cls.env["distribution.stock.level"]
-        cls.warehouse = cls.env["stock.warehouse"].create(
-            {"name": warehouse_name, "code": code}
-        )
+        name, code = cls.publish_warehouse
+        cls.warehouse = cls.env["stock.warehouse"].create({"name": name, "code": code})
         cls.location = cls.warehouse.lot_stock_id
-        products = cls.env["product.product"].create(
-            [
-                {"name": name, "default_code": sku, "is_storable": True}
-                for name, sku in stock
-            ]
-        )
-        for product, quantity in zip(products, stock.values(), strict=True):
+        cls.published_products = cls.env["product.product"]
+        for attribute, (product_name, sku, quantity) in cls.publish_stock.items():
+            product = cls.env["product.product"].create(
+                {"name": product_name, "default_code": sku, "is_storable": True}
+            )
             cls.env["stock.quant"]._update_available_quantity(
                 product, cls.location, quantity
             )
+            setattr(cls, attribute, product)
+            cls.published_products |= product
         cls.env["distribution.publish.rule"].create(
             {"backend_id": cls.backend.id, "warehouse_ids": [(6, 0, cls.warehouse.ids)]}
         )
-        return products
 
     def level(self, product):
         return self.Level.search(

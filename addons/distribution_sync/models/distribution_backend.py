@@ -592,6 +592,17 @@ class DistributionBackend(models.Model):
             exchanges |= exchange
         return exchanges
 
+    def _demo_load_channel(self, path, headers_for):
+        """Deliver the ``webhooks`` of the deliveries file ``path`` to this
+        backend (``_demo_send``), then pause it, so that nothing goes out
+        to the demo's channel; return the exchanges."""
+        self.ensure_one()
+        exchanges = self._demo_send(
+            self._demo_read_deliveries(path)["webhooks"], headers_for
+        )
+        self.action_pause()
+        return exchanges
+
     def _demo_generic_headers(self, delivery, body):
         """What a sender of canonical JSON sends (generic JSON adapter)."""
         return {

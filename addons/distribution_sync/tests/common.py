@@ -244,6 +244,27 @@ class StockFlowMixin(OrderImportMixin):
 
     # -- fulfillments sent to a channel played by a FakeServer ------------------
 
+    def import_channel_order(self, topic, event_id, payload, headers):
+        """A channel's order stored as its webhook stores it (``topic``,
+        ``headers``), then processed; return the confirmed sales order."""
+        external_id = str(payload["id"])
+        exchange, created = self.Exchange._insert_inbound(
+            self.backend,
+            topic,
+            "order",
+            event_id,
+            external_id,
+            json.dumps(payload).encode(),
+            "application/json",
+            headers,
+        )
+        self.assertTrue(created)
+        exchange.process()
+        self.assertEqual(exchange.state, "done", exchange.error)
+        order = self.orders(external_id)
+        self.assertEqual(order.state, "sale")
+        return order
+
     def fulfillment_exchange(self, picking):
         """The outbound exchange sending ``picking`` to the test's backend."""
         return self.Exchange.search(
