@@ -38,14 +38,13 @@ def cost(available=1990.0, restore=100.0, requested=10, maximum=2000.0):
 
 
 class ShopifyTestMixin(DistributionTestMixin):
-    secret = "shpss_client-secret-0123456789"
-
     @classmethod
     def setUpChannel(cls):
-        super().setUpChannel()
+        cls.setUpDistribution()
         cls.backend = cls.make_shopify_backend("Shopify shop", secret=cls.secret)
 
     setUpShopify = setUpChannel
+    secret = "shpss_client-secret-0123456789"
 
     @classmethod
     def make_shopify_backend(cls, name, secret=None, **vals):
@@ -99,7 +98,7 @@ class FakeShopifyMixin(FakeChannelMixin, ShopifyTestMixin):
     @classmethod
     def setUpChannel(cls):
         cls.setUpFakeChannel()
-        super().setUpChannel()
+        return super().setUpChannel()
 
     setUpFakeShopify = setUpChannel
 

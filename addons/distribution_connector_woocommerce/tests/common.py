@@ -194,7 +194,7 @@ class WooCommerceOutboundMixin(FakeChannelMixin, WooCommerceTestMixin):
     @classmethod
     def setUpChannel(cls):
         cls.setUpFakeChannel()
-        super().setUpChannel()
+        return super().setUpChannel()
 
     setUpOutbound = setUpChannel
 

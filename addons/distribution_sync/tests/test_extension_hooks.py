@@ -15,6 +15,15 @@ from ..flows.shipment_import import ShipmentImport
 from .common import OrderImportMixin
 
 
+class TaggedOrderImport(OrderImport):
+    """An order import that an addon's flow replaces."""
+
+    def run(self):
+        order = super().run()
+        order.note = "Imported by the extended flow"
+        return order
+
+
 class TestExtensionHooks(OrderImportMixin, TransactionCase):
     @classmethod
     def setUpClass(cls):
@@ -73,12 +82,6 @@ class TestExtensionHooks(OrderImportMixin, TransactionCase):
         )
 
     def test_flow_class_extension_is_honored(self):
-        class TaggedOrderImport(OrderImport):
-            def run(self):
-                order = super().run()
-                order.note = "Imported by the extended flow"
-                return order
-
         def get_flow_class(original, exchange):
             if exchange.kind == "order":
                 return TaggedOrderImport
