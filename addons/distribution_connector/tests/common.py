@@ -181,6 +181,15 @@ class DistributionTestMixin:
         raise AssertionError(f"jobs still enqueued after {rounds} rounds")
 
 
+class ChannelSetUpMixin:
+    """Sets the test class's channel up once (``setUpChannel``)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpChannel()
+
+
 class WebhookTestMixin(DistributionTestMixin):
     """Deliveries posted to the real webhook route (``HttpCase``)."""
 
@@ -258,6 +267,16 @@ class FakeChannelMixin(DistributionTestMixin):
         cls.registry_enter_test_mode_cls()
         cls.server = FakeServer().start()
         cls.addClassCleanup(cls.server.stop)
+
+    @classmethod
+    def setUpChannel(cls):
+        """The fake server, then the channel's backend."""
+        cls.setUpFakeChannel()
+        return super().setUpChannel()
+
+    def setUp(self):
+        super().setUp()
+        self.reset_fake_channel()
 
     @classmethod
     def fake_channel_vals(cls, **vals):

@@ -36,10 +36,6 @@ class TestRestFulfillmentFlow(FakeChannelMixin, StockFlowMixin, TransactionCase)
             )
         )
 
-    def setUp(self):
-        super().setUp()
-        self.reset_fake_channel()
-
     def test_validated_delivery_sends_the_canonical_shipment(self):
         self.server.route(
             "POST", SHIPMENTS, lambda request: (201, {"external_id": "SHP-77"}, {})
@@ -150,7 +146,6 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
 
     def setUp(self):
         super().setUp()
-        self.reset_fake_channel()
         self.partner = FakeWarehouse()
         self.server.route("POST", LEVELS, self.partner)
         self.publish_everything()

@@ -30,7 +30,6 @@ class TestRestOutbound(FakeChannelMixin, TransactionCase):
 
     def setUp(self):
         super().setUp()
-        self.reset_fake_channel()
         self.adapter = self.wms._get_adapter()
 
     def test_stock_export_with_basic_auth(self):

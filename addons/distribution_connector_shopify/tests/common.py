@@ -95,16 +95,8 @@ class ShopifyTestMixin(DistributionTestMixin):
 class FakeShopifyMixin(FakeChannelMixin, ShopifyTestMixin):
     """A FakeServer playing Shopify's Admin API, clients that record waits."""
 
-    @classmethod
-    def setUpChannel(cls):
-        cls.setUpFakeChannel()
-        return super().setUpChannel()
-
-    setUpFakeShopify = setUpChannel
-
     def setUp(self):
         super().setUp()
-        self.reset_fake_channel()
         self.backend.write(
             self.fake_channel_vals(
                 api_secret="shpat_access-token-0123456789", http_read_timeout=0.5

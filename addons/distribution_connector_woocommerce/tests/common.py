@@ -191,16 +191,8 @@ class WooCommerceOutboundMixin(FakeChannelMixin, WooCommerceTestMixin):
     CONSUMER_KEY = "ck_0123456789abcdef"
     CONSUMER_SECRET = "cs_fedcba9876543210"
 
-    @classmethod
-    def setUpChannel(cls):
-        cls.setUpFakeChannel()
-        return super().setUpChannel()
-
-    setUpOutbound = setUpChannel
-
     def setUp(self):
         super().setUp()
-        self.reset_fake_channel()
         self.shop = FakeShop(self.server)
         self.backend.write(
             self.fake_channel_vals(

@@ -25,7 +25,7 @@ class TestWooCommerceFulfillmentFlow(
     def setUpClass(cls):
         super().setUpClass()
         cls.setUpStockFlows()
-        cls.setUpOutbound()
+        cls.setUpChannel()
         cls.mug = cls.make_product("Blue mug", "WOO-MUG-BLUE", 12.0, is_storable=True)
         cls.shirt = cls.make_product("Idea shirt M", "IDEA-M", 12.0, is_storable=True)
         # the variation has no SKU in WooCommerce: a SKU mapping binds it
