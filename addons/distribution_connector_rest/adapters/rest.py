@@ -26,10 +26,6 @@ Outbound:
   ``{"orders": [<canonical order>...], "next_cursor": "..." | null}``.
 """
 
-import base64
-import hashlib
-import json
-
 from odoo.addons.distribution_connector.adapters.base import (
     any_digest_matches,
     hmac_digest,
@@ -46,62 +42,13 @@ from odoo.addons.distribution_connector.adapters.tools import (
     pulled_canonical_orders,
 )
 from odoo.addons.distribution_connector.errors import PermanentError
-from odoo.addons.distribution_connector.http_client import BackendHttpClient
+
+from .rest_api import RestHttpClient, encode_digest
 
 #: every canonical object but settlements
 CANONICAL_TOPICS = tuple(kind for kind in CANONICAL_KINDS if kind != "settlement")
 #: stock items a call carries when the backend does not say
 DEFAULT_BATCH_SIZE = 250
-
-
-def encode_digest(digest, encoding):
-    if encoding == "base64":
-        return base64.b64encode(digest).decode()
-    return digest.hex()
-
-
-class RestHttpClient(BackendHttpClient):
-    """Authenticates as the backend says: bearer, basic or HMAC of the body."""
-
-    def auth_headers(self):
-        backend = self.backend
-        if backend.rest_auth == "bearer":
-            return super().auth_headers()
-        if backend.rest_auth == "basic":
-            user = backend._get_secret("api_key") or ""
-            password = backend._get_secret("api_secret") or ""
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            return {"Authorization": f"Basic {token}"}
-        return {}
-
-    def request(self, method, path, *, topic, json=None, params=None, headers=None):
-        if self.backend.rest_auth == "hmac":
-            # sign the exact bytes the client will send
-            body = b"" if json is None else _dumps(json)
-            signature = self._signature(body)
-            headers = {**(headers or {}), self.backend.rest_auth_header: signature}
-        return super().request(
-            method, path, topic=topic, json=json, params=params, headers=headers
-        )
-
-    def _signature(self, body):
-        backend = self.backend
-        secret = backend._get_secret("api_secret")
-        if not secret:
-            raise PermanentError(
-                f"Backend {backend.name} signs its calls but has no API secret.",
-                kind="configuration",
-            )
-        digest = encode_digest(
-            hmac_digest(secret, body, hashlib.sha256), backend.rest_signature_encoding
-        )
-        return f"{backend.rest_signature_prefix or ''}{digest}"
-
-
-def _dumps(data):
-    """The body bytes the shared client sends for ``json=data`` (it encodes
-    with ``json.dumps`` and its defaults too)."""
-    return json.dumps(data).encode()
 
 
 class RestAdapter(GenericJsonAdapter):

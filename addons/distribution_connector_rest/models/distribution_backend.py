@@ -2,7 +2,8 @@ from odoo import fields, models
 
 from odoo.addons.distribution_connector.adapters.base import hmac_digest
 
-from ..adapters.rest import RestAdapter, encode_digest
+from ..adapters.rest import RestAdapter
+from ..adapters.rest_api import encode_digest
 
 
 class DistributionBackend(models.Model):
