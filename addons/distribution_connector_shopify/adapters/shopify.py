@@ -44,15 +44,21 @@ from .shopify_api import (
     AVAILABLE_QUANTITIES,
     AVAILABLE_QUANTITIES_SCHEMA,
     FULFILLMENT_CREATE,
-    FULFILLMENT_ORDERS,
-    FULFILLMENT_ORDERS_SCHEMA,
+    INVENTORY_ITEM_GID,
+    LOCATION_GID,
+    ORDER_GID,
     ORDERS_PAGE_SCHEMA,
     SET_QUANTITIES,
     SET_QUANTITIES_SCHEMA,
+    STALE_CODES,
     ShopifyGraphql,
     ShopifyHttpClient,
+    allocate,
     check,
     fulfillment_create_schema,
+    gid,
+    read_fulfillment_orders,
+    refused_quantities,
 )
 from .shopify_topics import DOCUMENTED_TOPICS
 
@@ -63,40 +69,10 @@ WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
 TRIGGERED_AT_HEADER = "x-shopify-triggered-at"
 SHOP_HEADER = "x-shopify-shop-domain"
 
-INVENTORY_ITEM_GID = "gid://shopify/InventoryItem/"
-LOCATION_GID = "gid://shopify/Location/"
-ORDER_GID = "gid://shopify/Order/"
-LINE_ITEM_GID = "gid://shopify/LineItem/"
-
-#: userError codes of inventorySetQuantities meaning "not the number you
-#: compared with"
-STALE_CODES = {"COMPARE_QUANTITY_STALE", "CHANGE_FROM_QUANTITY_STALE"}
-#: fulfillment order statuses that can still be fulfilled
-FULFILLABLE = {"OPEN", "IN_PROGRESS"}
 #: first API version with ``fulfillmentCreate`` (before: fulfillmentCreateV2)
 FULFILLMENT_CREATE_SINCE = "2025-04"
 #: largest page of the REST orders endpoint
 ORDERS_PAGE_SIZE = 250
-
-
-def gid(prefix, value):
-    """``value`` as a global id of that kind (digits are accepted too)."""
-    text = str(value or "").strip()
-    if text.isdigit():
-        return prefix + text
-    if text.startswith(prefix) and text[len(prefix) :].isdigit():
-        return text
-    return None
-
-
-def quantity_position(field):
-    """Index of the quantity a userError is about: ``["input", "quantities",
-    "3", "compareQuantity"]`` -> 3."""
-    field = field or []
-    for index, part in enumerate(field[:-1]):
-        if part == "quantities" and str(field[index + 1]).isdigit():
-            return int(field[index + 1])
-    return None
 
 
 class ShopifyAdapter(DistributionAdapter):
@@ -320,7 +296,7 @@ class ShopifyAdapter(DistributionAdapter):
             answer = check(SET_QUANTITIES_SCHEMA, data, "inventorySetQuantities")[
                 "inventorySetQuantities"
             ]
-            refused = self._refused(answer["userErrors"], pending)
+            refused = refused_quantities(answer["userErrors"], pending)
             stale = []
             for position, errors in refused.items():
                 entry = pending[position]
@@ -344,24 +320,6 @@ class ShopifyAdapter(DistributionAdapter):
                     )
                 return
             pending = rest  # nothing was applied: send the accepted ones again
-
-    def _refused(self, user_errors, pending):
-        """userErrors by position in ``pending``; an error about the whole
-        call (location, reason...) fails the export."""
-        refused = {}
-        for error in user_errors:
-            position = quantity_position(error.get("field"))
-            if position is None or position >= len(pending):
-                code = error.get("code") or ""
-                raise PermanentError(
-                    f"Shopify refused the stock update: {code} {error['message']}",
-                    kind="configuration"
-                    if code in ("INVALID_LOCATION", "INVALID_REASON", "INVALID_NAME")
-                    else "permanent",
-                    key=code or None,
-                )
-            refused.setdefault(position, []).append(error)
-        return refused
 
     def _report_stale(self, graphql, location, stale, results):
         actual = {}
@@ -414,8 +372,8 @@ class ShopifyAdapter(DistributionAdapter):
                 json_path="$.order_external_id",
             )
         graphql = self.graphql()
-        fulfillment_orders = self._fulfillment_orders(graphql, order_gid)
-        plan = self._allocate(fulfillment_orders, shipment.get("lines") or [])
+        fulfillment_orders = read_fulfillment_orders(graphql, order_gid)
+        plan = allocate(fulfillment_orders, shipment.get("lines") or [])
         if not plan:
             return {"external_id": None, "message": "Already fulfilled on Shopify."}
         tracking = compact(
@@ -461,95 +419,6 @@ class ShopifyAdapter(DistributionAdapter):
                 )
             created.append(answer["fulfillment"]["id"])
         return {"external_id": created[0], "external_ids": created}
-
-    def _fulfillment_orders(self, graphql, order_gid):
-        found = []
-        after = None
-        cursors = set()
-        while True:
-            data = graphql.execute(
-                "fulfillmentOrders",
-                FULFILLMENT_ORDERS,
-                {"id": order_gid, "after": after},
-                topic="fulfillment",
-            )
-            order = check(FULFILLMENT_ORDERS_SCHEMA, data, "fulfillment orders")[
-                "order"
-            ]
-            if order is None:
-                raise PermanentError(
-                    f"Shopify does not know order {order_gid}.",
-                    kind="permanent",
-                    key=order_gid,
-                )
-            connection = order["fulfillmentOrders"]
-            for node in connection["nodes"]:
-                if node["lineItems"]["pageInfo"]["hasNextPage"]:
-                    raise PermanentError(
-                        f"Fulfillment order {node['id']} has more than 50 lines: "
-                        "fulfill it in Shopify.",
-                        kind="permanent",
-                        key=order_gid,
-                    )
-                found.append(node)
-            page = connection["pageInfo"]
-            if not page["hasNextPage"]:
-                return found
-            after = page.get("endCursor")
-            if not after or after in cursors:
-                raise PermanentError(
-                    "Shopify's fulfillment order pages do not advance.",
-                    kind="permanent",
-                )
-            cursors.add(after)
-
-    def _allocate(self, fulfillment_orders, lines):
-        """{fulfillment order id: [(fulfillment order line id, quantity)]}."""
-        candidates = [
-            (node["id"], line)
-            for node in fulfillment_orders
-            if node["status"] in FULFILLABLE
-            for line in node["lineItems"]["nodes"]
-        ]
-        every_line = [
-            line for node in fulfillment_orders for line in node["lineItems"]["nodes"]
-        ]
-        remaining = {line["id"]: line["remainingQuantity"] for _fo, line in candidates}
-        plan = {}
-        for index, line in enumerate(lines):
-            need = whole_number(line.get("quantity"))
-            if need is None or need < 0:
-                raise PermanentError(
-                    f"Shopify fulfills whole units, not {line.get('quantity')!r}.",
-                    kind="invalid_payload",
-                    json_path=f"$.lines[{index}].quantity",
-                )
-            line_gid = gid(LINE_ITEM_GID, line.get("line_external_id"))
-
-            def matches(fo_line, line=line, line_gid=line_gid):
-                if line_gid:
-                    return fo_line["lineItem"]["id"] == line_gid
-                return fo_line.get("sku") == line.get("sku")
-
-            if need and not any(matches(fo_line) for fo_line in every_line):
-                raise PermanentError(
-                    f"SKU {line.get('sku')} is not on the Shopify order.",
-                    kind="permanent",
-                    key=line.get("sku"),
-                    json_path=f"$.lines[{index}]",
-                )
-            for fulfillment_order_id, fo_line in candidates:
-                if not need:
-                    break
-                if not matches(fo_line) or not remaining[fo_line["id"]]:
-                    continue
-                quantity = min(need, remaining[fo_line["id"]])
-                remaining[fo_line["id"]] -= quantity
-                need -= quantity
-                plan.setdefault(fulfillment_order_id, []).append(
-                    (fo_line["id"], quantity)
-                )
-        return plan
 
     # -- reconciliation ---------------------------------------------------------
 
