@@ -41,7 +41,6 @@ What WooCommerce does, and what this adapter makes of it:
 
 import re
 from collections import defaultdict
-from decimal import Decimal
 
 from odoo.addons.distribution_connector.adapters.base import (
     DistributionAdapter,
@@ -63,17 +62,17 @@ from .woocommerce_api import (
     FINAL_STATUSES,
     PAGE_SIZE,
     WooCommerceHttpClient,
+    add_tracking_note,
+    batch_stock,
+    covers_order,
     endpoint,
     no_product_message,
     parse_product_ref,
     products_by_sku,
     stock_amount,
-    stock_entry_result,
     total_pages,
-    tracking_note,
 )
-from .woocommerce_mapping import decimal, line_sku, resource_event_id
-from .woocommerce_mapping import text as plain_text
+from .woocommerce_mapping import resource_event_id
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 TOPIC_HEADER = "x-wc-webhook-topic"
@@ -219,11 +218,11 @@ class WooCommerceAdapter(DistributionAdapter):
             else:
                 variations[parent].append(entry)
         for chunk in chunks(products, self.max_batch_size):
-            self._batch_stock(client, "products/batch", chunk, items, results)
+            batch_stock(client, self.backend, "products/batch", chunk, items, results)
         for parent, entries in variations.items():
             for chunk in chunks(entries, self.max_batch_size):
                 path = f"products/{parent}/variations/batch"
-                self._batch_stock(client, path, chunk, items, results)
+                batch_stock(client, self.backend, path, chunk, items, results)
         return results
 
     def read_stock(self, items):
@@ -289,38 +288,6 @@ class WooCommerceAdapter(DistributionAdapter):
             for item, ref in zip(items, refs, strict=True)
         ]
 
-    def _batch_stock(self, client, path, chunk, items, results):
-        body = {
-            "update": [
-                {"id": object_id, "manage_stock": True, "stock_quantity": quantity}
-                for _index, object_id, quantity in chunk
-            ]
-        }
-        answer = client.json("POST", self._endpoint(path), topic="stock", json=body)
-        updated = answer.get("update") if isinstance(answer, dict) else None
-        if not isinstance(updated, list) or not all(
-            isinstance(entry, dict) for entry in updated
-        ):
-            raise PermanentError(
-                f"WooCommerce answered POST {path} without an update list.",
-                kind="permanent",
-            )
-        by_id = {}
-        for entry in updated:
-            try:
-                by_id[int(entry.get("id"))] = entry
-            except (TypeError, ValueError):
-                continue  # an error entry of an object it could not read
-        for index, object_id, quantity in chunk:
-            item = items[index]
-            entry = by_id.get(object_id)
-            if entry is None:
-                raise PermanentError(
-                    f"WooCommerce answered POST {path} without object {object_id}.",
-                    kind="permanent",
-                )
-            results[index] = stock_entry_result(item, entry, quantity)
-
     def export_fulfillment(self, shipment):
         """A customer note with the tracking (WooCommerce emails it to the
         customer), and the order ``completed`` once all of it shipped.
@@ -345,10 +312,10 @@ class WooCommerceAdapter(DistributionAdapter):
                 f"WooCommerce answered GET orders/{order_id} without an order.",
                 kind="permanent",
             )
-        note_id = self._tracking_note(client, order_id, shipment)
+        note_id = add_tracking_note(client, self.backend, order_id, shipment)
         complete = shipment.get("complete")
         if complete is None:
-            complete = self._covers_order(order, shipment)
+            complete = covers_order(order, shipment)
         if complete and order.get("status") not in FINAL_STATUSES:
             answer = client.json(
                 "PUT", order_path, topic="fulfillment", json={"status": "completed"}
@@ -359,61 +326,6 @@ class WooCommerceAdapter(DistributionAdapter):
                     kind="permanent",
                 )
         return {"external_id": note_id}
-
-    def _tracking_note(self, client, order_id, shipment):
-        if not (shipment.get("tracking_number") or shipment.get("tracking_url")):
-            return None
-        text = tracking_note(shipment)
-        notes_path = self._endpoint(f"orders/{order_id}/notes")
-        notes = client.json(
-            "GET", notes_path, topic="fulfillment", params={"type": "customer"}
-        )
-        if not isinstance(notes, list):
-            raise PermanentError(
-                f"WooCommerce answered GET orders/{order_id}/notes without a list.",
-                kind="permanent",
-            )
-        for note in notes:
-            if isinstance(note, dict) and plain_text(note.get("note")) == text:
-                return str(note.get("id"))  # sent before: the customer has it
-        note = client.json(
-            "POST",
-            notes_path,
-            topic="fulfillment",
-            json={"note": text, "customer_note": True},
-        )
-        if not isinstance(note, dict) or note.get("id") is None:
-            raise PermanentError(
-                f"WooCommerce answered POST orders/{order_id}/notes without a note.",
-                kind="permanent",
-            )
-        return str(note["id"])
-
-    @staticmethod
-    def _covers_order(order, shipment):
-        shipped_by_line = defaultdict(Decimal)
-        shipped_by_sku = defaultdict(Decimal)
-        for line in shipment.get("lines") or []:
-            quantity = Decimal(str(line.get("quantity") or 0))
-            if line.get("line_external_id"):
-                shipped_by_line[str(line["line_external_id"])] += quantity
-            else:
-                shipped_by_sku[line.get("sku")] += quantity
-        for item in order["line_items"]:
-            if not isinstance(item, dict):
-                return False
-            ordered = decimal(item.get("quantity"), "quantity", Decimal(0))
-            if ordered <= 0:
-                continue
-            line_id, sku = str(item.get("id")), line_sku(item)
-            shipped = shipped_by_line.get(line_id, Decimal(0))
-            if shipped < ordered and sku in shipped_by_sku:
-                taken = min(ordered - shipped, shipped_by_sku[sku])
-                shipped += taken
-                shipped_by_sku[sku] -= taken
-            if shipped < ordered:
-                return False
-        return True
 
     def pull_orders(self, updated_since):
         """Orders modified since ``updated_since`` (UTC), 100 a page, oldest

@@ -1,10 +1,13 @@
 """Calls to the WooCommerce REST API v3, on the shared HTTP client: its
-authentication, where its endpoints are, how products are named, and what
-its answers hold.
+authentication, where its endpoints are, how products are named, what its
+answers hold, and the calls the adapter's stock and fulfillment exports
+make (a batch of stock quantities, a tracking note added once, whether a
+shipment covers the whole order).
 """
 
 import base64
 import math
+from collections import defaultdict
 from decimal import ROUND_FLOOR, Decimal
 
 from odoo.addons.distribution_connector.adapters.tools import (
@@ -15,7 +18,7 @@ from odoo.addons.distribution_connector.adapters.tools import (
 from odoo.addons.distribution_connector.errors import PermanentError
 from odoo.addons.distribution_connector.http_client import BackendHttpClient
 
-from .woocommerce_mapping import text
+from .woocommerce_mapping import decimal, line_sku, text
 
 API_PATH = "wp-json/wc/v3"
 #: WooCommerce's default limit of objects per batch request
@@ -175,3 +178,97 @@ def total_pages(response, page, count):
             kind="permanent",
         )
     return total
+
+
+def batch_stock(client, backend, path, chunk, items, results):
+    """One batch request of stock quantities; each item's result in
+    ``results`` (by its index in ``items``)."""
+    body = {
+        "update": [
+            {"id": object_id, "manage_stock": True, "stock_quantity": quantity}
+            for _index, object_id, quantity in chunk
+        ]
+    }
+    answer = client.json("POST", endpoint(backend, path), topic="stock", json=body)
+    updated = answer.get("update") if isinstance(answer, dict) else None
+    if not isinstance(updated, list) or not all(
+        isinstance(entry, dict) for entry in updated
+    ):
+        raise PermanentError(
+            f"WooCommerce answered POST {path} without an update list.",
+            kind="permanent",
+        )
+    by_id = {}
+    for entry in updated:
+        try:
+            by_id[int(entry.get("id"))] = entry
+        except (TypeError, ValueError):
+            continue  # an error entry of an object it could not read
+    for index, object_id, quantity in chunk:
+        item = items[index]
+        entry = by_id.get(object_id)
+        if entry is None:
+            raise PermanentError(
+                f"WooCommerce answered POST {path} without object {object_id}.",
+                kind="permanent",
+            )
+        results[index] = stock_entry_result(item, entry, quantity)
+
+
+def add_tracking_note(client, backend, order_id, shipment):
+    """The customer note telling the shipment's tracking, added once; its id
+    (None without tracking)."""
+    if not (shipment.get("tracking_number") or shipment.get("tracking_url")):
+        return None
+    message = tracking_note(shipment)
+    notes_path = endpoint(backend, f"orders/{order_id}/notes")
+    notes = client.json(
+        "GET", notes_path, topic="fulfillment", params={"type": "customer"}
+    )
+    if not isinstance(notes, list):
+        raise PermanentError(
+            f"WooCommerce answered GET orders/{order_id}/notes without a list.",
+            kind="permanent",
+        )
+    for note in notes:
+        if isinstance(note, dict) and text(note.get("note")) == message:
+            return str(note.get("id"))  # sent before: the customer has it
+    note = client.json(
+        "POST",
+        notes_path,
+        topic="fulfillment",
+        json={"note": message, "customer_note": True},
+    )
+    if not isinstance(note, dict) or note.get("id") is None:
+        raise PermanentError(
+            f"WooCommerce answered POST orders/{order_id}/notes without a note.",
+            kind="permanent",
+        )
+    return str(note["id"])
+
+
+def covers_order(order, shipment):
+    """True when ``shipment`` ships every line of the WooCommerce ``order``."""
+    shipped_by_line = defaultdict(Decimal)
+    shipped_by_sku = defaultdict(Decimal)
+    for line in shipment.get("lines") or []:
+        quantity = Decimal(str(line.get("quantity") or 0))
+        if line.get("line_external_id"):
+            shipped_by_line[str(line["line_external_id"])] += quantity
+        else:
+            shipped_by_sku[line.get("sku")] += quantity
+    for item in order["line_items"]:
+        if not isinstance(item, dict):
+            return False
+        ordered = decimal(item.get("quantity"), "quantity", Decimal(0))
+        if ordered <= 0:
+            continue
+        line_id, sku = str(item.get("id")), line_sku(item)
+        shipped = shipped_by_line.get(line_id, Decimal(0))
+        if shipped < ordered and sku in shipped_by_sku:
+            taken = min(ordered - shipped, shipped_by_sku[sku])
+            shipped += taken
+            shipped_by_sku[sku] -= taken
+        if shipped < ordered:
+            return False
+    return True
