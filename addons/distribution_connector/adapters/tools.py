@@ -42,12 +42,17 @@ def invalid_payload(message, json_path):
     return PermanentError(message, kind="invalid_payload", json_path=json_path)
 
 
+class NotFiniteError(ValueError):
+    """A number that is not finite (NaN, an infinity)."""
+
+
 def parse_decimal(value):
     """``value`` (a number or a decimal string) as a finite ``Decimal``.
 
     :raise TypeError: ``value`` is not a number nor a string (booleans are
         not numbers)
-    :raise ValueError: the string is no number, or the number is not finite
+    :raise ValueError: the string is no number (``NotFiniteError``: the
+        number is not finite)
     """
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise TypeError(value)
@@ -56,7 +61,7 @@ def parse_decimal(value):
     except InvalidOperation as err:
         raise ValueError(value) from err
     if not number.is_finite():
-        raise ValueError(value)
+        raise NotFiniteError(value)
     return number
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from odoo.addons.distribution_connector.adapters.tools import (
     COUNTRY_RE,
+    NotFiniteError,
     compact,
     email_or_none,
     invalid_payload,
@@ -76,6 +77,8 @@ def as_decimal(value, path):
         return parse_decimal(value)
     except TypeError as err:
         raise invalid("expected a number", path) from err
+    except NotFiniteError as err:
+        raise invalid(f"expected a finite number, got {value!r}", path) from err
     except ValueError as err:
         raise invalid(f"expected a number, got {value!r}", path) from err
 
