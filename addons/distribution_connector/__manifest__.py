@@ -2,7 +2,7 @@
     "name": "Distribution Connector",
     "summary": "Backends, encrypted credentials, signed webhooks and the exchange log "
     "for sales channels, B2B portals, warehouses, 3PLs and carriers",
-    "version": "19.0.1.1.1",
+    "version": "19.0.1.2.1",
     "category": "Sales/Sales",
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",
@@ -19,6 +19,7 @@
         "views/distribution_backend_views.xml",
         "views/distribution_backend_reconcile_views.xml",
         "views/distribution_exchange_views.xml",
+        "views/distribution_call_log_views.xml",
         "views/distribution_menus.xml",
     ],
 }

@@ -14,8 +14,8 @@
   private networks (an on-premise WMS, tests); the host is resolved once and
   the call connects to the address that was checked;
 * answers read up to a size limit (``response_max_bytes``);
-* every call logged as an outbound exchange with status and duration, in its
-  own transaction so that the log survives a job that rolls back.
+* every call logged (``distribution.call.log``) with status and duration, in
+  its own transaction so that the log survives a job that rolls back.
 """
 
 import ipaddress
@@ -24,7 +24,6 @@ import logging
 import random
 import socket
 import time
-import uuid
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -39,7 +38,6 @@ from .tools.settings import setting
 _logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 503}
-MAX_LOGGED_BODY = 64 * 1024
 #: largest error answer kept in an error's details
 MAX_ERROR_DETAILS = 2000
 #: largest answer read, unless the server's ``response_max_bytes`` says
@@ -273,7 +271,7 @@ class BackendHttpClient:
         """Send one logical call; return the ``requests.Response`` (2xx/3xx).
 
         :param topic: what the call is for (``stock``, ``fulfillment``...),
-            kept on the outbound exchange
+            kept on the call's log
         """
         url = self._url(path)
         body = jsonlib.dumps(json) if json is not None else None
@@ -442,34 +440,26 @@ class BackendHttpClient:
         return self.backend._redact(url.split("?", 1)[0])
 
     def _log(self, topic, method, url, body, response, duration, error, status=0):
-        """One outbound exchange per HTTP call, in its own transaction;
-        return its id (None when it could not be stored)."""
+        """One call log per HTTP call, in its own transaction; return its id
+        (None when it could not be stored)."""
         backend = self.backend
-        response_text = response.text[:MAX_LOGGED_BODY] if response is not None else ""
-        values = {
-            "backend_id": backend.id,
-            "direction": "out",
-            "topic": topic,
-            "kind": f"{method} {urlsplit(url).path}",
-            "external_event_id": uuid.uuid4().hex,
-            "content_type": "application/json",
-            "raw_body": backend._redact(body) if body else False,
-            "response_body": backend._redact(response_text) or False,
-            "state": "error" if error else "done",
-            "error": error or False,
-            "response_status": response.status_code if response is not None else status,
-            "duration_ms": int(duration * 1000),
-            "attempts": 1,
-            "call_log": True,
-        }
-        try:
-            with backend.env.registry.cursor() as cr:
-                env = backend.env(cr=cr, su=True)
-                return (
-                    env["distribution.exchange"]
-                    .create({**values, "processed_at": env.cr.now()})
-                    .id
-                )
-        except Exception:
-            _logger.exception("Could not log an outbound call of %s", backend.name)
-            return None
+        return (
+            backend.env["distribution.call.log"]
+            .sudo()
+            ._log_call(
+                backend,
+                {
+                    "topic": topic,
+                    "method": method,
+                    "path": backend._redact(urlsplit(url).path),
+                    "request_body": body or False,
+                    "response_body": response.text if response is not None else False,
+                    "state": "error" if error else "done",
+                    "error": error or False,
+                    "response_status": (
+                        response.status_code if response is not None else status
+                    ),
+                    "duration_ms": int(duration * 1000),
+                },
+            )
+        )

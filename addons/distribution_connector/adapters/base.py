@@ -110,6 +110,13 @@ class DistributionAdapter(abc.ABC):
         """Canonical object carried by ``topic``; None when not handled."""
         return self.topics.get(topic)
 
+    def kind_is_unsigned(self, payload):
+        """True when only the (unsigned) topic says which canonical object
+        ``payload`` is: the flow then refuses a body that fits another kind
+        just as well. Adapters mapping a vendor's own payloads, whose shape
+        differs per topic, keep False."""
+        return False
+
     @abc.abstractmethod
     def to_canonical(self, kind, payload):
         """Turn the external payload into the canonical object ``kind``."""

@@ -12,9 +12,12 @@ Signature: ``X-Distribution-Signature: sha256=<hex HMAC-SHA256 of the raw
 body with the webhook secret>``. Event id: the payload's ``event_id``, which
 the signature covers, else ``X-Distribution-Event-Id``, which it does not,
 else a digest of the body. The topic (the URL's last segment) is not signed
-either: the body must be the canonical object it names (its schema is
-checked), and an order applies only when its ``updated_at`` is newer than
-the version applied.
+either: the body may name its kind (``"kind": "shipment"``, signed with it)
+and must then match the topic; a body that does not name it must be the
+canonical object the topic names (its schema is checked) and no other one
+(a shipment and a return can look alike: such a body must name its kind).
+An order applies only when its ``updated_at`` is newer than the version
+applied.
 
 Stock: ``POST {api_base_url}/stock`` with ``{"items": [{"sku", "quantity",
 "compare_quantity"}]}``; the answer is ``{"results": [{"sku", "status":
@@ -28,7 +31,7 @@ Order pulls: ``GET {api_base_url}/orders?updated_since=<ISO 8601>&page=<n>``
 answered ``{"orders": [canonical orders], "next_page": <n> or null}``.
 """
 
-from ..errors import PermanentError
+from ..errors import PermanentError, RefusedEventError
 from .base import DistributionAdapter, any_digest_matches, hmac_digest
 from .tools import MAX_PAGES, STOCK_STATUSES, pulled_canonical_orders
 
@@ -97,10 +100,22 @@ class GenericJsonAdapter(DistributionAdapter):
             return str(payload["external_id"])
         return None
 
+    def kind_is_unsigned(self, payload):
+        return not (isinstance(payload, dict) and payload.get("kind"))
+
     def to_canonical(self, kind, payload):
+        """The body itself, without the envelope keys ``event_id`` and
+        ``kind``; a body naming another kind than the URL's is refused."""
         if isinstance(payload, dict):
             payload = dict(payload)
             payload.pop("event_id", None)
+            named = payload.pop("kind", None)
+            if named not in (None, "", kind):
+                raise RefusedEventError(
+                    f"The signed body is a {named!r}, posted as a {kind!r}: "
+                    "refused, the URL's topic is not signed.",
+                    key=kind,
+                )
         return payload
 
     def export_stock(self, items):

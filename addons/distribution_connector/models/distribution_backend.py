@@ -197,6 +197,9 @@ class DistributionBackend(models.Model):
     api_secret_set = fields.Boolean(compute="_compute_secrets_set")
 
     exchange_count = fields.Integer(compute="_compute_exchange_count")
+    call_log_count = fields.Integer(
+        string="HTTP calls", compute="_compute_call_log_count"
+    )
 
     _webhook_token_unique = models.Constraint(
         "UNIQUE(webhook_token)", "Each backend needs its own webhook token."
@@ -421,6 +424,23 @@ class DistributionBackend(models.Model):
         )
         for backend in self:
             backend.exchange_count = counts.get(backend, 0)
+
+    def _compute_call_log_count(self):
+        counts = dict(
+            self.env["distribution.call.log"]._read_group(
+                [("backend_id", "in", self.ids)], ["backend_id"], ["__count"]
+            )
+        )
+        for backend in self:
+            backend.call_log_count = counts.get(backend, 0)
+
+    def action_view_call_logs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "distribution_connector.action_distribution_call_log"
+        )
+        action["domain"] = [("backend_id", "=", self.id)]
+        return action
 
     def action_view_exchanges(self):
         self.ensure_one()

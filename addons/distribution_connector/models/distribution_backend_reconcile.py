@@ -151,7 +151,6 @@ class DistributionBackend(models.Model):
                 """
                 SELECT MAX(received_at) FROM distribution_exchange
                 WHERE backend_id = %s AND direction = 'in'
-                  AND NOT COALESCE(call_log, FALSE)
                 """,
                 self.id,
             )

@@ -1,16 +1,12 @@
 import json
 import logging
-import traceback
 import uuid
-
-import psycopg2
 
 from odoo import api, fields, models, modules
 from odoo.exceptions import UserError
 from odoo.tools import SQL, sql
 
 from odoo.addons.queue_job.delay import Delayable
-from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import (
     CANCELLED,
     ENQUEUED,
@@ -25,10 +21,11 @@ from ..errors import (
     DistributionError,
     NotAppliedError,
     PermanentError,
-    TransientError,
 )
+from ..job_policy import run_job
 from ..jobs import delay_many
 from ..tools.access import USER_GROUP, check_group
+from .distribution_call_log import calls_for
 
 _logger = logging.getLogger(__name__)
 
@@ -71,8 +68,9 @@ class DistributionExchange(models.Model):
     """One message exchanged with a backend: the inbox and the outbox.
 
     Inbound webhooks land here first (insert-or-ignore on the event id), then
-    a queue job processes them. Outbound calls are logged here with their
-    response.
+    a queue job processes them. Outbound messages (a fulfillment) are sent
+    from here, with what the other side answered. The HTTP calls themselves
+    are logged apart (``distribution.call.log``).
     """
 
     _name = "distribution.exchange"
@@ -160,21 +158,12 @@ class DistributionExchange(models.Model):
         "not handled, a version older than the one applied) or refused (the "
         "signed body is not what its unsigned headers claim).",
     )
-    response_status = fields.Integer(
-        readonly=True, help="HTTP status of an outbound call."
-    )
-    duration_ms = fields.Integer(string="Duration (ms)", readonly=True)
-    call_log = fields.Boolean(
-        readonly=True,
-        help="A record of one HTTP call made by the HTTP client: kept for "
-        "tracing, never processed nor retried.",
-    )
     # an answer, an error answer above all, may quote data or internals of
-    # the other side: users see the call's status and its error line
+    # the other side: users see the exchange's state and its error line
     response_body = fields.Text(
         readonly=True,
         groups="distribution_connector.group_distribution_manager",
-        help="What the other side answered to an outbound call.",
+        help="What the other side answered to an outbound message.",
     )
     duplicate_count = fields.Integer(
         string="Duplicates",
@@ -726,55 +715,34 @@ class DistributionExchange(models.Model):
             self.write({"state": "received", "dispatched_at": False})
             return "nothing to do: backend paused, processed once resumed"
         self.write({"state": "processing", "attempts": self.attempts + 1})
-        try:
-            with self.env.cr.savepoint():
-                result = self._apply()
-        except TransientError as err:
-            if self._is_last_attempt():
-                self._record_failure(err)
-                return f"failed: {err.kind}, retries exhausted"
-            # the other side's delay when it gave one, else the job
-            # function's retry pattern (data/queue_job_data.xml)
-            raise RetryableJobError(
-                self.backend_id._redact(err.message), seconds=err.retry_after
-            ) from err
-        except RetryableJobError:
-            raise
-        except psycopg2.Error:
-            # The transaction is unusable: let the runner roll it back. It
-            # retries serialization failures, deadlocks and lock timeouts;
-            # anything else fails the job, visibly, in the job queue.
-            raise
-        except NotAppliedError as err:
-            self._record_not_applied(err)
-            return f"{err.state}: {err.kind}"
-        except DistributionError as err:
-            self._record_failure(err)
-            return f"failed: {err.kind}"
-        except Exception as err:
-            details = self.backend_id._redact(traceback.format_exc())
-            # the traceback may quote secrets: log it redacted
-            _logger.error(
-                "Unexpected error processing exchange %s\n%s", self.id, details
-            )
-            self._record_failure(
-                DistributionError(
-                    f"{type(err).__name__}: {err}",
-                    kind="internal",
-                    details=details,
-                )
-            )
-            return "failed: internal"
-        self._record_success(result)
+        # the HTTP calls of the attempt are logged as made for this exchange
+        exchange = self.with_context(**calls_for(self))
+        result = run_job(
+            exchange.env,
+            exchange._apply_in_savepoint,
+            exchange._record_job_failure,
+            redact=exchange.backend_id._redact,
+            what=f"processing exchange {self.id}",
+        )
+        if isinstance(result, str):
+            return result
+        self._record_success(result[0])
         return f"done: {self.res_model or ''} {self.res_id or ''}".strip()
 
-    def _is_last_attempt(self):
-        """True when the running job will not be retried after this attempt."""
-        job_uuid = self.env.context.get("job_uuid")
-        if not job_uuid:
-            return False
-        job = self.env["queue.job"].sudo().search([("uuid", "=", job_uuid)], limit=1)
-        return bool(job.max_retries) and job.retry + 1 >= job.max_retries
+    def _apply_in_savepoint(self):
+        """Apply the exchange; a failure undoes everything the attempt
+        applied before it is recorded. Return ``(result record,)``."""
+        with self.env.cr.savepoint():
+            return (self._apply(),)
+
+    def _record_job_failure(self, err):
+        """How the processing job keeps a failure (``job_policy``): an event
+        that must not be applied with its reason, anything else in error."""
+        if isinstance(err, NotAppliedError):
+            self._record_not_applied(err)
+            return f"{err.state}: {err.kind}"
+        self._record_failure(err)
+        return None
 
     def _apply(self):
         """Apply the exchange to Odoo; return the resulting record (or None).
@@ -838,9 +806,7 @@ class DistributionExchange(models.Model):
         Users read exchanges only: their state changes here, once the
         caller's group and companies are checked."""
         check_group(self, USER_GROUP)
-        to_retry = self.filtered(
-            lambda e: e.state in ("error", "received") and not e.call_log
-        ).sudo()
+        to_retry = self.filtered(lambda e: e.state in ("error", "received")).sudo()
         to_retry.write({"state": "received"})
         to_retry._enqueue_processing()
         return True

@@ -12,3 +12,5 @@ from . import test_inbox
 from . import test_demo_delivery
 from . import test_access
 from . import test_queue_job_shim
+from . import test_job_policy
+from . import test_call_log_migration

@@ -247,6 +247,40 @@ class TestAccess(RpcMixin, DistributionTestMixin, HttpCase):
         self.assertEqual(exchange.state, "error")
         self.assertFalse(self.process_jobs(exchange))
 
+    def test_call_logs_are_read_only_and_of_their_companies(self):
+        calls = self.env["distribution.call.log"].create(
+            [
+                {"backend_id": backend.id, "method": "GET", "path": "/orders"}
+                for backend in (self.backend, self.backend_b)
+            ]
+        )
+        call_a, call_b = calls
+        for login in (USER, MANAGER):
+            with self.subTest(login=login):
+                self.assertRpcRefused(
+                    login,
+                    "distribution.call.log",
+                    "write",
+                    [call_a.ids, {"path": "/forged"}],
+                )
+                self.assertRpcRefused(
+                    login,
+                    "distribution.call.log",
+                    "create",
+                    [{"backend_id": self.backend.id, "path": "/forged"}],
+                )
+        self.assertEqual(call_a.path, "/orders")
+        for login, visible in ((USER, call_a), (USER_B, call_b)):
+            with self.subTest(login=login):
+                rows = self.rpc(
+                    login,
+                    "distribution.call.log",
+                    "search_read",
+                    [[("id", "in", calls.ids)]],
+                    {"fields": ["path"]},
+                )
+                self.assertEqual([row["id"] for row in rows], visible.ids)
+
     def test_jobs_run_as_a_distribution_manager(self):
         user = self.env["res.users"].search([("login", "=", USER)])
         with self.assertRaises(UserError):

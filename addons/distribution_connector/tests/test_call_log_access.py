@@ -35,7 +35,7 @@ class TestCallLogAccess(DistributionTestMixin, HttpCase):
 
     def rpc(self, login, method, args, kwargs=None):
         self.authenticate(login, login)
-        model = "distribution.exchange"
+        model = "distribution.call.log"
         return self.make_jsonrpc_request(
             f"/web/dataset/call_kw/{model}/{method}",
             {"model": model, "method": method, "args": args, "kwargs": kwargs or {}},
@@ -51,8 +51,8 @@ class TestCallLogAccess(DistributionTestMixin, HttpCase):
             self.assertTrue(err.message.startswith(f"POST {self.server.url}"))
         else:
             self.fail("the call did not fail")
-        return self.env["distribution.exchange"].search(
-            [("backend_id", "=", self.backend.id), ("call_log", "=", True)]
+        return self.env["distribution.call.log"].search(
+            [("backend_id", "=", self.backend.id)]
         )
 
     def test_users_read_the_status_line_managers_the_answer(self):

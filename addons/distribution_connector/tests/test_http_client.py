@@ -93,9 +93,8 @@ class TestHttpClient(DistributionTestMixin, TransactionCase):
         self.fail(f"{error_class.__name__} not raised")
 
     def outbound(self):
-        return self.env["distribution.exchange"].search(
-            [("backend_id", "=", self.backend.id), ("direction", "=", "out")],
-            order="id",
+        return self.env["distribution.call.log"].search(
+            [("backend_id", "=", self.backend.id)], order="id"
         )
 
     def test_json_call_is_authenticated_and_logged(self):
@@ -110,10 +109,15 @@ class TestHttpClient(DistributionTestMixin, TransactionCase):
         self.assertEqual(
             (log.state, log.response_status, log.topic), ("done", 200, "stock")
         )
-        self.assertTrue(log.call_log)
-        log.action_retry()
-        self.assertEqual(log.state, "done", "a call log is never processed again")
-        self.assertEqual(log.raw_body, '{"a": 1}')
+        self.assertEqual((log.method, log.path), ("POST", "/api/stock"))
+        # a record of a call, not a message: nothing processes nor retries it
+        self.assertFalse(
+            self.env["distribution.exchange"].search(
+                [("backend_id", "=", self.backend.id)]
+            )
+        )
+        self.assertFalse(hasattr(log, "action_retry"))
+        self.assertEqual(log.request_body, '{"a": 1}')
         self.assertGreaterEqual(log.duration_ms, 0)
         self.assertNotIn("bearer-secret-123", repr(log.read()))
 

@@ -260,13 +260,12 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
                 "PLATE-5": ("clean", 50),
             },
         )
-        # each call is logged as an outbound stock exchange
+        # each call is logged
         self.assertEqual(
-            self.env["distribution.exchange"].search_count(
+            self.env["distribution.call.log"].search_count(
                 [
                     ("backend_id", "=", self.backend.id),
                     ("topic", "=", "stock"),
-                    ("kind", "=", "stock export"),
                     ("state", "=", "done"),
                 ]
             ),

@@ -159,3 +159,23 @@ class TestRestWebhook(OrderImportMixin, HttpCase):
         )
         self.assertEqual(binding.external_updated_at, applied_at)
         self.assertEqual(len(self.exchanges()), 2)
+
+    def test_captured_shipment_reposted_as_a_return_is_refused(self):
+        """The portal's signature covers the body, not the URL: a signed bare
+        shipment re-posted to the return topic is stored, then refused."""
+        shipment = {
+            "external_id": "SH-1",
+            "order_external_id": "CH-1001",
+            "lines": [{"sku": "MUG-BLUE", "quantity": 1}],
+        }
+        with trap_jobs() as trap:
+            answer = self.post(shipment, topic="return", delivery="d-replay").json()
+            self.run_trapped_jobs(trap)
+        exchange = self.Exchange.browse(answer["exchange_id"])
+        self.assertRecordValues(
+            exchange, [{"kind": "return", "state": "refused", "res_id": 0}]
+        )
+        self.assertIn('"kind": "return"', exchange.reason)
+        self.assertFalse(
+            self.env["stock.picking"].search([("origin", "ilike", "CH-1001")])
+        )

@@ -56,8 +56,8 @@ class TestExportStock(ChannelSetUpMixin, WooCommerceOutboundMixin, TransactionCa
         call = self.batch_calls()[0]
         self.assertEqual(call.headers["authorization"], f"Basic {token}")
         self.assertEqual(call.headers["content-type"], "application/json")
-        log = self.env["distribution.exchange"].search(
-            [("backend_id", "=", self.backend.id), ("direction", "=", "out")]
+        log = self.env["distribution.call.log"].search(
+            [("backend_id", "=", self.backend.id)]
         )
         self.assertEqual((log.topic, log.response_status), ("stock", 200))
         self.assertNotIn(self.CONSUMER_SECRET, repr(log.read()))
@@ -294,11 +294,8 @@ class TestExportStock(ChannelSetUpMixin, WooCommerceOutboundMixin, TransactionCa
         self.assertEqual(len(self.batch_calls()), 4)
         self.assertEqual(len(self.waits), 2)
         statuses = (
-            self.env["distribution.exchange"]
-            .search(
-                [("backend_id", "=", self.backend.id), ("direction", "=", "out")],
-                order="id",
-            )
+            self.env["distribution.call.log"]
+            .search([("backend_id", "=", self.backend.id)], order="id")
             .mapped("response_status")
         )
         self.assertEqual(statuses, [429, 500, 0, 200])

@@ -8,12 +8,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL, float_compare
 
 from odoo.addons.distribution_connector.adapters.base import DistributionAdapter
-from odoo.addons.distribution_connector.errors import DistributionError, TransientError
-from odoo.addons.distribution_connector.tools.access import (
-    MANAGER_GROUP,
-    check_group,
-)
-from odoo.addons.queue_job.exception import RetryableJobError
+from odoo.addons.distribution_connector.errors import DistributionError
 
 STOCK_DRIFT = "stock_drift"
 #: drifted items kept in the stock check's exchange, at most
@@ -74,47 +69,23 @@ class DistributionBackend(models.Model):
     def _cron_check_stock_drift(self):
         """Scheduled action: compare each channel's quantities with what it
         confirmed, the backends checked longest ago first."""
-        backends = self.search([("paused", "=", False)]).filtered(
-            lambda backend: backend._checks_stock()
+        return self._cron_reconcile(
+            STOCK_DRIFT, "_check_stock_drift", lambda backend: backend._checks_stock()
         )
-        last_runs = {
-            mark.backend_id.id: mark.last_run_at
-            for mark in self.env["distribution.watermark"].search(
-                [("backend_id", "in", backends.ids), ("flow", "=", STOCK_DRIFT)]
-            )
-        }
-        lastcall = self.env.context.get("lastcall")
-        if lastcall:
-            backends = backends.filtered(
-                lambda b: not last_runs.get(b.id) or last_runs[b.id] <= lastcall
-            )
-        backends = backends.sorted(
-            lambda b: last_runs.get(b.id) or fields.Datetime.from_string("1970-01-01")
-        )
-        return backends._reconcile_batched("_check_stock_drift")
 
     def action_check_stock_drift(self):
         """Button: check the channel's quantities now, in a job."""
-        check_group(self, MANAGER_GROUP)
-        for backend in self:
-            backend.with_delay(
-                description=f"Check the stock shown by {backend.name}",
-                identity_key=f"distribution.backend.check_stock_drift:{backend.id}",
-            ).check_stock_drift_job()
-        return True
+        return self._delay_reconcile(
+            "check_stock_drift_job", "Check the stock shown by %(backend)s"
+        )
 
     @api.private
     def check_stock_drift_job(self):
         """Job entry point; transient failures retry the job."""
         self.ensure_one()
-        try:
-            return self._check_stock_drift(raise_transient=True)
-        except TransientError as err:
-            raise RetryableJobError(
-                self._redact(err.message), seconds=err.retry_after
-            ) from err
+        return self._check_stock_drift(retry=True)
 
-    def _check_stock_drift(self, raise_transient=False):
+    def _check_stock_drift(self, retry=False):
         """Read the channel's quantities of the published levels, store them
         on the levels (``channel_quantity``), and handle the drifted ones per
         the backend's policy: an exception each, or publish ours again.
@@ -124,9 +95,17 @@ class DistributionBackend(models.Model):
         self.ensure_one()
         if not self._checks_stock():
             return "nothing to do: the adapter cannot read stock"
-        watermark = self.env["distribution.watermark"].sudo()._lock(self, STOCK_DRIFT)
-        if not watermark:
-            return "skipped: another stock check of this backend is running"
+        return self._run_reconcile(
+            STOCK_DRIFT,
+            "stock check",
+            self._check_stock_drift_run,
+            self.env._("Checking the channel's stock failed: %(error)s"),
+            retry=retry,
+        )
+
+    def _check_stock_drift_run(self, _watermark):
+        """One stock check, under its locked watermark; return (result text,
+        moment of the check)."""
         levels = (
             self.env["distribution.stock.level"]
             .sudo()
@@ -146,54 +125,36 @@ class DistributionBackend(models.Model):
         size = max(1, adapter.max_batch_size)
         checked_at = fields.Datetime.now()
         seen, drifted, report = {}, self.env["distribution.stock.level"].sudo(), []
-        try:
-            for start in range(0, len(levels), size):
-                batch = levels[start : start + size]
-                items = [
-                    {
-                        "sku": level.product_id.default_code or None,
-                        "external_ref": level.external_ref or None,
-                    }
-                    for level in batch
-                ]
-                results = adapter.read_stock(items)
-                if not isinstance(results, list | tuple) or len(results) != len(items):
-                    raise DistributionError(
-                        "The adapter answered a stock check with a malformed "
-                        "result list.",
-                        kind="invalid_response",
-                    )
-                for level, item, result in zip(batch, items, results, strict=True):
-                    quantity = result.get("quantity")
-                    seen[level.id] = quantity
-                    if quantity is not None and float_compare(
-                        quantity, level.published_qty, precision_digits=6
-                    ):
-                        drifted |= level
-                        if len(report) < REPORT_LIMIT:
-                            report.append(
-                                dict(
-                                    item,
-                                    published=level.published_qty,
-                                    channel=quantity,
-                                )
-                            )
-        except TransientError as err:
-            if raise_transient:
-                raise
-            result = f"failed: {err.kind}, retried at the next run"
-            watermark._record_run(result)
-            return result
-        except DistributionError as err:
-            result = f"failed: {err.kind}"
-            watermark._record_run(result)
-            self.message_post(
-                body=self.env._(
-                    "Checking the channel's stock failed: %(error)s",
-                    error=self._redact(err.message),
+        for start in range(0, len(levels), size):
+            batch = levels[start : start + size]
+            items = [
+                {
+                    "sku": level.product_id.default_code or None,
+                    "external_ref": level.external_ref or None,
+                }
+                for level in batch
+            ]
+            results = adapter.read_stock(items)
+            if not isinstance(results, list | tuple) or len(results) != len(items):
+                raise DistributionError(
+                    "The adapter answered a stock check with a malformed result list.",
+                    kind="invalid_response",
                 )
-            )
-            return result
+            for level, item, result in zip(batch, items, results, strict=True):
+                quantity = result.get("quantity")
+                seen[level.id] = quantity
+                if quantity is not None and float_compare(
+                    quantity, level.published_qty, precision_digits=6
+                ):
+                    drifted |= level
+                    if len(report) < REPORT_LIMIT:
+                        report.append(
+                            dict(
+                                item,
+                                published=level.published_qty,
+                                channel=quantity,
+                            )
+                        )
         self._store_channel_quantities(seen, checked_at)
         self._resolve_channel_drifts(levels - drifted)
         if drifted and self.stock_drift_policy == "republish":
@@ -205,8 +166,7 @@ class DistributionBackend(models.Model):
         else:
             outcome = "no drift"
         result = f"{len(seen)} levels checked, {len(drifted)} drifted: {outcome}"
-        watermark._record_run(result, watermark=checked_at)
-        return result
+        return result, checked_at
 
     def _store_channel_quantities(self, seen, checked_at):
         if not seen:
@@ -273,8 +233,6 @@ class DistributionBackend(models.Model):
                     "state": "done",
                     "processed_at": checked_at,
                     "attempts": 1,
-                    # the record of a check: never processed nor retried
-                    "call_log": True,
                 }
             )
         )

@@ -1,29 +1,18 @@
-import json
-import logging
-import time
-import uuid
 from collections import defaultdict
 from datetime import timedelta
-
-import psycopg2
 
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from odoo.addons.distribution_connector.errors import (
-    DistributionError,
-    PermanentError,
-    TransientError,
-)
+from odoo.addons.distribution_connector.errors import PermanentError, TransientError
+from odoo.addons.distribution_connector.job_policy import run_job
 from odoo.addons.distribution_connector.jobs import delay_many
+from odoo.addons.distribution_connector.models.distribution_call_log import calls_for
 from odoo.addons.distribution_connector.tools.access import (
     MANAGER_GROUP,
     check_group,
 )
 from odoo.addons.queue_job.delay import Delayable
-from odoo.addons.queue_job.exception import RetryableJobError
-
-_logger = logging.getLogger(__name__)
 
 #: an exporting level whose job vanished is exported again after this delay
 STALE_EXPORT = timedelta(hours=1)
@@ -128,7 +117,7 @@ class DistributionStockLevel(models.Model):
         written only for the items the channel confirmed. A compare-and-set
         mismatch is retried once with the channel's number; rate limiting and
         transient failures retry the job (nothing recorded, the attempt rolls
-        back, the call's exchange survives); permanent failures put the levels
+        back, the calls' log survives); permanent failures put the levels
         in error and the job ends cleanly.
         """
         self.env.flush_all()
@@ -185,29 +174,22 @@ class DistributionStockLevel(models.Model):
         missing._record_errors(dict.fromkeys(missing.ids, no_sku))
         if not batch:
             return f"failed: {len(missing)} levels without SKU"
-        adapter = backend._get_adapter()
-        try:
-            confirmed, failed, pending = self._send(backend, adapter, batch)
-        except TransientError as err:
-            message = backend._redact(err.message)
-            if self._is_last_attempt():
-                self._record_errors(dict.fromkeys(self.ids, message))
-                return f"failed: {err.kind}, retries exhausted"
-            # RateLimitedError carries the channel's delay; other transient
-            # errors follow the job function's retry pattern
-            raise RetryableJobError(message, seconds=err.retry_after) from err
-        except DistributionError as err:
+        # the HTTP calls of the export are logged as made for these levels
+        adapter = backend.with_context(**calls_for(self))._get_adapter()
+
+        def record(err):
             self._record_errors(dict.fromkeys(self.ids, backend._redact(err.message)))
-            return f"failed: {err.kind}"
-        except psycopg2.Error:
-            # lock contention, serialization: the runner retries the job
-            raise
-        except Exception as err:
-            _logger.exception("Unexpected error exporting stock to %s", backend.name)
-            self._record_errors(
-                dict.fromkeys(self.ids, backend._redact(f"{type(err).__name__}: {err}"))
-            )
-            return "failed: internal"
+
+        sent = run_job(
+            self.env,
+            lambda: self._send(backend, adapter, batch),
+            record,
+            redact=backend._redact,
+            what=f"exporting stock to {backend.name}",
+        )
+        if isinstance(sent, str):
+            return sent
+        confirmed, failed, pending = sent
         self._record_published(confirmed)
         self._record_errors(failed)
         if pending:
@@ -266,65 +248,9 @@ class DistributionStockLevel(models.Model):
         return confirmed, failed, pending
 
     def _call_adapter(self, backend, adapter, batch):
-        """One export call, logged as an outbound exchange; checked results."""
+        """One export call (the HTTP client logs its calls); checked results."""
         items = [item for _level, item in batch]
-        started = time.monotonic()
-        try:
-            results = _checked_results(items, adapter.export_stock(items))
-        except DistributionError as err:
-            self._log_export(backend, items, None, err, started)
-            raise
-        self._log_export(backend, items, results, None, started)
-        return results
-
-    def _log_export(self, backend, items, results, error, started):
-        """The export call as an outbound exchange, in its own transaction so
-        that it survives a job attempt that rolls back."""
-        failures = [r for r in results or () if r["status"] == "error"]
-        if error is not None:
-            message = backend._redact(error.message)
-        elif failures:
-            message = "; ".join(
-                f"{r['sku']}: {r.get('message') or 'error'}" for r in failures[:20]
-            )
-        else:
-            message = False
-        values = {
-            "backend_id": backend.id,
-            "direction": "out",
-            "topic": "stock",
-            "kind": "stock export",
-            "external_event_id": uuid.uuid4().hex,
-            "content_type": "application/json",
-            "raw_body": backend._redact(json.dumps({"items": items})),
-            "response_body": (
-                backend._redact(json.dumps({"results": results}))
-                if results is not None
-                else False
-            ),
-            "state": "error" if message else "done",
-            "error": message,
-            "duration_ms": int((time.monotonic() - started) * 1000),
-            "attempts": 1,
-            # a record of a call, like the HTTP client's: never processed by
-            # the inbox nor retried from it (Publish now retries a level)
-            "call_log": True,
-        }
-        try:
-            with self.env.registry.cursor() as cr:
-                env = self.env(cr=cr, su=True)
-                env["distribution.exchange"].create(
-                    {**values, "processed_at": fields.Datetime.now()}
-                )
-        except Exception:
-            _logger.exception("Could not log a stock export of %s", backend.name)
-
-    def _is_last_attempt(self):
-        job_uuid = self.env.context.get("job_uuid")
-        if not job_uuid:
-            return False
-        job = self.env["queue.job"].sudo().search([("uuid", "=", job_uuid)], limit=1)
-        return bool(job.max_retries) and job.retry + 1 >= job.max_retries
+        return _checked_results(items, adapter.export_stock(items))
 
     def _write_states(self, state):
         if not self:

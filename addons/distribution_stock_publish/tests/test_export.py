@@ -107,8 +107,9 @@ class TestExport(StockPublishMixin, TransactionCase):
         self.fail("RetryableJobError not raised")
 
     def exports_log(self):
-        return self.env["distribution.exchange"].search(
-            [("backend_id", "=", self.channel.id), ("kind", "=", "stock export")],
+        """The HTTP calls of the exports to the channel."""
+        return self.env["distribution.call.log"].search(
+            [("backend_id", "=", self.channel.id), ("topic", "=", "stock")],
             order="id",
         )
 
@@ -159,15 +160,26 @@ class TestExport(StockPublishMixin, TransactionCase):
         self.assertEqual(len(jobs), 2)
         self.assertEqual(sorted(len(items) for items in self.sent()), [1, 2])
 
-    def test_each_call_is_an_outbound_exchange(self):
+    def test_each_call_is_logged_once(self):
         self.publish()
         log = self.exports_log()
         self.assertEqual(len(log), 1)
         self.assertEqual(
-            (log.direction, log.topic, log.state), ("out", "stock", "done")
+            (log.method, log.path, log.topic, log.state),
+            ("POST", "/api/stock", "stock", "done"),
         )
-        self.assertTrue(log.call_log)  # never processed nor retried by the inbox
-        self.assertEqual(len(json.loads(log.raw_body)["items"]), 3)
+        levels = self.Level.search([("backend_id", "=", self.channel.id)])
+        self.assertEqual(
+            log.origin,
+            "distribution.stock.level," + ",".join(map(str, sorted(levels.ids))),
+        )
+        # a record of a call, not a message: the inbox never processes it
+        self.assertFalse(
+            self.env["distribution.exchange"].search(
+                [("backend_id", "=", self.channel.id)]
+            )
+        )
+        self.assertEqual(len(json.loads(log.request_body)["items"]), 3)
         results = json.loads(log.response_body)["results"]
         self.assertEqual({r["status"] for r in results}, {"ok"})
         self.assertNotIn(TOKEN, repr(log.read()))
@@ -193,8 +205,10 @@ class TestExport(StockPublishMixin, TransactionCase):
         self.assertEqual(cup.error, "unknown SKU")
         self.assertFalse(cup.published_at)
         self.assertEqual(self.level(self.channel).published_qty, 30)
-        self.assertEqual(self.exports_log().state, "error")
-        self.assertIn("PUB-CUP: unknown SKU", self.exports_log().error)
+        # the call itself succeeded; its answer says which SKU was refused
+        log = self.exports_log()
+        self.assertEqual(log.state, "done")
+        self.assertIn("unknown SKU", log.response_body)
 
     def test_shadow_mode_exports_nothing(self):
         self.rule.shadow_mode = True

@@ -5,7 +5,7 @@ and commits (outside test mode the runner commits; here the test does, as
 ``_acquire_job`` and ``_try_perform_job`` would); on ``RetryableJobError``
 it postpones the job through a second cursor and rolls the attempt back. So
 what a finished job recorded must be committed, what a postponed attempt
-wrote must be gone, and the exchange log must survive both.
+wrote must be gone, and the log of its HTTP calls must survive both.
 """
 
 import json
@@ -75,7 +75,7 @@ class TestExportJobRunner(TransactionCase):
     def purge(self):
         backend_id, product_id, _level_id = self.ids
         with committed_env(self.registry) as env:
-            env["distribution.exchange"].search(
+            env["distribution.call.log"].search(
                 [("backend_id", "=", backend_id)]
             ).unlink()
             env["queue.job"].search(
@@ -97,14 +97,14 @@ class TestExportJobRunner(TransactionCase):
             env.cr.commit()  # after a rollback there is nothing left to commit
 
     def committed(self):
-        """(job, level, export exchanges) as committed."""
+        """(job, level, logged export calls) as committed."""
         env = self.enterContext(committed_env(self.registry))
         backend_id, _product_id, level_id = self.ids
         job = env["queue.job"].search([("uuid", "=", self.job_uuid)])
-        exchanges = env["distribution.exchange"].search(
-            [("backend_id", "=", backend_id), ("kind", "=", "stock export")]
+        calls = env["distribution.call.log"].search(
+            [("backend_id", "=", backend_id), ("topic", "=", "stock")]
         )
-        return job, env["distribution.stock.level"].browse(level_id), exchanges
+        return job, env["distribution.stock.level"].browse(level_id), calls
 
     def test_confirmed_export_is_committed(self):
         self.server.route(
@@ -117,24 +117,31 @@ class TestExportJobRunner(TransactionCase):
             ),
         )
         self.run_like_the_runner()
-        job, level, exchanges = self.committed()
+        job, level, calls = self.committed()
         self.assertEqual(job.state, DONE)
         self.assertEqual((level.state, level.published_qty), ("clean", 12))
-        self.assertEqual(exchanges.state, "done")
+        # one HTTP call, logged once, by the job that made it
+        self.assertEqual(len(self.server.calls("POST", "/api/stock")), 1)
+        self.assertEqual(len(calls), 1)
+        self.assertEqual(
+            (calls.state, calls.response_status, calls.job_uuid),
+            ("done", 200, self.job_uuid),
+        )
 
     def test_permanent_failure_is_recorded_and_survives(self):
         self.server.route(
             "POST", "/api/stock", lambda recorded: (422, {"error": "no such SKU"}, {})
         )
         self.run_like_the_runner()
-        job, level, exchanges = self.committed()
+        job, level, calls = self.committed()
         self.assertEqual(job.state, DONE)
         self.assertEqual(job.result, "failed: permanent")
         self.assertEqual(level.state, "error")
         self.assertIn("HTTP 422", level.error)
         self.assertFalse(level.published_at)
-        self.assertEqual(exchanges.state, "error")
-        self.assertEqual(json.loads(exchanges.raw_body)["items"][0]["quantity"], 12)
+        self.assertEqual(calls.state, "error")
+        self.assertEqual(calls.job_uuid, self.job_uuid)
+        self.assertEqual(json.loads(calls.request_body)["items"][0]["quantity"], 12)
 
     def test_rate_limited_job_is_postponed_and_its_log_survives(self):
         self.server.route(
@@ -143,11 +150,11 @@ class TestExportJobRunner(TransactionCase):
             lambda recorded: (429, {"error": "slow down"}, {"Retry-After": "300"}),
         )
         self.run_like_the_runner()
-        job, level, exchanges = self.committed()
+        job, level, calls = self.committed()
         self.assertEqual(job.state, PENDING)
         self.assertGreater(job.eta, fields.Datetime.now() + timedelta(seconds=200))
         # the attempt rolled back: the level still waits for its export
         self.assertEqual(level.state, "exporting")
         self.assertFalse(level.error)
-        self.assertEqual(exchanges.state, "error")
-        self.assertIn("429", exchanges.error)
+        self.assertEqual(calls.state, "error")
+        self.assertIn("429", calls.error)

@@ -10,12 +10,12 @@ from odoo.addons.distribution_connector.adapters.generic_json import (
     SIGNATURE_HEADER,
     sign,
 )
-from odoo.addons.distribution_connector.errors import DistributionError, TransientError
+from odoo.addons.distribution_connector.errors import TransientError
+from odoo.addons.distribution_connector.job_policy import run_job
 from odoo.addons.distribution_connector.tools.access import (
     MANAGER_GROUP,
     check_group,
 )
-from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..flows.common import ORDER_MODEL, parse_datetime
 from ..report.distribution_flow_health import HEALTH_WINDOW_DAYS
@@ -142,17 +142,22 @@ class DistributionBackend(models.Model):
             adapter_class.pull_orders is not DistributionAdapter.pull_orders
         )
 
+    # -- one reconciliation run: cron, button and job --------------------------
+    # Every reconciliation flow (order pulls here, stock checks in the stock
+    # publishing addon) runs the same way: a scheduled action over the
+    # backends it applies to, a button that enqueues a job, and a run under
+    # the flow's locked watermark whose failures follow the job policy.
+
     @api.model
-    def _cron_pull_orders(self):
-        """Scheduled action: pull the missed orders of every backend, the
-        ones waiting longest first, committing each backend's run."""
-        backends = self.search([("paused", "=", False)]).filtered(
-            lambda backend: backend._pulls_orders()
-        )
+    def _cron_reconcile(self, flow, method_name, applies):
+        """Scheduled action of a reconciliation flow: run ``method_name`` on
+        every unpaused backend that ``applies(backend)``, the ones waiting
+        longest first, committing each backend's run."""
+        backends = self.search([("paused", "=", False)]).filtered(applies)
         last_runs = {
             mark.backend_id.id: mark.last_run_at
             for mark in self.env["distribution.watermark"].search(
-                [("backend_id", "in", backends.ids), ("flow", "=", ORDER_PULL)]
+                [("backend_id", "in", backends.ids), ("flow", "=", flow)]
             )
         }
         lastcall = self.env.context.get("lastcall")
@@ -164,80 +169,126 @@ class DistributionBackend(models.Model):
         backends = backends.sorted(
             lambda b: last_runs.get(b.id) or fields.Datetime.from_string("1970-01-01")
         )
-        return backends._reconcile_batched("_pull_orders")
+        return backends._reconcile_batched(method_name)
+
+    def _delay_reconcile(self, job_name, description):
+        """Button of a reconciliation flow: enqueue its job ``job_name`` for
+        each backend, once (``description`` names the backend as
+        ``%(backend)s``)."""
+        check_group(self, MANAGER_GROUP)
+        for backend in self:
+            job = backend.with_delay(
+                description=description % {"backend": backend.name},
+                identity_key=f"distribution.backend.{job_name.removesuffix('_job')}"
+                f":{backend.id}",
+            )
+            getattr(job, job_name)()
+        return True
+
+    def _run_reconcile(self, flow, what, run, failure_message, retry=False):
+        """Run one reconciliation of this backend under the flow's watermark,
+        locked; the job policy decides what a failure does.
+
+        :param what: the run's name in texts ("pull")
+        :param run: ``run(watermark)`` does the work from the locked
+            watermark and returns ``(result text, new watermark)``; the run
+            and the new watermark are recorded
+        :param failure_message: posted on the backend when the run fails,
+            with the error as ``%(error)s``
+        :param retry: a transient failure retries the job (a job run); else
+            it is recorded and the next run asks again (the cron)
+        :return: a text saying what happened
+        """
+        self.ensure_one()
+        watermark = self.env["distribution.watermark"].sudo()._lock(self, flow)
+        if not watermark:
+            return f"skipped: another {what} of this backend is running"
+
+        def succeed():
+            result, mark = run(watermark)
+            watermark._record_run(result, watermark=mark)
+            return result
+
+        def record(err):
+            # the watermark does not move: the next run asks again; what was
+            # stored meanwhile stays (a later run collapses into it)
+            if isinstance(err, TransientError):
+                result = f"failed: {err.kind}, retried at the next run"
+                watermark._record_run(result)
+                return result
+            result = f"failed: {err.kind}"
+            watermark._record_run(result)
+            self.message_post(
+                body=failure_message % {"error": self._redact(err.message)}
+            )
+            return result
+
+        return run_job(
+            self.env,
+            succeed,
+            record,
+            redact=self._redact,
+            retry=retry,
+            what=f"running {flow} of backend {self.id}",
+        )
+
+    # -- order pulls -------------------------------------------------------------
+
+    @api.model
+    def _cron_pull_orders(self):
+        """Scheduled action: pull the missed orders of every backend that can."""
+        return self._cron_reconcile(
+            ORDER_PULL, "_pull_orders", lambda backend: backend._pulls_orders()
+        )
 
     def action_pull_orders(self):
         """Button: pull the missed orders now, in a job."""
-        check_group(self, MANAGER_GROUP)
-        for backend in self:
-            backend.with_delay(
-                description=f"Pull missed orders of {backend.name}",
-                identity_key=f"distribution.backend.pull_orders:{backend.id}",
-            ).pull_orders_job()
-        return True
+        return self._delay_reconcile(
+            "pull_orders_job", "Pull missed orders of %(backend)s"
+        )
 
     @api.private
     def pull_orders_job(self):
         """Job entry point: pull this backend's missed orders; transient
         failures retry the job (nothing stored, the watermark stays)."""
         self.ensure_one()
-        try:
-            return self._pull_orders(raise_transient=True)
-        except TransientError as err:
-            raise RetryableJobError(
-                self._redact(err.message), seconds=err.retry_after
-            ) from err
+        return self._pull_orders(retry=True)
 
-    def _pull_orders(self, raise_transient=False):
+    def _pull_orders(self, retry=False):
         """Pull, store and enqueue the orders changed since the watermark.
 
         :return: a text saying what happened
         """
         self.ensure_one()
-        watermarks = self.env["distribution.watermark"].sudo()
         if not self._pulls_orders():
             return "nothing to do: this backend does not pull orders"
-        watermark = watermarks._lock(self, ORDER_PULL)
-        if not watermark:
-            return "skipped: another pull of this backend is running"
+        return self._run_reconcile(
+            ORDER_PULL,
+            "pull",
+            self._pull_orders_run,
+            self.env._("Pulling missed orders failed: %(error)s"),
+            retry=retry,
+        )
+
+    def _pull_orders_run(self, watermark):
         started = fields.Datetime.now()
         since = (watermark.watermark or self.create_date) - timedelta(
             minutes=self.order_pull_overlap_minutes
         )
         adapter = self._get_adapter()
         counts = {"pulled": 0, "new": 0, "known": 0}
-        try:
-            batch = []
-            for item in adapter.pull_orders(since):
-                batch.append(item)
-                if len(batch) >= PULL_BATCH:
-                    self._store_pulled(adapter, batch, counts)
-                    batch = []
-            self._store_pulled(adapter, batch, counts)
-        except TransientError as err:
-            if raise_transient:
-                raise
-            # what was stored stays (a later pull collapses into it); the
-            # watermark does not move, so the next run asks again
-            result = f"failed: {err.kind}, retried at the next run"
-            watermark._record_run(result)
-            return result
-        except DistributionError as err:
-            result = f"failed: {err.kind}"
-            watermark._record_run(result)
-            self.message_post(
-                body=self.env._(
-                    "Pulling missed orders failed: %(error)s",
-                    error=self._redact(err.message),
-                )
-            )
-            return result
+        batch = []
+        for item in adapter.pull_orders(since):
+            batch.append(item)
+            if len(batch) >= PULL_BATCH:
+                self._store_pulled(adapter, batch, counts)
+                batch = []
+        self._store_pulled(adapter, batch, counts)
         result = (
             f"{counts['pulled']} orders pulled, {counts['new']} new, "
             f"{counts['known']} already imported"
         )
-        watermark._record_run(result, watermark=started)
-        return result
+        return result, started
 
     def _store_pulled(self, adapter, items, counts):
         """Store pulled orders in the inbox; the dispatcher enqueues the new ones."""
@@ -392,7 +443,7 @@ class DistributionBackend(models.Model):
                            AS last_inbound_at,
                        COUNT(*) FILTER (WHERE state IN %s) AS pending_count
                 FROM distribution_exchange
-                WHERE backend_id IN %s AND call_log IS NOT TRUE
+                WHERE backend_id IN %s
                 GROUP BY backend_id
                 """,
                 PENDING_STATES,
@@ -419,8 +470,7 @@ class DistributionBackend(models.Model):
                            AS latency_p95,
                        SUM(COALESCE(duplicate_count, 0)) AS duplicate_count
                 FROM distribution_exchange
-                WHERE backend_id IN %s AND call_log IS NOT TRUE
-                  AND received_at >= %s
+                WHERE backend_id IN %s AND received_at >= %s
                 GROUP BY backend_id
                 """,
                 ids,
@@ -479,7 +529,7 @@ class DistributionBackend(models.Model):
         )
         action.update(
             name=name,
-            domain=[("backend_id", "=", self.id), ("call_log", "=", False), *domain],
+            domain=[("backend_id", "=", self.id), *domain],
             context={},
         )
         return action

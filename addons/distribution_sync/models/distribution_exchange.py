@@ -85,8 +85,11 @@ class DistributionExchange(models.Model):
             raise PermanentError(
                 f"The body is not valid JSON: {err}", kind="invalid_payload"
             ) from err
-        canonical = backend._get_adapter().to_canonical(self.kind, payload)
+        adapter = backend._get_adapter()
+        canonical = adapter.to_canonical(self.kind, payload)
         schemas.validate(self.kind, canonical)
+        if adapter.kind_is_unsigned(payload):
+            schemas.check_unambiguous(self.kind, canonical, adapter.topics.values())
         exchange = self.sudo().with_company(backend.company_id)
         try:
             return flow_class(exchange, canonical).run()
@@ -99,8 +102,8 @@ class DistributionExchange(models.Model):
             ) from err
 
     def _outbound_flow(self):
-        """The outbound flow sending this exchange; None for the HTTP client's
-        log of single calls, which share the topic but not the kind."""
+        """The outbound flow sending this exchange, if any: the flow of its
+        kind (``_get_flow_class``)."""
         return self._get_flow_class() if self.direction == "out" else None
 
     def _apply_outbound(self):

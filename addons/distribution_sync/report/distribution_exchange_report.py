@@ -74,7 +74,6 @@ class DistributionExchangeReport(models.Model):
                     (e.state = 'error')::int AS error_count,
                     (e.state IN ('received', 'processing'))::int AS pending_count
                 FROM distribution_exchange e
-                WHERE e.call_log IS NOT TRUE
             )
             """,
                 SQL.identifier(self._table),

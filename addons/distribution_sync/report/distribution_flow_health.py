@@ -75,8 +75,7 @@ class DistributionFlowHealth(models.Model):
                     MAX(e.processed_at) FILTER (WHERE e.state = 'done')
                         AS last_success_at
                 FROM distribution_exchange e
-                WHERE e.call_log IS NOT TRUE
-                  AND e.received_at >= (now() AT TIME ZONE 'UTC')
+                WHERE e.received_at >= (now() AT TIME ZONE 'UTC')
                       - make_interval(days => %s)
                 GROUP BY e.backend_id, e.direction, COALESCE(e.kind, e.topic)
             )

@@ -58,6 +58,21 @@ class DashboardDataMixin(DistributionTestMixin):
         return cls.Exchange.create(values)
 
     @classmethod
+    def make_call(cls, state="done", hours_ago=1.0, topic="stock", backend=None):
+        """An HTTP call of the backend, logged ``hours_ago``."""
+        return cls.env["distribution.call.log"].create(
+            {
+                "backend_id": (backend or cls.backend).id,
+                "called_at": cls.now - timedelta(hours=hours_ago),
+                "topic": topic,
+                "method": "POST",
+                "path": f"/{topic}",
+                "response_status": 200 if state == "done" else 500,
+                "state": state,
+            }
+        )
+
+    @classmethod
     def make_exception(cls, exchange, type_, minutes_old, state="open"):
         """An exception opened ``minutes_old`` minutes before the
         transaction's now (which the report measures ages against)."""

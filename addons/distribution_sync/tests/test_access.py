@@ -262,6 +262,11 @@ class TestAccess(RpcMixin, OrderImportMixin, HttpCase):
                 [("backend_id", "=", self.backend.id), ("direction", "=", "out")]
             )
         )
+        self.assertFalse(
+            self.env["distribution.call.log"].search(
+                [("backend_id", "=", self.backend.id)]
+            )
+        )
 
     # -- item 3: what a company sees of another's --------------------------------
 

@@ -78,8 +78,8 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         self.make_exchange(state="error", latency=1)
         # pending for weeks still counts: it is the backlog
         old = self.make_exchange(state="received", hours_ago=24 * 30)
-        # the HTTP client's call records are never processed
-        self.make_exchange(state="received", kind="stock", call_log=True)
+        # the HTTP client's call records are never processed nor counted
+        self.make_call(state="error")
         self.make_exchange(state="received", backend=self.other)
         backend = self.health()
         self.assertEqual(backend.health_pending_count, 5)
@@ -268,7 +268,7 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         # later, but not successes
         self.make_exchange(state="error", latency=60, hours_ago=1)
         self.make_exchange(state="received", hours_ago=0.5)
-        self.make_exchange(state="done", latency=1, call_log=True, kind="stock")
+        self.make_call(hours_ago=0.1)
         last_inbound = self.make_exchange(state="received", hours_ago=0.25)
         backend = self.health()
         self.assertEqual(backend.health_last_success_at, latest.processed_at)
@@ -283,7 +283,7 @@ class TestDashboard(DashboardDataMixin, TransactionCase):
         done = self.make_exchange(latency=12.5)
         error = self.make_exchange(state="error", latency=3)
         pending = self.make_exchange(state="received")
-        self.make_exchange(state="done", latency=1, kind="stock", call_log=True)
+        self.make_call()
         rows = self.env["distribution.exchange.report"].search(
             [("backend_id", "=", self.backend.id)]
         )

@@ -56,6 +56,10 @@ class TestDemoData(TransactionCase):
             [("backend_id", "=", self.shop.id), ("direction", "=", "out")]
         )
         self.assertFalse(outbound)
+        calls = self.env["distribution.call.log"].search(
+            [("backend_id", "=", self.shop.id)]
+        )
+        self.assertFalse(calls)
 
     def test_orders_imported_by_the_order_flow(self):
         orders = self.orders()

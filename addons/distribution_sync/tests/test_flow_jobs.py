@@ -50,6 +50,7 @@ class TestFlowJobs(FulfillmentChannelMixin, TransactionCase):
         job, exchange = self.run_exchange(
             "return",
             {
+                "kind": "return",
                 "external_id": "RET-1",
                 "order_external_id": "CH-1001",
                 "lines": [{"sku": "MUG-RED", "quantity": 1}],
@@ -64,6 +65,7 @@ class TestFlowJobs(FulfillmentChannelMixin, TransactionCase):
         job, exchange = self.run_exchange(
             "shipment",
             {
+                "kind": "shipment",
                 "external_id": "SH-1",
                 "order_external_id": "CH-1001",
                 "lines": [{"sku": "MUG-BLUE", "quantity": 5}],
@@ -79,6 +81,7 @@ class TestFlowJobs(FulfillmentChannelMixin, TransactionCase):
         job, exchange = self.run_exchange(
             "return",
             {
+                "kind": "return",
                 "external_id": "RET-1",
                 "order_external_id": "CH-1001",
                 "lines": [{"sku": "MUG-BLUE", "quantity": 2}],

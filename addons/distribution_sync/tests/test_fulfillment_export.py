@@ -123,11 +123,13 @@ class TestFulfillmentExport(FulfillmentChannelMixin, TransactionCase):
         self.assertIn('"F-1"', exchange.response_body)
         # the HTTP client logged the call itself
         self.assertTrue(
-            self.Exchange.search(
+            self.env["distribution.call.log"].search(
                 [
                     ("backend_id", "=", self.backend.id),
-                    ("kind", "=", "POST /fulfillments"),
+                    ("method", "=", "POST"),
+                    ("path", "=like", "%/fulfillments"),
                     ("response_status", "=", 201),
+                    ("origin", "=", f"distribution.exchange,{exchange.id}"),
                 ]
             )
         )

@@ -150,3 +150,46 @@ class TestOrderReturn(StockFlowMixin, TransactionCase):
         exchange = self.send_return([{"sku": "MUG-GREEN", "quantity": 1}])
         exception = self.assertOneException(exchange, "unknown_sku")
         self.assertEqual(exception.json_path, "$.lines[0].sku")
+
+    # -- what the body is, when the URL's topic is not signed ------------------
+
+    def test_bare_shipment_reposted_as_a_return_is_refused(self):
+        """A captured shipment ({external_id, order_external_id, lines}), signed
+        and re-posted to the return topic, fits the return schema too: nothing
+        signed says it is a return, so it is refused and returns nothing."""
+        order, _delivery = self.shipped_order()
+        shipment = {
+            "external_id": "SH-9",
+            "order_external_id": "CH-1001",
+            "lines": [{"sku": "MUG-BLUE", "quantity": 1}],
+        }
+        exchange = self.apply("return", shipment, event_id="evt-replayed")
+        self.assertEqual(exchange.state, "refused")
+        self.assertIn('"kind": "return"', exchange.reason)
+        self.assertIn("shipment", exchange.reason)
+        self.assertFalse(self.returns_of(order))
+        self.assertFalse(exchange.exception_ids, "nothing waits for review")
+
+    def test_body_naming_another_kind_is_refused(self):
+        order, _delivery = self.shipped_order()
+        payload = self.return_payload(
+            [{"sku": "MUG-BLUE", "quantity": 1}], kind="shipment"
+        )
+        exchange = self.apply("return", payload)
+        self.assertEqual(exchange.state, "refused")
+        self.assertIn("'shipment'", exchange.reason)
+        self.assertFalse(self.returns_of(order))
+
+    def test_ambiguous_body_naming_its_kind_applies(self):
+        order, _delivery = self.shipped_order()
+        exchange = self.apply(
+            "return",
+            {
+                "kind": "return",
+                "external_id": "RET-7",
+                "order_external_id": "CH-1001",
+                "lines": [{"sku": "MUG-BLUE", "quantity": 1}],
+            },
+        )
+        self.assertEqual(exchange.state, "done")
+        self.assertEqual(len(self.returns_of(order)), 1)

@@ -111,6 +111,7 @@ class TestReceiptImport(StockFlowMixin, TransactionCase):
         self.apply(
             "return",
             {
+                "kind": "return",
                 "external_id": "RET-1",
                 "order_external_id": "CH-1001",
                 "lines": [{"sku": "MUG-BLUE", "quantity": 1}],

@@ -6,9 +6,8 @@ from odoo.addons.queue_job.tests.common import trap_jobs
 from ..flows.order_import import OrderImport
 from .common import OrderImportMixin
 
-CONNECTOR_EXCHANGE_LOGGER = (
-    "odoo.addons.distribution_connector.models.distribution_exchange"
-)
+#: where a job's unexpected errors are logged (the job failure ladder)
+JOB_POLICY_LOGGER = "odoo.addons.distribution_connector.job_policy"
 WEBHOOK_SECRET = "whsec-plain-5b1c7e2f9a"
 API_KEY = "client-id-plain-77aa31"
 API_SECRET = "shpat-plain-access-token-9f3d"
@@ -156,9 +155,10 @@ class TestSecretsHygiene(OrderImportMixin, TransactionCase):
             )
 
         self.patch(OrderImport, "run", crash)
-        with self.assertLogs(CONNECTOR_EXCHANGE_LOGGER, "ERROR") as logged:
+        with self.assertLogs(JOB_POLICY_LOGGER, "ERROR") as logged:
             exchange = self.import_order(self.order_payload())
         self.assertIn("Unexpected error processing exchange", logged.output[0])
+        self.assertNotIn(API_SECRET, "".join(logged.output))
         exception = self.assertOneException(exchange, "internal")
         self.assertIn("RuntimeError", exception.message)
         self.assertIn("Traceback", exception.sudo().details)

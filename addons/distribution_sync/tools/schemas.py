@@ -8,7 +8,7 @@ from datetime import datetime
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.errors import PermanentError, RefusedEventError
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "schemas")
 
@@ -67,3 +67,21 @@ def validate(kind, data):
         kind="invalid_payload",
         json_path=json_path(errors[0]),
     )
+
+
+def check_unambiguous(kind, data, kinds):
+    """Refuse a body that is just as valid a canonical object of another of
+    ``kinds``: when nothing signed names its kind (the URL's topic is not
+    signed), a captured shipment re-posted as a return must not become one."""
+    alike = sorted(
+        other
+        for other in set(kinds) - {kind}
+        if not any(validator(other).iter_errors(data))
+    )
+    if alike:
+        raise RefusedEventError(
+            f"The body is as valid a {' or '.join(alike)} as a {kind}, and nothing "
+            f'signed says which: the sender must name it ("kind": "{kind}").',
+            key=kind,
+        )
+    return data
