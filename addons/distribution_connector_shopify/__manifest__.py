@@ -3,13 +3,13 @@
     "summary": "Shopify adapter: signed webhooks for orders, cancellations and "
     "refunds, stock publishing with compare-and-set, fulfillments with "
     "tracking and order pulls for reconciliation",
-    "version": "19.0.1.1.0",
+    "version": "19.0.1.2.0",
     "category": "Sales/Sales",
+    "depends": ["distribution_sync", "distribution_stock_publish"],
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",
-    "license": "LGPL-3",
-    "depends": ["distribution_sync", "distribution_stock_publish"],
     "external_dependencies": {"python": ["jsonschema", "requests"]},
+    "license": "LGPL-3",
     "data": [
         "views/distribution_backend_views.xml",
     ],

@@ -3,7 +3,7 @@
     "summary": "Canonical objects validated with JSON Schema, bindings, the order, "
     "cancellation, return, shipment, receipt, stock snapshot and fulfillment "
     "flows, and the exception review queue",
-    "version": "19.0.1.2.0",
+    "version": "19.0.1.2.1",
     "category": "Sales/Sales",
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",

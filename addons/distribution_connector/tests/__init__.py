@@ -4,6 +4,8 @@ from . import test_http_client
 from . import test_throttle
 from . import test_call_log_access
 from . import test_webhook
+from . import test_adapter_class
+from . import test_adapter_tools
 from . import test_dispatch
 from . import test_exchange_duplicates
 from . import test_inbox

@@ -13,7 +13,11 @@ from odoo.orm.environments import Transaction
 from odoo.tests.common import JsonRpcException
 from odoo.tools.convert import convert_file
 
+from odoo.addons.queue_job.tests.common import trap_jobs
+
 from ..adapters.generic_json import EVENT_ID_HEADER, sign
+from ..models.distribution_backend import DistributionBackend
+from .fake_server import FakeServer
 
 #: one key for the whole test run, unless the server already has one
 TEST_KEY = Fernet.generate_key().decode()
@@ -84,6 +88,27 @@ def commit_backend(testcase, name):
     return backend_id
 
 
+def use_test_adapter(testcase, adapter_class):
+    """Make ``adapter_class`` a choice of the backend's ``adapter`` field for
+    the test class (a channel played by the test itself): its code in the
+    selection, its class returned by ``_get_adapter_class()``."""
+
+    base = DistributionBackend._get_adapter_class
+
+    def _get_adapter_class(self):
+        if self.adapter == adapter_class.code:
+            return adapter_class
+        return base(self)
+
+    field = testcase.env["distribution.backend"]._fields["adapter"]
+    testcase.startClassPatcher(
+        patch.object(DistributionBackend, "_get_adapter_class", _get_adapter_class)
+    )
+    testcase.startClassPatcher(
+        patch.dict(field._selection, {adapter_class.code: adapter_class.label})
+    )
+
+
 class DistributionTestMixin:
     """Backends with secrets, signed payloads and webhook URLs."""
 
@@ -93,6 +118,13 @@ class DistributionTestMixin:
             cls.enterClassContext(encryption_keys(TEST_KEY))
         cls.company = cls.env.company
         cls.backend = cls.make_backend("Test channel")
+
+    @classmethod
+    def setUpChannel(cls):
+        """What the shared mixins (webhooks, publishing) set up first: a
+        generic JSON backend here; each adapter's test mixin sets up a
+        backend of its own adapter."""
+        cls.setUpDistribution()
 
     @classmethod
     def make_backend(cls, name, company=None, secret=None, **vals):
@@ -147,6 +179,144 @@ class DistributionTestMixin:
                 job.result = getattr(records, job.method_name)(*job.args, **job.kwargs)
                 done.append(job)
         raise AssertionError(f"jobs still enqueued after {rounds} rounds")
+
+
+class ChannelSetUpMixin:
+    """Sets the test class's channel up once (``setUpChannel``)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpChannel()
+
+
+class WebhookTestMixin(DistributionTestMixin):
+    """Deliveries posted to the real webhook route (``HttpCase``)."""
+
+    #: the URL's last segment a delivery is posted to unless told
+    url_topic = "order"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setUpChannel()
+        cls.Exchange = cls.env["distribution.exchange"].sudo()
+
+    def post(self, body, headers, backend=None, url_topic=None):
+        return self.url_open(
+            self.webhook_path(backend or self.backend, url_topic or self.url_topic),
+            data=body,
+            headers=headers,
+        )
+
+    def exchanges(self, backend=None):
+        return (
+            self.env["distribution.exchange"]
+            .sudo()
+            .search([("backend_id", "=", (backend or self.backend).id)])
+        )
+
+    def post_accepted(self, body, headers, **options):
+        """Post a delivery that is stored: answered ``accepted``, one job
+        (the backend's dispatcher) enqueued. Return the response."""
+        with trap_jobs() as trap:
+            response = self.post(body, headers, **options)
+            self.assertEqual(response.status_code, 200, response.text)
+            self.assertEqual(response.json()["status"], "accepted")
+            trap.assert_jobs_count(1)
+        return response
+
+    def assertSameEvent(self, first, second):
+        """Two deliveries (``(body, headers)``) of one event: the second is
+        answered ``duplicate``; one exchange, one job."""
+        with trap_jobs() as trap:
+            first_answer = self.post(*first).json()
+            second_answer = self.post(*second).json()
+            trap.assert_jobs_count(1)
+        self.assertEqual(
+            (first_answer["status"], second_answer["status"]),
+            ("accepted", "duplicate"),
+        )
+        self.assertEqual(first_answer["exchange_id"], second_answer["exchange_id"])
+        self.assertEqual(len(self.exchanges()), 1)
+
+    def assertRefused(self, body, headers, **options):
+        """The delivery is answered 401: nothing stored, nothing enqueued."""
+        with trap_jobs() as trap:
+            self.assertEqual(self.post(body, headers, **options).status_code, 401)
+            trap.assert_jobs_count(0)
+        self.assertFalse(self.exchanges(options.get("backend")))
+
+    def assertKeptAsSent(self, exchange, body, signature_header):
+        """The exchange holds the raw body as sent and the trace headers,
+        never the signature; return the headers kept."""
+        self.assertEqual(exchange.raw_body.encode(), body)
+        kept = json.loads(exchange.headers)
+        self.assertNotIn(signature_header, kept)
+        return kept
+
+
+class FakeChannelMixin(DistributionTestMixin):
+    """A channel's API played by a ``FakeServer`` on 127.0.0.1, called through
+    the shared HTTP client; the client's waits are recorded in
+    ``self.waits``, not slept. The adapter addons' outbound tests use it."""
+
+    @classmethod
+    def setUpFakeChannel(cls):
+        # the HTTP client logs and throttles through cursors of its own
+        cls.registry_enter_test_mode_cls()
+        cls.server = FakeServer().start()
+        cls.addClassCleanup(cls.server.stop)
+
+    @classmethod
+    def setUpChannel(cls):
+        """The fake server, then the channel's backend."""
+        cls.setUpFakeChannel()
+        return super().setUpChannel()
+
+    def setUp(self):
+        super().setUp()
+        self.reset_fake_channel()
+
+    @classmethod
+    def fake_channel_vals(cls, **vals):
+        """Backend values that send its calls to the fake server at once."""
+        return {
+            "api_base_url": cls.server.url,
+            "allow_private_network": True,
+            "rate_limit_per_second": 0,
+            **vals,
+        }
+
+    def reset_fake_channel(self):
+        """Forget what an earlier test asked and scripted."""
+        self.server.requests.clear()
+        self.server.scripts.clear()
+        self.server.handlers.clear()
+        self.waits = []
+
+    def recording_adapter(self, backend=None):
+        """The backend's adapter, its clients sleeping into ``self.waits``."""
+        adapter = (backend or self.backend)._get_adapter()
+        waits = self.waits
+
+        def http_client():
+            return adapter.http_client_class(adapter.backend, sleep=waits.append)
+
+        adapter.http_client = http_client
+        return adapter
+
+    def failing(self, error_class, function, *args, **kwargs):
+        """The error ``function(*args)`` raises (a generator is run to its
+        end). Unlike ``assertRaises`` in Odoo tests, this keeps what the
+        call wrote (its outbound log)."""
+        try:
+            result = function(*args, **kwargs)
+            if hasattr(result, "__next__"):
+                list(result)
+        except error_class as err:
+            return err
+        self.fail(f"{error_class.__name__} not raised")
 
 
 class RpcMixin:

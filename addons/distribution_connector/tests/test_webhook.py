@@ -8,7 +8,7 @@ from odoo.tools import SQL
 
 from odoo.addons.queue_job.tests.common import trap_jobs
 
-from .common import DistributionTestMixin
+from .common import WebhookTestMixin
 
 ORDER = {
     "external_id": "1001",
@@ -19,23 +19,11 @@ ORDER = {
 
 
 @tagged("-at_install", "post_install")
-class TestWebhook(DistributionTestMixin, HttpCase):
+class TestWebhook(WebhookTestMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.setUpDistribution()
         cls.secret = "secret-of-Test channel-0123456789"
-        cls.Exchange = cls.env["distribution.exchange"].sudo()
-
-    def post(self, body, headers, backend=None, topic="order"):
-        return self.url_open(
-            self.webhook_path(backend or self.backend, topic),
-            data=body,
-            headers=headers,
-        )
-
-    def exchanges(self, backend=None):
-        return self.Exchange.search([("backend_id", "=", (backend or self.backend).id)])
 
     def test_valid_signature_stores_and_enqueues(self):
         body, headers = self.signed(self.secret, ORDER, event_id="evt-100")
@@ -179,7 +167,7 @@ class TestWebhook(DistributionTestMixin, HttpCase):
 
     def test_unknown_topic(self):
         body, headers = self.signed(self.secret, ORDER)
-        response = self.post(body, headers, topic="no-such-topic")
+        response = self.post(body, headers, url_topic="no-such-topic")
         self.assertEqual(response.status_code, 404)
         self.assertFalse(self.exchanges())
 

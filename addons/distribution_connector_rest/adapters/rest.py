@@ -1,10 +1,13 @@
-"""REST adapter: partners that speak the canonical JSON over HTTP.
+"""REST adapter (code ``rest``): partners that speak the canonical JSON over
+HTTP, each on its own terms.
 
-B2B portals, warehouse systems and 3PLs are each configured on their
-backend: signature header, encoding and prefix of their webhooks, event id
-header, how we authenticate to them (bearer, basic or an HMAC of the body)
-and the endpoint of each flow. Payloads are the canonical objects of
-distribution_sync (``schemas/*.json``), so the mapping is the identity.
+Where the generic JSON adapter of distribution_connector fixes every header
+and path, this one reads them from the backend: B2B portals, warehouse
+systems and 3PLs each set on their backend the signature header, encoding
+and prefix of their webhooks, the event id header, how we authenticate to
+them (bearer, basic or an HMAC of the body) and the endpoint of each flow.
+Payloads are the canonical objects of distribution_sync (``schemas/*.json``),
+so the mapping is the identity.
 
 Inbound topics (the last segment of the webhook URL) are the canonical
 objects: ``order``, ``order_cancellation``, ``return``, ``shipment``,
@@ -23,87 +26,31 @@ Outbound:
   ``{"orders": [<canonical order>...], "next_cursor": "..." | null}``.
 """
 
-import base64
-import hashlib
-import json
-
-from odoo.addons.distribution_connector.adapters import register_adapter
 from odoo.addons.distribution_connector.adapters.base import (
     any_digest_matches,
     hmac_digest,
 )
 from odoo.addons.distribution_connector.adapters.generic_json import (
+    CANONICAL_KINDS,
     GenericJsonAdapter,
+    stock_payload,
     stock_results,
 )
-from odoo.addons.distribution_connector.errors import PermanentError
-from odoo.addons.distribution_connector.http_client import BackendHttpClient
-
-CANONICAL_TOPICS = (
-    "order",
-    "order_cancellation",
-    "return",
-    "shipment",
-    "receipt",
-    "stock_snapshot",
+from odoo.addons.distribution_connector.adapters.tools import (
+    MAX_PAGES,
+    chunks,
+    pulled_canonical_orders,
 )
+from odoo.addons.distribution_connector.errors import PermanentError
+
+from .rest_api import RestHttpClient, encode_digest
+
+#: every canonical object but settlements
+CANONICAL_TOPICS = tuple(kind for kind in CANONICAL_KINDS if kind != "settlement")
 #: stock items a call carries when the backend does not say
 DEFAULT_BATCH_SIZE = 250
-#: most pages a pull follows before stopping (a sender looping on a cursor)
-MAX_PAGES = 1000
 
 
-def encode_digest(digest, encoding):
-    if encoding == "base64":
-        return base64.b64encode(digest).decode()
-    return digest.hex()
-
-
-class RestHttpClient(BackendHttpClient):
-    """Authenticates as the backend says: bearer, basic or HMAC of the body."""
-
-    def auth_headers(self):
-        backend = self.backend
-        if backend.rest_auth == "bearer":
-            return super().auth_headers()
-        if backend.rest_auth == "basic":
-            user = backend._get_secret("api_key") or ""
-            password = backend._get_secret("api_secret") or ""
-            token = base64.b64encode(f"{user}:{password}".encode()).decode()
-            return {"Authorization": f"Basic {token}"}
-        return {}
-
-    def request(self, method, path, *, topic, json=None, params=None, headers=None):
-        if self.backend.rest_auth == "hmac":
-            # sign the exact bytes the client will send
-            body = b"" if json is None else _dumps(json)
-            signature = self._signature(body)
-            headers = {**(headers or {}), self.backend.rest_auth_header: signature}
-        return super().request(
-            method, path, topic=topic, json=json, params=params, headers=headers
-        )
-
-    def _signature(self, body):
-        backend = self.backend
-        secret = backend._get_secret("api_secret")
-        if not secret:
-            raise PermanentError(
-                f"Backend {backend.name} signs its calls but has no API secret.",
-                kind="configuration",
-            )
-        digest = encode_digest(
-            hmac_digest(secret, body, hashlib.sha256), backend.rest_signature_encoding
-        )
-        return f"{backend.rest_signature_prefix or ''}{digest}"
-
-
-def _dumps(data):
-    """The body bytes the shared client sends for ``json=data`` (it encodes
-    with ``json.dumps`` and its defaults too)."""
-    return json.dumps(data).encode()
-
-
-@register_adapter
 class RestAdapter(GenericJsonAdapter):
     code = "rest"
     label = "REST"
@@ -152,20 +99,12 @@ class RestAdapter(GenericJsonAdapter):
         """One call per ``max_batch_size`` items; results in the items' order."""
         client = self.http_client()
         results = []
-        size = self.max_batch_size
-        for start in range(0, len(items), size):
-            batch = items[start : start + size]
-            payload = {
-                "items": [
-                    {key: item[key] for key in ("sku", "quantity", "compare_quantity")}
-                    for item in batch
-                ]
-            }
+        for batch in chunks(items, self.max_batch_size):
             answer = client.json(
                 "POST",
                 self.backend.rest_stock_path or "stock",
                 topic="stock",
-                json=payload,
+                json=stock_payload(batch),
             )
             results.extend(stock_results(batch, answer))
         return results
@@ -201,30 +140,10 @@ class RestAdapter(GenericJsonAdapter):
                 topic="order_pull",
                 params=params,
             )
-            orders = answer.get("orders") if isinstance(answer, dict) else None
-            next_cursor = (
-                answer.get("next_cursor") if isinstance(answer, dict) else None
+            orders, next_cursor = pulled_canonical_orders(
+                answer, "next_cursor", str | type(None)
             )
-            if not isinstance(orders, list) or not isinstance(
-                next_cursor, str | type(None)
-            ):
-                raise PermanentError(
-                    "The order list answer is not {orders: [...], next_cursor}.",
-                    kind="invalid_response",
-                )
-            for order in orders:
-                if not isinstance(order, dict) or not order.get("external_id"):
-                    raise PermanentError(
-                        "The order list holds an order without external_id.",
-                        kind="invalid_response",
-                    )
-                version = f"{order['external_id']}:{order.get('updated_at', '')}"
-                yield {
-                    "topic": "order",
-                    "event_id": f"pull:{version}",
-                    "external_ref": str(order["external_id"]),
-                    "payload": order,
-                }
+            yield from orders
             if not next_cursor or next_cursor == cursor:
                 return
             cursor = next_cursor

@@ -2,16 +2,13 @@ from odoo import fields, models
 
 from odoo.addons.distribution_connector.adapters.base import hmac_digest
 
-from ..adapters.rest import encode_digest
+from ..adapters.rest import RestAdapter
+from ..adapters.rest_api import encode_digest
 
 
 class DistributionBackend(models.Model):
     _inherit = "distribution.backend"
 
-    adapter = fields.Selection(
-        selection_add=[("rest", "REST (canonical JSON)")],
-        ondelete={"rest": "set default"},
-    )
     # -- inbound ------------------------------------------------------------
     rest_signature_header = fields.Char(
         string="Signature header",
@@ -60,6 +57,15 @@ class DistributionBackend(models.Model):
         string="Fulfillment endpoint", default="fulfillments"
     )
     rest_orders_path = fields.Char(string="Orders endpoint", default="orders")
+    adapter = fields.Selection(
+        selection_add=[("rest", "REST (canonical JSON)")],
+        ondelete={"rest": "set default"},
+    )
+
+    def _get_adapter_class(self):
+        if self.adapter != "rest":
+            return super()._get_adapter_class()
+        return RestAdapter
 
     # -- demo data ----------------------------------------------------------------
 
@@ -81,10 +87,8 @@ class DistributionBackend(models.Model):
         warehouse that finds a bowl missing; then the levels its shipments
         changed are recomputed, and the 3PL is paused so that nothing goes
         out to it."""
-        self.ensure_one()
-        data = self._demo_read_deliveries(
-            "distribution_connector_rest/demo/rest_deliveries.json"
+        self._demo_load_channel(
+            "distribution_connector_rest/demo/rest_deliveries.json",
+            self._demo_rest_headers,
         )
-        self._demo_send(data["webhooks"], self._demo_rest_headers)
-        self.action_pause()
         self.env["distribution.stock.level"].sweep()

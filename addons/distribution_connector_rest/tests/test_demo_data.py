@@ -1,18 +1,7 @@
-import os
-
 from odoo.tests.common import TransactionCase, tagged
 
-from odoo.addons.distribution_connector.tests.common import (
-    KEYS_ENV,
-    TEST_KEY,
-    encryption_keys,
-    load_demo,
-)
-from odoo.addons.distribution_stock_publish.tests.test_demo_data import (
-    STOCK_PUBLISH_DEMO,
-)
-from odoo.addons.distribution_sync.tests.test_demo_data import (
-    SYNC_DEMO,
+from odoo.addons.distribution_stock_publish.tests.channel_common import (
+    ChannelDemoMixin,
     exchanges_by_state,
     open_exceptions_by_type,
 )
@@ -21,7 +10,7 @@ REST_DEMO = "distribution_connector_rest/demo/distribution_connector_rest_demo.x
 
 
 @tagged("-at_install", "post_install")
-class TestDemoData(TransactionCase):
+class TestDemoData(ChannelDemoMixin, TransactionCase):
     """The 3PL's demo (loaded here with the demos it builds on: the test
     database has none): its shipments and stock count went through the
     webhook's checks, the inbox and the flows."""
@@ -29,9 +18,7 @@ class TestDemoData(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not os.environ.get(KEYS_ENV):
-            cls.enterClassContext(encryption_keys(TEST_KEY))
-        load_demo(cls.env, SYNC_DEMO, STOCK_PUBLISH_DEMO, REST_DEMO)
+        cls.setUpChannelDemo(REST_DEMO)
         cls.tpl = cls.env.ref("distribution_connector_rest.demo_backend_rest_3pl")
 
     def delivery(self, external_id):

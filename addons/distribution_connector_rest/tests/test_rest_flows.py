@@ -6,8 +6,10 @@ import json
 
 from odoo.tests.common import TransactionCase, tagged
 
-from odoo.addons.distribution_connector.tests.common import DistributionTestMixin
-from odoo.addons.distribution_connector.tests.fake_server import FakeServer
+from odoo.addons.distribution_connector.tests.common import FakeChannelMixin
+from odoo.addons.distribution_stock_publish.tests.channel_common import (
+    PublishChannelMixin,
+)
 from odoo.addons.distribution_sync.tests.common import StockFlowMixin
 from odoo.addons.queue_job.tests.common import trap_jobs
 
@@ -17,42 +19,21 @@ LEVELS = "/v1/inventory/levels"
 
 
 @tagged("-at_install", "post_install")
-class TestRestFulfillmentFlow(StockFlowMixin, TransactionCase):
+class TestRestFulfillmentFlow(FakeChannelMixin, StockFlowMixin, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # the HTTP client logs each call through a cursor of its own
-        cls.registry_enter_test_mode_cls()
+        cls.setUpFakeChannel()
         # a channel selling two storable mugs, ten of each in stock
         cls.setUpStockFlows()
-        cls.server = FakeServer().start()
-        cls.addClassCleanup(cls.server.stop)
         cls.backend.write(
-            {
-                "adapter": "rest",
-                "kind": "b2b_portal",
-                "api_base_url": cls.server.url + "/v1",
-                "allow_private_network": True,
-                "api_secret": TOKEN,
-                "rate_limit_per_second": 0,
-                "rest_fulfillment_path": "warehouse/shipments",
-            }
-        )
-
-    def setUp(self):
-        super().setUp()
-        self.server.requests.clear()
-        self.server.scripts.clear()
-        self.server.handlers.clear()
-
-    def fulfillment_exchange(self, picking):
-        return self.Exchange.search(
-            [
-                ("backend_id", "=", self.backend.id),
-                ("direction", "=", "out"),
-                ("topic", "=", "fulfillment"),
-                ("res_id", "=", picking.id),
-            ]
+            cls.fake_channel_vals(
+                adapter="rest",
+                kind="b2b_portal",
+                api_base_url=cls.server.url + "/v1",
+                api_secret=TOKEN,
+                rest_fulfillment_path="warehouse/shipments",
+            )
         )
 
     def test_validated_delivery_sends_the_canonical_shipment(self):
@@ -62,20 +43,9 @@ class TestRestFulfillmentFlow(StockFlowMixin, TransactionCase):
         # the portal's order, imported through the REST adapter's exchange
         order, delivery = self.confirmed_order()
         self.assertEqual(order.distribution_backend_id.adapter, "rest")
-        delivery.write(
-            {
-                "distribution_tracking_ref": "1Z999",
-                "distribution_tracking_url": "https://track.example.com/1Z999",
-                "distribution_carrier": "UPS",
-            }
+        jobs = self.ship_with_tracking(
+            delivery, self.server, "1Z999", "https://track.example.com/1Z999"
         )
-        with trap_jobs() as trap:
-            self.ship_by_hand(delivery)
-            trap.assert_jobs_count(1, only=delivery.distribution_export_fulfillment)
-            self.assertFalse(self.server.requests, "nothing sent inside validation")
-            jobs = self.run_trapped_jobs(trap)
-
-        self.assertEqual(jobs[0].result, f"done: stock.picking {delivery.id}")
         (call,) = self.server.calls("POST", SHIPMENTS)
         self.assertEqual(call.headers["authorization"], f"Bearer {TOKEN}")
         self.assertEqual(call.headers["content-type"], "application/json")
@@ -113,10 +83,8 @@ class TestRestFulfillmentFlow(StockFlowMixin, TransactionCase):
         self.assertEqual(binding.res_id, delivery.id)
         self.assertEqual(order.distribution_external_id, "CH-1001")
 
-        # the job runs again (a retry, a requeue): nothing more is sent
-        self.assertEqual(jobs[0].perform(), "nothing to do: already sent")
+        self.assertSentOnce(jobs[0], delivery, self.server)
         self.assertEqual(len(self.server.calls("POST", SHIPMENTS)), 1)
-        self.assertEqual(len(self.fulfillment_exchange(delivery)), 1)
 
 
 class FakeWarehouse:
@@ -152,80 +120,46 @@ class FakeWarehouse:
 
 
 @tagged("-at_install", "post_install")
-class TestRestStockPublish(DistributionTestMixin, TransactionCase):
+class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCase):
     """Distribution Stock Publishing's dirty marks, sweep and export jobs, to
     a fake partner through the REST adapter, two items a call."""
 
+    publish_warehouse = ("Partner warehouse", "RSTW")
+    publish_stock = {
+        f"plate_{n}": (f"Plate {n}", f"PLATE-{n}", 10 * n) for n in range(1, 6)
+    }
+
     @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry_enter_test_mode_cls()
+    def setUpChannel(cls):
+        cls.setUpFakeChannel()
         cls.setUpDistribution()
-        cls.server = FakeServer().start()
-        cls.addClassCleanup(cls.server.stop)
         cls.backend.write(
-            {
-                "adapter": "rest",
-                "kind": "3pl",
-                "api_base_url": cls.server.url + "/v1",
-                "allow_private_network": True,
-                "api_secret": TOKEN,
-                "rate_limit_per_second": 0,
-                "rest_stock_path": "inventory/levels",
-                "rest_stock_batch_size": 2,
-            }
-        )
-        cls.Level = cls.env["distribution.stock.level"]
-        cls.warehouse = cls.env["stock.warehouse"].create(
-            {"name": "Partner warehouse", "code": "RSTW"}
-        )
-        cls.location = cls.warehouse.lot_stock_id
-        cls.products = cls.env["product.product"].create(
-            [
-                {
-                    "name": f"Plate {n}",
-                    "default_code": f"PLATE-{n}",
-                    "is_storable": True,
-                }
-                for n in range(1, 6)
-            ]
-        )
-        for index, product in enumerate(cls.products):
-            cls.env["stock.quant"]._update_available_quantity(
-                product, cls.location, 10 * (index + 1)
+            cls.fake_channel_vals(
+                adapter="rest",
+                kind="3pl",
+                api_base_url=cls.server.url + "/v1",
+                api_secret=TOKEN,
+                rest_stock_path="inventory/levels",
+                rest_stock_batch_size=2,
             )
-        cls.env["distribution.publish.rule"].create(
-            {"backend_id": cls.backend.id, "warehouse_ids": [(6, 0, cls.warehouse.ids)]}
         )
 
     def setUp(self):
         super().setUp()
-        self.server.requests.clear()
-        self.server.scripts.clear()
-        self.server.handlers.clear()
         self.partner = FakeWarehouse()
         self.server.route("POST", LEVELS, self.partner)
         self.publish_everything()
         self.server.requests.clear()
 
-    def level(self, product):
-        return self.Level.search(
-            [("backend_id", "=", self.backend.id), ("product_id", "=", product.id)]
-        )
-
     def levels(self):
-        return {p.default_code: self.level(p) for p in self.products}
+        return {p.default_code: self.level(p) for p in self.published_products}
 
     def sent_batches(self):
         return [call.json()["items"] for call in self.server.calls("POST", LEVELS)]
 
     def publish_everything(self):
         """The first publication: every level, never published before."""
-        with trap_jobs() as trap:
-            self.Level.sweep()
-            exports = [j for j in trap.enqueued_jobs if j.method_name == "export_batch"]
-            for job in exports:
-                job.perform()
+        self.publish()
         self.assertEqual(
             [len(batch) for batch in self.sent_batches()], [2, 2, 1], "two a call"
         )
@@ -267,7 +201,7 @@ class TestRestStockPublish(DistributionTestMixin, TransactionCase):
         return jobs
 
     def test_stock_changes_go_out_in_batches_and_are_recorded_once_confirmed(self):
-        p1, p2, _p3, p4, _p5 = self.products
+        p1, p2, _p3, p4, _p5 = self.published_products
         sweep = self.change_stock({p1: -3, p2: 5, p4: -1})
         levels = self.levels()
         self.assertEqual(
@@ -345,7 +279,7 @@ class TestRestStockPublish(DistributionTestMixin, TransactionCase):
         self.assertEqual(len(self.server.calls("POST", LEVELS)), 2)
 
     def test_only_confirmed_quantities_are_recorded(self):
-        p1, p2, p3, _p4, _p5 = self.products
+        p1, p2, p3, _p4, _p5 = self.published_products
         # the partner refuses one SKU; another was counted again on their side
         self.partner.refused.add("PLATE-2")
         self.partner.levels["PLATE-3"] = 28

@@ -6,35 +6,30 @@ from datetime import datetime
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.distribution_connector.errors import PermanentError
-from odoo.addons.distribution_connector.tests.common import DistributionTestMixin
-from odoo.addons.distribution_connector.tests.fake_server import FakeServer
+from odoo.addons.distribution_connector.tests.common import FakeChannelMixin
 
 
 @tagged("-at_install", "post_install")
-class TestRestOutbound(DistributionTestMixin, TransactionCase):
+class TestRestOutbound(FakeChannelMixin, TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.registry_enter_test_mode_cls()
+        cls.setUpFakeChannel()
         cls.setUpDistribution()
-        cls.server = FakeServer().start()
-        cls.addClassCleanup(cls.server.stop)
         cls.wms = cls.make_backend(
             "3PL",
-            adapter="rest",
-            kind="3pl",
-            api_base_url=cls.server.url + "/v1",
-            allow_private_network=True,
-            api_key="wms-user",
-            api_secret="wms-password-987",
-            rate_limit_per_second=0,
-            rest_stock_path="inventory/levels",
+            **cls.fake_channel_vals(
+                adapter="rest",
+                kind="3pl",
+                api_base_url=cls.server.url + "/v1",
+                api_key="wms-user",
+                api_secret="wms-password-987",
+                rest_stock_path="inventory/levels",
+            ),
         )
 
     def setUp(self):
         super().setUp()
-        self.server.requests.clear()
-        self.server.scripts.clear()
         self.adapter = self.wms._get_adapter()
 
     def test_stock_export_with_basic_auth(self):

@@ -17,17 +17,22 @@ fulfillments from the order's fulfillment orders; order pulls on the REST
 ``orders.json`` endpoint, whose resources are the webhook payloads.
 """
 
-import base64
 import hashlib
-import math
-from datetime import timezone
 from urllib.parse import parse_qs, urlsplit
 
 from odoo.addons.distribution_connector.adapters.base import (
     DistributionAdapter,
     any_digest_matches,
-    hmac_digest,
-    register_adapter,
+)
+from odoo.addons.distribution_connector.adapters.tools import (
+    base64_signature as sign,
+)
+from odoo.addons.distribution_connector.adapters.tools import (
+    chunks,
+    compact,
+    naive_utc,
+    stock_result,
+    whole_number,
 )
 from odoo.addons.distribution_connector.errors import (
     DistributionError,
@@ -35,7 +40,26 @@ from odoo.addons.distribution_connector.errors import (
 )
 
 from . import shopify_mapping
-from .shopify_api import ShopifyGraphql, ShopifyHttpClient, check
+from .shopify_api import (
+    AVAILABLE_QUANTITIES,
+    AVAILABLE_QUANTITIES_SCHEMA,
+    FULFILLMENT_CREATE,
+    INVENTORY_ITEM_GID,
+    LOCATION_GID,
+    ORDER_GID,
+    ORDERS_PAGE_SCHEMA,
+    SET_QUANTITIES,
+    SET_QUANTITIES_SCHEMA,
+    STALE_CODES,
+    ShopifyGraphql,
+    ShopifyHttpClient,
+    allocate,
+    check,
+    fulfillment_create_schema,
+    gid,
+    read_fulfillment_orders,
+    refused_quantities,
+)
 from .shopify_topics import DOCUMENTED_TOPICS
 
 HMAC_HEADER = "x-shopify-hmac-sha256"
@@ -45,297 +69,12 @@ WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
 TRIGGERED_AT_HEADER = "x-shopify-triggered-at"
 SHOP_HEADER = "x-shopify-shop-domain"
 
-INVENTORY_ITEM_GID = "gid://shopify/InventoryItem/"
-LOCATION_GID = "gid://shopify/Location/"
-ORDER_GID = "gid://shopify/Order/"
-LINE_ITEM_GID = "gid://shopify/LineItem/"
-
-#: userError codes of inventorySetQuantities meaning "not the number you
-#: compared with"
-STALE_CODES = {"COMPARE_QUANTITY_STALE", "CHANGE_FROM_QUANTITY_STALE"}
-#: fulfillment order statuses that can still be fulfilled
-FULFILLABLE = {"OPEN", "IN_PROGRESS"}
 #: first API version with ``fulfillmentCreate`` (before: fulfillmentCreateV2)
 FULFILLMENT_CREATE_SINCE = "2025-04"
 #: largest page of the REST orders endpoint
 ORDERS_PAGE_SIZE = 250
 
 
-def sign(secret, body):
-    """Value Shopify puts in ``X-Shopify-Hmac-Sha256`` for ``body``."""
-    return base64.b64encode(hmac_digest(secret, body)).decode()
-
-
-def gid(prefix, value):
-    """``value`` as a global id of that kind (digits are accepted too)."""
-    text = str(value or "").strip()
-    if text.isdigit():
-        return prefix + text
-    if text.startswith(prefix) and text[len(prefix) :].isdigit():
-        return text
-    return None
-
-
-def chunks(entries, size):
-    for start in range(0, len(entries), size):
-        yield entries[start : start + size]
-
-
-SET_QUANTITIES = """
-mutation DistributionSetAvailable($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input) {
-    inventoryAdjustmentGroup { id }
-    userErrors { code field message }
-  }
-}
-"""
-
-SET_QUANTITIES_SCHEMA = {
-    "type": "object",
-    "required": ["inventorySetQuantities"],
-    "properties": {
-        "inventorySetQuantities": {
-            "type": "object",
-            "required": ["userErrors"],
-            "properties": {
-                "inventoryAdjustmentGroup": {"type": ["object", "null"]},
-                "userErrors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["message"],
-                        "properties": {
-                            "code": {"type": ["string", "null"]},
-                            "field": {
-                                "type": ["array", "null"],
-                                "items": {"type": "string"},
-                            },
-                            "message": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        }
-    },
-}
-
-AVAILABLE_QUANTITIES = """
-query DistributionAvailable($ids: [ID!]!, $locationId: ID!) {
-  nodes(ids: $ids) {
-    ... on InventoryItem {
-      id
-      inventoryLevel(locationId: $locationId) {
-        quantities(names: ["available"]) { name quantity }
-      }
-    }
-  }
-}
-"""
-
-AVAILABLE_QUANTITIES_SCHEMA = {
-    "type": "object",
-    "required": ["nodes"],
-    "properties": {
-        "nodes": {
-            "type": "array",
-            "items": {
-                "type": ["object", "null"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "inventoryLevel": {
-                        "type": ["object", "null"],
-                        "required": ["quantities"],
-                        "properties": {
-                            "quantities": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["name", "quantity"],
-                                    "properties": {
-                                        "name": {"type": "string"},
-                                        "quantity": {"type": "integer"},
-                                    },
-                                },
-                            }
-                        },
-                    },
-                },
-            },
-        }
-    },
-}
-
-FULFILLMENT_ORDERS = """
-query DistributionFulfillmentOrders($id: ID!, $after: String) {
-  order(id: $id) {
-    id
-    fulfillmentOrders(first: 5, after: $after) {
-      pageInfo { hasNextPage endCursor }
-      nodes {
-        id
-        status
-        lineItems(first: 50) {
-          pageInfo { hasNextPage }
-          nodes { id sku remainingQuantity lineItem { id } }
-        }
-      }
-    }
-  }
-}
-"""
-
-PAGE_INFO = {
-    "type": "object",
-    "required": ["hasNextPage"],
-    "properties": {
-        "hasNextPage": {"type": "boolean"},
-        "endCursor": {"type": ["string", "null"]},
-    },
-}
-
-FULFILLMENT_ORDERS_SCHEMA = {
-    "type": "object",
-    "required": ["order"],
-    "properties": {
-        "order": {
-            "type": ["object", "null"],
-            "required": ["fulfillmentOrders"],
-            "properties": {
-                "fulfillmentOrders": {
-                    "type": "object",
-                    "required": ["pageInfo", "nodes"],
-                    "properties": {
-                        "pageInfo": PAGE_INFO,
-                        "nodes": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["id", "status", "lineItems"],
-                                "properties": {
-                                    "id": {"type": "string"},
-                                    "status": {"type": "string"},
-                                    "lineItems": {
-                                        "type": "object",
-                                        "required": ["pageInfo", "nodes"],
-                                        "properties": {
-                                            "pageInfo": PAGE_INFO,
-                                            "nodes": {
-                                                "type": "array",
-                                                "items": {
-                                                    "type": "object",
-                                                    "required": [
-                                                        "id",
-                                                        "remainingQuantity",
-                                                        "lineItem",
-                                                    ],
-                                                    "properties": {
-                                                        "id": {"type": "string"},
-                                                        "sku": {
-                                                            "type": ["string", "null"]
-                                                        },
-                                                        "remainingQuantity": {
-                                                            "type": "integer",
-                                                            "minimum": 0,
-                                                        },
-                                                        "lineItem": {
-                                                            "type": "object",
-                                                            "required": ["id"],
-                                                            "properties": {
-                                                                "id": {"type": "string"}
-                                                            },
-                                                        },
-                                                    },
-                                                },
-                                            },
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                    },
-                }
-            },
-        }
-    },
-}
-
-FULFILLMENT_CREATE = """
-mutation DistributionFulfill($fulfillment: %(input)s!) {
-  %(mutation)s(fulfillment: $fulfillment) {
-    fulfillment { id status }
-    userErrors { field message }
-  }
-}
-"""
-
-
-def fulfillment_create_schema(mutation):
-    return {
-        "type": "object",
-        "required": [mutation],
-        "properties": {
-            mutation: {
-                "type": "object",
-                "required": ["userErrors"],
-                "properties": {
-                    "fulfillment": {
-                        "type": ["object", "null"],
-                        "required": ["id"],
-                        "properties": {"id": {"type": "string"}},
-                    },
-                    "userErrors": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["message"],
-                            "properties": {"message": {"type": "string"}},
-                        },
-                    },
-                },
-            }
-        },
-    }
-
-
-ORDERS_PAGE_SCHEMA = {
-    "type": "object",
-    "required": ["orders"],
-    "properties": {
-        "orders": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "updated_at"],
-                "properties": {
-                    "id": {"type": ["integer", "string"], "pattern": r"^\d+$"},
-                    "updated_at": {"type": "string", "minLength": 1},
-                },
-            },
-        }
-    },
-}
-
-
-def quantity_position(field):
-    """Index of the quantity a userError is about: ``["input", "quantities",
-    "3", "compareQuantity"]`` -> 3."""
-    field = field or []
-    for index, part in enumerate(field[:-1]):
-        if part == "quantities" and str(field[index + 1]).isdigit():
-            return int(field[index + 1])
-    return None
-
-
-def whole_number(value):
-    """``value`` as an int when it is a whole number, else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-        return None
-    return int(value)
-
-
-@register_adapter
 class ShopifyAdapter(DistributionAdapter):
     code = "shopify"
     label = "Shopify"
@@ -449,7 +188,7 @@ class ShopifyAdapter(DistributionAdapter):
         for index, item in enumerate(items):
             entry, error = self._stock_entry(index, item, seen)
             if error:
-                results[index] = self._result(item, "error", None, error)
+                results[index] = stock_result(item, "error", None, error)
             else:
                 (blind if entry["compare"] is None else compared).append(entry)
         graphql = self.graphql()
@@ -525,15 +264,6 @@ class ShopifyAdapter(DistributionAdapter):
             "compare": compare,
         }, None
 
-    @staticmethod
-    def _result(item, status, actual, message=""):
-        return {
-            "sku": item.get("sku"),
-            "status": status,
-            "actual_quantity": actual,
-            "message": message,
-        }
-
     def _set_quantities(self, graphql, location, batch, ignore_compare, results):
         """One batch; Shopify applies a call whole or not at all, so when
         some quantities are refused the others are sent again without them."""
@@ -566,7 +296,7 @@ class ShopifyAdapter(DistributionAdapter):
             answer = check(SET_QUANTITIES_SCHEMA, data, "inventorySetQuantities")[
                 "inventorySetQuantities"
             ]
-            refused = self._refused(answer["userErrors"], pending)
+            refused = refused_quantities(answer["userErrors"], pending)
             stale = []
             for position, errors in refused.items():
                 entry = pending[position]
@@ -577,7 +307,7 @@ class ShopifyAdapter(DistributionAdapter):
                         f"{error.get('code') or 'ERROR'}: {error['message']}"
                         for error in errors
                     )
-                    results[entry["index"]] = self._result(
+                    results[entry["index"]] = stock_result(
                         entry["item"], "error", None, message
                     )
             if stale:
@@ -585,29 +315,11 @@ class ShopifyAdapter(DistributionAdapter):
             rest = [e for p, e in enumerate(pending) if p not in refused]
             if not refused or answer.get("inventoryAdjustmentGroup") is not None:
                 for entry in rest:
-                    results[entry["index"]] = self._result(
+                    results[entry["index"]] = stock_result(
                         entry["item"], "ok", entry["quantity"]
                     )
                 return
             pending = rest  # nothing was applied: send the accepted ones again
-
-    def _refused(self, user_errors, pending):
-        """userErrors by position in ``pending``; an error about the whole
-        call (location, reason...) fails the export."""
-        refused = {}
-        for error in user_errors:
-            position = quantity_position(error.get("field"))
-            if position is None or position >= len(pending):
-                code = error.get("code") or ""
-                raise PermanentError(
-                    f"Shopify refused the stock update: {code} {error['message']}",
-                    kind="configuration"
-                    if code in ("INVALID_LOCATION", "INVALID_REASON", "INVALID_NAME")
-                    else "permanent",
-                    key=code or None,
-                )
-            refused.setdefault(position, []).append(error)
-        return refused
 
     def _report_stale(self, graphql, location, stale, results):
         actual = {}
@@ -632,12 +344,12 @@ class ShopifyAdapter(DistributionAdapter):
         for entry in stale:
             found = actual.get(entry["gid"])
             if found is not None and found == entry["quantity"]:
-                results[entry["index"]] = self._result(
+                results[entry["index"]] = stock_result(
                     entry["item"], "ok", found, "Shopify already had this quantity."
                 )
                 continue
             shown = "unknown" if found is None else found
-            results[entry["index"]] = self._result(
+            results[entry["index"]] = stock_result(
                 entry["item"],
                 "mismatch",
                 found,
@@ -660,11 +372,11 @@ class ShopifyAdapter(DistributionAdapter):
                 json_path="$.order_external_id",
             )
         graphql = self.graphql()
-        fulfillment_orders = self._fulfillment_orders(graphql, order_gid)
-        plan = self._allocate(fulfillment_orders, shipment.get("lines") or [])
+        fulfillment_orders = read_fulfillment_orders(graphql, order_gid)
+        plan = allocate(fulfillment_orders, shipment.get("lines") or [])
         if not plan:
             return {"external_id": None, "message": "Already fulfilled on Shopify."}
-        tracking = shopify_mapping.compact(
+        tracking = compact(
             {
                 "number": shipment.get("tracking_number"),
                 "url": shipment.get("tracking_url"),
@@ -708,103 +420,13 @@ class ShopifyAdapter(DistributionAdapter):
             created.append(answer["fulfillment"]["id"])
         return {"external_id": created[0], "external_ids": created}
 
-    def _fulfillment_orders(self, graphql, order_gid):
-        found = []
-        after = None
-        cursors = set()
-        while True:
-            data = graphql.execute(
-                "fulfillmentOrders",
-                FULFILLMENT_ORDERS,
-                {"id": order_gid, "after": after},
-                topic="fulfillment",
-            )
-            order = check(FULFILLMENT_ORDERS_SCHEMA, data, "fulfillment orders")[
-                "order"
-            ]
-            if order is None:
-                raise PermanentError(
-                    f"Shopify does not know order {order_gid}.",
-                    kind="permanent",
-                    key=order_gid,
-                )
-            connection = order["fulfillmentOrders"]
-            for node in connection["nodes"]:
-                if node["lineItems"]["pageInfo"]["hasNextPage"]:
-                    raise PermanentError(
-                        f"Fulfillment order {node['id']} has more than 50 lines: "
-                        "fulfill it in Shopify.",
-                        kind="permanent",
-                        key=order_gid,
-                    )
-                found.append(node)
-            page = connection["pageInfo"]
-            if not page["hasNextPage"]:
-                return found
-            after = page.get("endCursor")
-            if not after or after in cursors:
-                raise PermanentError(
-                    "Shopify's fulfillment order pages do not advance.",
-                    kind="permanent",
-                )
-            cursors.add(after)
-
-    def _allocate(self, fulfillment_orders, lines):
-        """{fulfillment order id: [(fulfillment order line id, quantity)]}."""
-        candidates = [
-            (node["id"], line)
-            for node in fulfillment_orders
-            if node["status"] in FULFILLABLE
-            for line in node["lineItems"]["nodes"]
-        ]
-        every_line = [
-            line for node in fulfillment_orders for line in node["lineItems"]["nodes"]
-        ]
-        remaining = {line["id"]: line["remainingQuantity"] for _fo, line in candidates}
-        plan = {}
-        for index, line in enumerate(lines):
-            need = whole_number(line.get("quantity"))
-            if need is None or need < 0:
-                raise PermanentError(
-                    f"Shopify fulfills whole units, not {line.get('quantity')!r}.",
-                    kind="invalid_payload",
-                    json_path=f"$.lines[{index}].quantity",
-                )
-            line_gid = gid(LINE_ITEM_GID, line.get("line_external_id"))
-
-            def matches(fo_line, line=line, line_gid=line_gid):
-                if line_gid:
-                    return fo_line["lineItem"]["id"] == line_gid
-                return fo_line.get("sku") == line.get("sku")
-
-            if need and not any(matches(fo_line) for fo_line in every_line):
-                raise PermanentError(
-                    f"SKU {line.get('sku')} is not on the Shopify order.",
-                    kind="permanent",
-                    key=line.get("sku"),
-                    json_path=f"$.lines[{index}]",
-                )
-            for fulfillment_order_id, fo_line in candidates:
-                if not need:
-                    break
-                if not matches(fo_line) or not remaining[fo_line["id"]]:
-                    continue
-                quantity = min(need, remaining[fo_line["id"]])
-                remaining[fo_line["id"]] -= quantity
-                need -= quantity
-                plan.setdefault(fulfillment_order_id, []).append(
-                    (fo_line["id"], quantity)
-                )
-        return plan
-
     # -- reconciliation ---------------------------------------------------------
 
     def pull_orders(self, updated_since):
         """Every order updated since ``updated_since``, page after page of the
         REST orders endpoint (its resources are the webhook payloads),
         following the ``Link: <...page_info=...>; rel="next"`` header."""
-        if updated_since.tzinfo is not None:
-            updated_since = updated_since.astimezone(timezone.utc).replace(tzinfo=None)
+        updated_since = naive_utc(updated_since)
         client = self.http_client()
         path = f"admin/api/{self.api_version}/orders.json"
         params = {

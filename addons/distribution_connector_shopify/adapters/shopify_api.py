@@ -1,4 +1,5 @@
-"""Calls to the Shopify Admin API, on the shared HTTP client.
+"""Calls to the Shopify Admin API, on the shared HTTP client, and the
+queries and answer schemas of the adapter's calls.
 
 * ``ShopifyHttpClient``: the connector's client with Shopify's
   ``X-Shopify-Access-Token`` header (timeouts, 429/5xx retries, rate limit
@@ -9,6 +10,10 @@
   points, refilled at ``restoreRate`` points a second), turns a ``THROTTLED``
   error into ``RateLimitedError`` and checks every answer against a small
   JSON schema before anything reads it.
+* The queries and mutations the adapter sends, the schemas of their
+  answers, and what those answers mean: Shopify's global ids, which
+  quantities a stock update refused, the open fulfillment orders of an
+  order and how shipped lines are allocated to them.
 """
 
 import math
@@ -16,6 +21,7 @@ import time
 
 from jsonschema import Draft202012Validator
 
+from odoo.addons.distribution_connector.adapters.tools import whole_number
 from odoo.addons.distribution_connector.errors import (
     PermanentError,
     RateLimitedError,
@@ -208,3 +214,380 @@ class ShopifyGraphql:
                 f"Shopify answered {operation} without data.", kind="permanent"
             )
         return answer["data"]
+
+
+# -- the queries and mutations the adapter sends, and their answers ---------
+
+SET_QUANTITIES = """
+mutation DistributionSetAvailable($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+
+SET_QUANTITIES_SCHEMA = {
+    "type": "object",
+    "required": ["inventorySetQuantities"],
+    "properties": {
+        "inventorySetQuantities": {
+            "type": "object",
+            "required": ["userErrors"],
+            "properties": {
+                "inventoryAdjustmentGroup": {"type": ["object", "null"]},
+                "userErrors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["message"],
+                        "properties": {
+                            "code": {"type": ["string", "null"]},
+                            "field": {
+                                "type": ["array", "null"],
+                                "items": {"type": "string"},
+                            },
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+AVAILABLE_QUANTITIES = """
+query DistributionAvailable($ids: [ID!]!, $locationId: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["available"]) { name quantity }
+      }
+    }
+  }
+}
+"""
+
+AVAILABLE_QUANTITIES_SCHEMA = {
+    "type": "object",
+    "required": ["nodes"],
+    "properties": {
+        "nodes": {
+            "type": "array",
+            "items": {
+                "type": ["object", "null"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "inventoryLevel": {
+                        "type": ["object", "null"],
+                        "required": ["quantities"],
+                        "properties": {
+                            "quantities": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["name", "quantity"],
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "quantity": {"type": "integer"},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+FULFILLMENT_ORDERS = """
+query DistributionFulfillmentOrders($id: ID!, $after: String) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 5, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        status
+        lineItems(first: 50) {
+          pageInfo { hasNextPage }
+          nodes { id sku remainingQuantity lineItem { id } }
+        }
+      }
+    }
+  }
+}
+"""
+
+PAGE_INFO = {
+    "type": "object",
+    "required": ["hasNextPage"],
+    "properties": {
+        "hasNextPage": {"type": "boolean"},
+        "endCursor": {"type": ["string", "null"]},
+    },
+}
+
+FULFILLMENT_ORDERS_SCHEMA = {
+    "type": "object",
+    "required": ["order"],
+    "properties": {
+        "order": {
+            "type": ["object", "null"],
+            "required": ["fulfillmentOrders"],
+            "properties": {
+                "fulfillmentOrders": {
+                    "type": "object",
+                    "required": ["pageInfo", "nodes"],
+                    "properties": {
+                        "pageInfo": PAGE_INFO,
+                        "nodes": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "status", "lineItems"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "status": {"type": "string"},
+                                    "lineItems": {
+                                        "type": "object",
+                                        "required": ["pageInfo", "nodes"],
+                                        "properties": {
+                                            "pageInfo": PAGE_INFO,
+                                            "nodes": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "required": [
+                                                        "id",
+                                                        "remainingQuantity",
+                                                        "lineItem",
+                                                    ],
+                                                    "properties": {
+                                                        "id": {"type": "string"},
+                                                        "sku": {
+                                                            "type": ["string", "null"]
+                                                        },
+                                                        "remainingQuantity": {
+                                                            "type": "integer",
+                                                            "minimum": 0,
+                                                        },
+                                                        "lineItem": {
+                                                            "type": "object",
+                                                            "required": ["id"],
+                                                            "properties": {
+                                                                "id": {"type": "string"}
+                                                            },
+                                                        },
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        }
+    },
+}
+
+FULFILLMENT_CREATE = """
+mutation DistributionFulfill($fulfillment: %(input)s!) {
+  %(mutation)s(fulfillment: $fulfillment) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}
+"""
+
+
+def fulfillment_create_schema(mutation):
+    return {
+        "type": "object",
+        "required": [mutation],
+        "properties": {
+            mutation: {
+                "type": "object",
+                "required": ["userErrors"],
+                "properties": {
+                    "fulfillment": {
+                        "type": ["object", "null"],
+                        "required": ["id"],
+                        "properties": {"id": {"type": "string"}},
+                    },
+                    "userErrors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["message"],
+                            "properties": {"message": {"type": "string"}},
+                        },
+                    },
+                },
+            }
+        },
+    }
+
+
+ORDERS_PAGE_SCHEMA = {
+    "type": "object",
+    "required": ["orders"],
+    "properties": {
+        "orders": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "updated_at"],
+                "properties": {
+                    "id": {"type": ["integer", "string"], "pattern": r"^\d+$"},
+                    "updated_at": {"type": "string", "minLength": 1},
+                },
+            },
+        }
+    },
+}
+
+
+# -- ids, and what the answers mean ----------------------------------------
+
+INVENTORY_ITEM_GID = "gid://shopify/InventoryItem/"
+LOCATION_GID = "gid://shopify/Location/"
+ORDER_GID = "gid://shopify/Order/"
+LINE_ITEM_GID = "gid://shopify/LineItem/"
+
+#: userError codes of inventorySetQuantities meaning "not the number you
+#: compared with"
+STALE_CODES = {"COMPARE_QUANTITY_STALE", "CHANGE_FROM_QUANTITY_STALE"}
+#: fulfillment order statuses that can still be fulfilled
+FULFILLABLE = {"OPEN", "IN_PROGRESS"}
+
+
+def gid(prefix, value):
+    """``value`` as a global id of that kind (digits are accepted too)."""
+    text = str(value or "").strip()
+    if text.isdigit():
+        return prefix + text
+    if text.startswith(prefix) and text[len(prefix) :].isdigit():
+        return text
+    return None
+
+
+def quantity_position(field):
+    """Index of the quantity a userError is about: ``["input", "quantities",
+    "3", "compareQuantity"]`` -> 3."""
+    field = field or []
+    for index, part in enumerate(field[:-1]):
+        if part == "quantities" and str(field[index + 1]).isdigit():
+            return int(field[index + 1])
+    return None
+
+
+def refused_quantities(user_errors, pending):
+    """userErrors by position in ``pending``; an error about the whole
+    call (location, reason...) fails the export."""
+    refused = {}
+    for error in user_errors:
+        position = quantity_position(error.get("field"))
+        if position is None or position >= len(pending):
+            code = error.get("code") or ""
+            raise PermanentError(
+                f"Shopify refused the stock update: {code} {error['message']}",
+                kind="configuration"
+                if code in ("INVALID_LOCATION", "INVALID_REASON", "INVALID_NAME")
+                else "permanent",
+                key=code or None,
+            )
+        refused.setdefault(position, []).append(error)
+    return refused
+
+
+def read_fulfillment_orders(graphql, order_gid):
+    found = []
+    after = None
+    cursors = set()
+    while True:
+        data = graphql.execute(
+            "fulfillmentOrders",
+            FULFILLMENT_ORDERS,
+            {"id": order_gid, "after": after},
+            topic="fulfillment",
+        )
+        order = check(FULFILLMENT_ORDERS_SCHEMA, data, "fulfillment orders")["order"]
+        if order is None:
+            raise PermanentError(
+                f"Shopify does not know order {order_gid}.",
+                kind="permanent",
+                key=order_gid,
+            )
+        connection = order["fulfillmentOrders"]
+        for node in connection["nodes"]:
+            if node["lineItems"]["pageInfo"]["hasNextPage"]:
+                raise PermanentError(
+                    f"Fulfillment order {node['id']} has more than 50 lines: "
+                    "fulfill it in Shopify.",
+                    kind="permanent",
+                    key=order_gid,
+                )
+            found.append(node)
+        page = connection["pageInfo"]
+        if not page["hasNextPage"]:
+            return found
+        after = page.get("endCursor")
+        if not after or after in cursors:
+            raise PermanentError(
+                "Shopify's fulfillment order pages do not advance.",
+                kind="permanent",
+            )
+        cursors.add(after)
+
+
+def allocate(fulfillment_orders, lines):
+    """{fulfillment order id: [(fulfillment order line id, quantity)]}."""
+    candidates = [
+        (node["id"], line)
+        for node in fulfillment_orders
+        if node["status"] in FULFILLABLE
+        for line in node["lineItems"]["nodes"]
+    ]
+    every_line = [
+        line for node in fulfillment_orders for line in node["lineItems"]["nodes"]
+    ]
+    remaining = {line["id"]: line["remainingQuantity"] for _fo, line in candidates}
+    plan = {}
+    for index, line in enumerate(lines):
+        need = whole_number(line.get("quantity"))
+        if need is None or need < 0:
+            raise PermanentError(
+                f"Shopify fulfills whole units, not {line.get('quantity')!r}.",
+                kind="invalid_payload",
+                json_path=f"$.lines[{index}].quantity",
+            )
+        line_gid = gid(LINE_ITEM_GID, line.get("line_external_id"))
+
+        def matches(fo_line, line=line, line_gid=line_gid):
+            if line_gid:
+                return fo_line["lineItem"]["id"] == line_gid
+            return fo_line.get("sku") == line.get("sku")
+
+        if need and not any(matches(fo_line) for fo_line in every_line):
+            raise PermanentError(
+                f"SKU {line.get('sku')} is not on the Shopify order.",
+                kind="permanent",
+                key=line.get("sku"),
+                json_path=f"$.lines[{index}]",
+            )
+        for fulfillment_order_id, fo_line in candidates:
+            if not need:
+                break
+            if not matches(fo_line) or not remaining[fo_line["id"]]:
+                continue
+            quantity = min(need, remaining[fo_line["id"]])
+            remaining[fo_line["id"]] -= quantity
+            need -= quantity
+            plan.setdefault(fulfillment_order_id, []).append((fo_line["id"], quantity))
+    return plan

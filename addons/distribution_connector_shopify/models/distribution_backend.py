@@ -11,6 +11,7 @@ from ..adapters.shopify import (
     TOPIC_HEADER,
     TRIGGERED_AT_HEADER,
     WEBHOOK_ID_HEADER,
+    ShopifyAdapter,
     sign,
 )
 
@@ -45,6 +46,12 @@ class DistributionBackend(models.Model):
         help="When a fulfillment is sent to Shopify, let Shopify e-mail the "
         "customer the tracking information.",
     )
+
+    def _get_adapter_class(self):
+        """Shopify backends speak through ``ShopifyAdapter``."""
+        if self.adapter == "shopify":
+            return ShopifyAdapter
+        return super()._get_adapter_class()
 
     @api.constrains("adapter", "shopify_api_version", "shopify_location_id")
     def _check_shopify_settings(self):
@@ -88,10 +95,8 @@ class DistributionBackend(models.Model):
         a refund of an order not shipped yet, and an order left for the
         dispatcher; then the levels its orders changed are recomputed, and
         the store is paused so that nothing goes out to it."""
-        self.ensure_one()
-        data = self._demo_read_deliveries(
-            "distribution_connector_shopify/demo/shopify_deliveries.json"
+        self._demo_load_channel(
+            "distribution_connector_shopify/demo/shopify_deliveries.json",
+            self._demo_shopify_headers,
         )
-        self._demo_send(data["webhooks"], self._demo_shopify_headers)
-        self.action_pause()
         self.env["distribution.stock.level"].sweep()

@@ -4,8 +4,10 @@ import copy
 import json
 import os
 
-from odoo.addons.distribution_connector.tests.common import DistributionTestMixin
-from odoo.addons.distribution_connector.tests.fake_server import FakeServer
+from odoo.addons.distribution_connector.tests.common import (
+    DistributionTestMixin,
+    FakeChannelMixin,
+)
 
 from ..adapters.shopify import sign
 
@@ -36,12 +38,13 @@ def cost(available=1990.0, restore=100.0, requested=10, maximum=2000.0):
 
 
 class ShopifyTestMixin(DistributionTestMixin):
-    secret = "shpss_client-secret-0123456789"
-
     @classmethod
-    def setUpShopify(cls):
+    def setUpChannel(cls):
         cls.setUpDistribution()
         cls.backend = cls.make_shopify_backend("Shopify shop", secret=cls.secret)
+
+    setUpShopify = setUpChannel
+    secret = "shpss_client-secret-0123456789"
 
     @classmethod
     def make_shopify_backend(cls, name, secret=None, **vals):
@@ -89,57 +92,23 @@ class ShopifyTestMixin(DistributionTestMixin):
         return payload
 
 
-class FakeShopifyMixin(ShopifyTestMixin):
+class FakeShopifyMixin(FakeChannelMixin, ShopifyTestMixin):
     """A FakeServer playing Shopify's Admin API, clients that record waits."""
-
-    @classmethod
-    def setUpFakeShopify(cls):
-        # the HTTP client logs and throttles through cursors of its own
-        cls.registry_enter_test_mode_cls()
-        cls.setUpShopify()
-        cls.server = FakeServer().start()
-        cls.addClassCleanup(cls.server.stop)
 
     def setUp(self):
         super().setUp()
-        self.server.requests.clear()
-        self.server.scripts.clear()
-        self.server.handlers.clear()
-        self.waits = []
         self.backend.write(
-            {
-                "api_base_url": self.server.url,
-                "allow_private_network": True,
-                "api_secret": "shpat_access-token-0123456789",
-                "rate_limit_per_second": 0,
-                "http_read_timeout": 0.5,
-            }
+            self.fake_channel_vals(
+                api_secret="shpat_access-token-0123456789", http_read_timeout=0.5
+            )
         )
 
     def adapter(self):
         """The backend's adapter, its clients sleeping into ``self.waits``."""
-        adapter = self.backend._get_adapter()
-        waits = self.waits
-
-        def http_client():
-            return adapter.http_client_class(adapter.backend, sleep=waits.append)
-
-        adapter.http_client = http_client
-        return adapter
+        return self.recording_adapter()
 
     def graphql_calls(self):
         return self.server.calls("POST", GRAPHQL_PATH)
-
-    def failing(self, error_class, function, *args, **kwargs):
-        """The error a call raises. Unlike ``assertRaises`` in Odoo tests, this
-        does not roll back what the call wrote (its outbound log)."""
-        try:
-            result = function(*args, **kwargs)
-            if hasattr(result, "__next__"):
-                list(result)
-        except error_class as err:
-            return err
-        self.fail(f"{error_class.__name__} not raised")
 
 
 class FakeInventory:

@@ -1,19 +1,9 @@
 import json
-import os
 
 from odoo.tests.common import TransactionCase, tagged
 
-from odoo.addons.distribution_connector.tests.common import (
-    KEYS_ENV,
-    TEST_KEY,
-    encryption_keys,
-    load_demo,
-)
-from odoo.addons.distribution_stock_publish.tests.test_demo_data import (
-    STOCK_PUBLISH_DEMO,
-)
-from odoo.addons.distribution_sync.tests.test_demo_data import (
-    SYNC_DEMO,
+from odoo.addons.distribution_stock_publish.tests.channel_common import (
+    ChannelDemoMixin,
     exchanges_by_state,
     open_exceptions_by_type,
 )
@@ -24,7 +14,7 @@ SHOPIFY_DEMO = (
 
 
 @tagged("-at_install", "post_install")
-class TestDemoData(TransactionCase):
+class TestDemoData(ChannelDemoMixin, TransactionCase):
     """The Shopify store's demo (loaded here with the demos it builds on:
     the test database has none): its webhooks, in Shopify's format, went
     through the webhook's checks, the inbox and the flows."""
@@ -32,9 +22,7 @@ class TestDemoData(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not os.environ.get(KEYS_ENV):
-            cls.enterClassContext(encryption_keys(TEST_KEY))
-        load_demo(cls.env, SYNC_DEMO, STOCK_PUBLISH_DEMO, SHOPIFY_DEMO)
+        cls.setUpChannelDemo(SHOPIFY_DEMO)
         cls.store = cls.env.ref("distribution_connector_shopify.demo_backend_shopify")
 
     def test_the_store_is_a_paused_shopify_backend(self):

@@ -5,6 +5,7 @@ import copy
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.tests.common import ChannelSetUpMixin
 
 from .common import GRAPHQL_PATH, FakeShopifyMixin, cost, fixture
 
@@ -63,12 +64,7 @@ class FakeFulfillments:
 
 
 @tagged("-at_install", "post_install")
-class TestFulfillment(FakeShopifyMixin, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpFakeShopify()
-
+class TestFulfillment(ChannelSetUpMixin, FakeShopifyMixin, TransactionCase):
     def setUp(self):
         super().setUp()
         self.shopify = FakeFulfillments()

@@ -5,9 +5,7 @@ import json
 
 from odoo.tests.common import TransactionCase, tagged
 
-from odoo.addons.distribution_connector.tests.fake_server import FakeServer
 from odoo.addons.distribution_sync.tests.common import StockFlowMixin
-from odoo.addons.queue_job.tests.common import trap_jobs
 
 from .common import GRAPHQL_PATH, FakeShopifyMixin
 from .test_fulfillment import FakeFulfillments
@@ -22,68 +20,30 @@ class TestShopifyFulfillmentFlow(FakeShopifyMixin, StockFlowMixin, TransactionCa
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # the HTTP client logs and throttles through cursors of its own
-        cls.registry_enter_test_mode_cls()
+        cls.setUpFakeChannel()
         # two storable mugs with ten of each in stock
         cls.setUpStockFlows()
         cls.backend = cls.make_shopify_backend("Shopify shop", secret=cls.secret)
         # the red mug has no SKU on Shopify: its variant is mapped instead
         cls.map_sku(cls.backend, "variant:40000000000002", cls.mug_red)
-        cls.server = FakeServer().start()
-        cls.addClassCleanup(cls.server.stop)
 
     def setUp(self):
         super().setUp()
         self.shopify = FakeFulfillments()
         self.server.route("POST", GRAPHQL_PATH, self.shopify)
 
-    def import_shopify_order(self):
-        """orders/create stored as the webhook stores it, then processed."""
+    def test_validated_delivery_sends_its_tracking_to_shopify(self):
+        # orders/create stored as the webhook stores it, then processed
         payload = self.order_fixture(currency=self.currency.name)
-        exchange, created = self.Exchange._insert_inbound(
-            self.backend,
+        self.assertEqual(str(payload["id"]), ORDER_ID)
+        order = self.import_channel_order(
             "orders/create",
-            "order",
             "evt-create-1",
-            ORDER_ID,
-            json.dumps(payload).encode(),
-            "application/json",
+            payload,
             {"x-shopify-topic": "orders/create"},
         )
-        self.assertTrue(created)
-        exchange.process()
-        self.assertEqual(exchange.state, "done", exchange.error)
-        order = self.orders(ORDER_ID)
-        self.assertEqual(order.state, "sale")
-        return order
-
-    def fulfillment_exchange(self, picking):
-        return self.Exchange.search(
-            [
-                ("backend_id", "=", self.backend.id),
-                ("direction", "=", "out"),
-                ("topic", "=", "fulfillment"),
-                ("res_id", "=", picking.id),
-            ]
-        )
-
-    def test_validated_delivery_sends_its_tracking_to_shopify(self):
-        order = self.import_shopify_order()
         delivery = self.delivery(order)
-        delivery.write(
-            {
-                "distribution_tracking_ref": TRACKING,
-                "distribution_tracking_url": TRACKING_URL,
-                "distribution_carrier": "UPS",
-            }
-        )
-        with trap_jobs() as trap:
-            self.ship_by_hand(delivery)
-            trap.assert_jobs_count(1, only=delivery.distribution_export_fulfillment)
-            self.assertFalse(self.server.requests, "nothing sent inside validation")
-            jobs = self.run_trapped_jobs(trap)
-
-        self.assertEqual(jobs[0].result, f"done: stock.picking {delivery.id}")
+        jobs = self.ship_with_tracking(delivery, self.server, TRACKING, TRACKING_URL)
         # Shopify was asked for the order's fulfillment orders, then fulfilled
         queries = [call.json() for call in self.graphql_calls()]
         self.assertEqual(len(queries), 2)
@@ -137,9 +97,5 @@ class TestShopifyFulfillmentFlow(FakeShopifyMixin, StockFlowMixin, TransactionCa
         )
         self.assertEqual(binding.res_id, delivery.id)
 
-        # the job runs again (a retry, a requeue): nothing more is sent
-        calls = len(self.server.requests)
-        self.assertEqual(jobs[0].perform(), "nothing to do: already sent")
-        self.assertEqual(len(self.server.requests), calls)
+        self.assertSentOnce(jobs[0], delivery, self.server)
         self.assertEqual(len(self.shopify.created), 1)
-        self.assertEqual(len(self.fulfillment_exchange(delivery)), 1)

@@ -5,17 +5,13 @@ from datetime import datetime
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.tests.common import ChannelSetUpMixin
 
 from .common import ORDERS_PATH, FakeShopifyMixin
 
 
 @tagged("-at_install", "post_install")
-class TestPullOrders(FakeShopifyMixin, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpFakeShopify()
-
+class TestPullOrders(ChannelSetUpMixin, FakeShopifyMixin, TransactionCase):
     def page(self, ids, next_cursor=None):
         orders = [
             self.order_fixture(id=order_id, updated_at="2025-03-01T05:00:00-05:00")

@@ -2,6 +2,8 @@
 
 from odoo.tests.common import TransactionCase, tagged
 
+from odoo.addons.distribution_connector.tests.common import ChannelSetUpMixin
+
 from .common import GRAPHQL_PATH, LOCATION, FakeInventory, FakeShopifyMixin
 
 
@@ -10,12 +12,7 @@ def item_gid(number):
 
 
 @tagged("-at_install", "post_install")
-class TestReadStock(FakeShopifyMixin, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpFakeShopify()
-
+class TestReadStock(ChannelSetUpMixin, FakeShopifyMixin, TransactionCase):
     def test_available_quantities_at_the_location(self):
         inventory = FakeInventory({item_gid(1): 7, item_gid(2): 0})
         self.server.route("POST", GRAPHQL_PATH, inventory)

@@ -10,6 +10,7 @@ from odoo.addons.distribution_connector.errors import (
     RateLimitedError,
     TransientError,
 )
+from odoo.addons.distribution_connector.tests.common import ChannelSetUpMixin
 
 from .common import (
     GRAPHQL_PATH,
@@ -35,12 +36,7 @@ def stock_item(number, quantity, compare=None):
 
 
 @tagged("-at_install", "post_install")
-class TestStockExport(FakeShopifyMixin, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpFakeShopify()
-
+class TestStockExport(ChannelSetUpMixin, FakeShopifyMixin, TransactionCase):
     def serve(self, inventory):
         self.server.route("POST", GRAPHQL_PATH, inventory)
         return inventory

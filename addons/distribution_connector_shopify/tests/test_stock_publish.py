@@ -3,7 +3,9 @@ through the Shopify adapter."""
 
 from odoo.tests.common import TransactionCase, tagged
 
-from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.addons.distribution_stock_publish.tests.channel_common import (
+    PublishChannelMixin,
+)
 
 from .common import GRAPHQL_PATH, FakeInventory, FakeShopifyMixin
 
@@ -12,54 +14,17 @@ PLATE_ITEM = "gid://shopify/InventoryItem/45000000000002"
 
 
 @tagged("-at_install", "post_install")
-class TestStockPublish(FakeShopifyMixin, TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpFakeShopify()
-        cls.Level = cls.env["distribution.stock.level"]
-        cls.warehouse = cls.env["stock.warehouse"].create(
-            {"name": "Shopify warehouse", "code": "SHPW"}
-        )
-        Product = cls.env["product.product"]
-        cls.mug = Product.create(
-            {"name": "Shopify mug", "default_code": "SHP-MUG", "is_storable": True}
-        )
-        cls.plate = Product.create(
-            {"name": "Shopify plate", "default_code": "SHP-PLATE", "is_storable": True}
-        )
-        for product, qty in ((cls.mug, 30), (cls.plate, 5)):
-            cls.env["stock.quant"]._update_available_quantity(
-                product, cls.warehouse.lot_stock_id, qty
-            )
-        cls.env["distribution.publish.rule"].create(
-            {
-                "backend_id": cls.backend.id,
-                "warehouse_ids": [(6, 0, cls.warehouse.ids)],
-            }
-        )
+class TestStockPublish(PublishChannelMixin, FakeShopifyMixin, TransactionCase):
+    publish_warehouse = ("Shopify warehouse", "SHPW")
+    publish_stock = {
+        "mug": ("Shopify mug", "SHP-MUG", 30),
+        "plate": ("Shopify plate", "SHP-PLATE", 5),
+    }
 
     def setUp(self):
         super().setUp()
         self.inventory = FakeInventory({MUG_ITEM: 0, PLATE_ITEM: 0})
         self.server.route("POST", GRAPHQL_PATH, self.inventory)
-
-    def level(self, product):
-        return self.Level.search(
-            [("backend_id", "=", self.backend.id), ("product_id", "=", product.id)]
-        )
-
-    def publish(self, references=None):
-        """Sweep, give the levels their inventory items, run the export jobs."""
-        with trap_jobs() as trap:
-            self.Level.sweep()
-            for product, reference in (references or {}).items():
-                self.level(product).external_ref = reference
-            return [
-                job.perform()
-                for job in trap.enqueued_jobs
-                if job.method_name == "export_batch"
-            ]
 
     def test_sweep_publishes_to_shopify_and_records_what_it_confirmed(self):
         results = self.publish({self.mug: MUG_ITEM, self.plate: PLATE_ITEM})
@@ -76,9 +41,7 @@ class TestStockPublish(FakeShopifyMixin, TransactionCase):
         self.publish({self.mug: MUG_ITEM, self.plate: PLATE_ITEM})
         self.server.requests.clear()
         # two mugs leave the warehouse while Shopify's number was set to 25
-        self.env["stock.quant"]._update_available_quantity(
-            self.mug, self.warehouse.lot_stock_id, -2
-        )
+        self.env["stock.quant"]._update_available_quantity(self.mug, self.location, -2)
         self.inventory.levels[MUG_ITEM] = 25
         self.Level._mark_products_dirty(self.mug.ids)
         self.Level._flush_dirty_marks()

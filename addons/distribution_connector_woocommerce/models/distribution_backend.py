@@ -2,7 +2,12 @@ import uuid
 
 from odoo import fields, models
 
-from ..adapters.woocommerce import SIGNATURE_HEADER, TOPIC_HEADER, sign
+from ..adapters.woocommerce import (
+    SIGNATURE_HEADER,
+    TOPIC_HEADER,
+    WooCommerceAdapter,
+    sign,
+)
 
 
 class DistributionBackend(models.Model):
@@ -12,6 +17,14 @@ class DistributionBackend(models.Model):
         selection_add=[("woocommerce", "WooCommerce")],
         ondelete={"woocommerce": "set default"},
     )
+
+    def _get_adapter_class(self):
+        self.ensure_one()
+        return (
+            WooCommerceAdapter
+            if self.adapter == "woocommerce"
+            else super()._get_adapter_class()
+        )
 
     # -- demo data ----------------------------------------------------------------
 
@@ -38,10 +51,8 @@ class DistributionBackend(models.Model):
         tax rates) and an order left for the dispatcher; then the levels its
         orders changed are recomputed, and the shop is paused so that
         nothing goes out to it."""
-        self.ensure_one()
-        data = self._demo_read_deliveries(
-            "distribution_connector_woocommerce/demo/woocommerce_deliveries.json"
+        self._demo_load_channel(
+            "distribution_connector_woocommerce/demo/woocommerce_deliveries.json",
+            self._demo_woocommerce_headers,
         )
-        self._demo_send(data["webhooks"], self._demo_woocommerce_headers)
-        self.action_pause()
         self.env["distribution.stock.level"].sweep()

@@ -5,8 +5,10 @@ import json
 import os
 from functools import cache
 
-from odoo.addons.distribution_connector.tests.common import DistributionTestMixin
-from odoo.addons.distribution_connector.tests.fake_server import FakeServer
+from odoo.addons.distribution_connector.tests.common import (
+    DistributionTestMixin,
+    FakeChannelMixin,
+)
 
 from ..adapters.woocommerce import WooCommerceAdapter, WooCommerceHttpClient, sign
 
@@ -30,7 +32,7 @@ class WooCommerceTestMixin(DistributionTestMixin):
     SECRET = "woo-secret-0123456789"
 
     @classmethod
-    def setUpWooCommerce(cls):
+    def setUpChannel(cls):
         cls.setUpDistribution()
         cls.backend = cls.make_woo_backend("Woo shop", secret=cls.SECRET)
 
@@ -42,6 +44,8 @@ class WooCommerceTestMixin(DistributionTestMixin):
             adapter="woocommerce",
             **vals,
         )
+
+    setUpWooCommerce = setUpChannel
 
     @staticmethod
     def woo_delivery(
@@ -180,37 +184,22 @@ class FakeShop:
         return 201, note, {}
 
 
-class WooCommerceOutboundMixin(WooCommerceTestMixin):
+class WooCommerceOutboundMixin(FakeChannelMixin, WooCommerceTestMixin):
     """A backend that calls a fake shop on 127.0.0.1 through the shared HTTP
     client; the client's waits are recorded in ``self.waits``, not slept."""
 
     CONSUMER_KEY = "ck_0123456789abcdef"
     CONSUMER_SECRET = "cs_fedcba9876543210"
 
-    @classmethod
-    def setUpOutbound(cls):
-        # the client logs and throttles through cursors of its own
-        cls.registry_enter_test_mode_cls()
-        cls.setUpWooCommerce()
-        cls.server = FakeServer().start()
-        cls.addClassCleanup(cls.server.stop)
-
     def setUp(self):
         super().setUp()
-        self.server.requests.clear()
-        self.server.scripts.clear()
-        self.server.handlers.clear()
         self.shop = FakeShop(self.server)
-        self.waits = []
         self.backend.write(
-            {
-                "api_base_url": self.server.url,
-                "allow_private_network": True,
-                "api_key": self.CONSUMER_KEY,
-                "api_secret": self.CONSUMER_SECRET,
-                "rate_limit_per_second": 0,
-                "http_read_timeout": 0.5,
-            }
+            self.fake_channel_vals(
+                api_key=self.CONSUMER_KEY,
+                api_secret=self.CONSUMER_SECRET,
+                http_read_timeout=0.5,
+            )
         )
         waits = self.waits
         self.patch(
@@ -219,14 +208,3 @@ class WooCommerceOutboundMixin(WooCommerceTestMixin):
             lambda adapter: WooCommerceHttpClient(adapter.backend, sleep=waits.append),
         )
         self.adapter = self.backend._get_adapter()
-
-    def failing(self, error_class, function, *args):
-        """The error ``function(*args)`` raises. Unlike ``assertRaises`` in
-        Odoo tests, this keeps what the call wrote (its outbound log)."""
-        try:
-            result = function(*args)
-            if hasattr(result, "__next__"):
-                list(result)
-        except error_class as err:
-            return err
-        self.fail(f"{error_class.__name__} not raised")

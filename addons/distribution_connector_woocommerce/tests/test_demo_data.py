@@ -1,18 +1,7 @@
-import os
-
 from odoo.tests.common import TransactionCase, tagged
 
-from odoo.addons.distribution_connector.tests.common import (
-    KEYS_ENV,
-    TEST_KEY,
-    encryption_keys,
-    load_demo,
-)
-from odoo.addons.distribution_stock_publish.tests.test_demo_data import (
-    STOCK_PUBLISH_DEMO,
-)
-from odoo.addons.distribution_sync.tests.test_demo_data import (
-    SYNC_DEMO,
+from odoo.addons.distribution_stock_publish.tests.channel_common import (
+    ChannelDemoMixin,
     exchanges_by_state,
     open_exceptions_by_type,
 )
@@ -24,7 +13,7 @@ WOOCOMMERCE_DEMO = (
 
 
 @tagged("-at_install", "post_install")
-class TestDemoData(TransactionCase):
+class TestDemoData(ChannelDemoMixin, TransactionCase):
     """The WooCommerce shop's demo (loaded here with the demos it builds on:
     the test database has none): its v3 order webhooks went through the
     webhook's checks, the inbox and the flows."""
@@ -32,9 +21,7 @@ class TestDemoData(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        if not os.environ.get(KEYS_ENV):
-            cls.enterClassContext(encryption_keys(TEST_KEY))
-        load_demo(cls.env, SYNC_DEMO, STOCK_PUBLISH_DEMO, WOOCOMMERCE_DEMO)
+        cls.setUpChannelDemo(WOOCOMMERCE_DEMO)
         cls.shop = cls.env.ref(
             "distribution_connector_woocommerce.demo_backend_woocommerce"
         )

@@ -7,6 +7,7 @@ from odoo.addons.distribution_connector.errors import (
     RateLimitedError,
     TransientError,
 )
+from odoo.addons.distribution_connector.tests.common import ChannelSetUpMixin
 
 from .common import WooCommerceOutboundMixin
 
@@ -23,13 +24,8 @@ def item(ref, quantity, sku=None):
 
 
 @tagged("-at_install", "post_install")
-class TestExportStock(WooCommerceOutboundMixin, TransactionCase):
+class TestExportStock(ChannelSetUpMixin, WooCommerceOutboundMixin, TransactionCase):
     """Stock through the batch endpoints of a fake shop."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpOutbound()
 
     def batch_calls(self, path=PRODUCTS_BATCH):
         return self.server.calls("POST", path)

@@ -1,6 +1,7 @@
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.tests.common import ChannelSetUpMixin
 
 from .common import WooCommerceOutboundMixin, fixture
 
@@ -9,13 +10,8 @@ NOTES = ORDER + "/notes"
 
 
 @tagged("-at_install", "post_install")
-class TestFulfillment(WooCommerceOutboundMixin, TransactionCase):
+class TestFulfillment(ChannelSetUpMixin, WooCommerceOutboundMixin, TransactionCase):
     """Tracking notes and order completion on a fake shop."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpOutbound()
 
     def setUp(self):
         super().setUp()

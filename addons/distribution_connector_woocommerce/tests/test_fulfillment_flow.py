@@ -8,7 +8,6 @@ import json
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.distribution_sync.tests.common import StockFlowMixin
-from odoo.addons.queue_job.tests.common import trap_jobs
 
 from .common import WooCommerceOutboundMixin, fixture
 
@@ -26,7 +25,7 @@ class TestWooCommerceFulfillmentFlow(
     def setUpClass(cls):
         super().setUpClass()
         cls.setUpStockFlows()
-        cls.setUpOutbound()
+        cls.setUpChannel()
         cls.mug = cls.make_product("Blue mug", "WOO-MUG-BLUE", 12.0, is_storable=True)
         cls.shirt = cls.make_product("Idea shirt M", "IDEA-M", 12.0, is_storable=True)
         # the variation has no SKU in WooCommerce: a SKU mapping binds it
@@ -43,31 +42,12 @@ class TestWooCommerceFulfillmentFlow(
         """order.created stored as the webhook stores it, then processed."""
         payload = fixture("order.json")
         payload["currency"] = self.currency.name
-        exchange, created = self.Exchange._insert_inbound(
-            self.backend,
+        self.assertEqual(payload["id"], 727)
+        return self.import_channel_order(
             "order.created",
-            "order",
             "order:727:2025-03-22T19:29:05",
-            "727",
-            json.dumps(payload).encode(),
-            "application/json",
+            payload,
             {"x-wc-webhook-topic": "order.created"},
-        )
-        self.assertTrue(created)
-        exchange.process()
-        self.assertEqual(exchange.state, "done", exchange.error)
-        order = self.orders("727")
-        self.assertEqual(order.state, "sale")
-        return order
-
-    def fulfillment_exchange(self, picking):
-        return self.Exchange.search(
-            [
-                ("backend_id", "=", self.backend.id),
-                ("direction", "=", "out"),
-                ("topic", "=", "fulfillment"),
-                ("res_id", "=", picking.id),
-            ]
         )
 
     def test_validated_delivery_adds_the_tracking_note_and_completes(self):
@@ -77,20 +57,7 @@ class TestWooCommerceFulfillmentFlow(
             sorted(delivery.move_ids.mapped("product_id.default_code")),
             ["IDEA-M", "WOO-MUG-BLUE"],
         )
-        delivery.write(
-            {
-                "distribution_tracking_ref": TRACKING,
-                "distribution_tracking_url": TRACKING_URL,
-                "distribution_carrier": "UPS",
-            }
-        )
-        with trap_jobs() as trap:
-            self.ship_by_hand(delivery)
-            trap.assert_jobs_count(1, only=delivery.distribution_export_fulfillment)
-            self.assertFalse(self.server.requests, "nothing sent inside validation")
-            jobs = self.run_trapped_jobs(trap)
-
-        self.assertEqual(jobs[0].result, f"done: stock.picking {delivery.id}")
+        jobs = self.ship_with_tracking(delivery, self.server, TRACKING, TRACKING_URL)
         # the customer note carries the tracking, WooCommerce emails it
         (note,) = self.server.calls("POST", NOTES)
         self.assertEqual(
@@ -130,9 +97,5 @@ class TestWooCommerceFulfillmentFlow(
             delivery.id,
         )
 
-        # the job runs again (a retry, a requeue): nothing more is sent
-        calls = len(self.server.requests)
-        self.assertEqual(jobs[0].perform(), "nothing to do: already sent")
-        self.assertEqual(len(self.server.requests), calls)
+        self.assertSentOnce(jobs[0], delivery, self.server)
         self.assertEqual(len(self.shop.notes[727]), 1)
-        self.assertEqual(len(self.fulfillment_exchange(delivery)), 1)

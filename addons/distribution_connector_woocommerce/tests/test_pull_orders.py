@@ -4,8 +4,9 @@ from datetime import datetime
 from odoo.tests.common import HttpCase, TransactionCase, tagged
 
 from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.tests.common import ChannelSetUpMixin
 
-from ..adapters.woocommerce import resource_event_id
+from ..adapters.woocommerce_mapping import resource_event_id
 from .common import WooCommerceOutboundMixin, WooCommerceTestMixin, fixture
 
 ORDERS = "/wp-json/wc/v3/orders"
@@ -18,13 +19,8 @@ def order(order_id, modified="2025-03-22T19:28:08"):
 
 
 @tagged("-at_install", "post_install")
-class TestPullOrders(WooCommerceOutboundMixin, TransactionCase):
+class TestPullOrders(ChannelSetUpMixin, WooCommerceOutboundMixin, TransactionCase):
     """Reconciliation pulls orders page by page from a fake shop."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpOutbound()
 
     def add_page(self, orders, total_pages, total=None):
         self.server.add(

@@ -1,6 +1,7 @@
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.tests.common import ChannelSetUpMixin
 
 from .common import WooCommerceOutboundMixin
 
@@ -8,13 +9,8 @@ PRODUCTS = "/wp-json/wc/v3/products"
 
 
 @tagged("-at_install", "post_install")
-class TestReadStock(WooCommerceOutboundMixin, TransactionCase):
+class TestReadStock(ChannelSetUpMixin, WooCommerceOutboundMixin, TransactionCase):
     """The stock drift check reads a fake shop's quantities by id."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpOutbound()
 
     def test_products_variations_and_skus_are_read_by_id(self):
         self.shop.stock.update({5: 7, 6: 0, 31: 4})

@@ -1,58 +1,28 @@
 from odoo.tests.common import TransactionCase, tagged
 
-from odoo.addons.queue_job.tests.common import trap_jobs
+from odoo.addons.distribution_stock_publish.tests.channel_common import (
+    PublishChannelMixin,
+)
 
 from .common import WooCommerceOutboundMixin
 
 
 @tagged("-at_install", "post_install")
-class TestStockPublish(WooCommerceOutboundMixin, TransactionCase):
+class TestStockPublish(PublishChannelMixin, WooCommerceOutboundMixin, TransactionCase):
     """Distribution Stock Publishing's sweep and export jobs, to a fake shop
     through the WooCommerce adapter."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.setUpOutbound()
-        cls.Level = cls.env["distribution.stock.level"]
-        cls.warehouse = cls.env["stock.warehouse"].create(
-            {"name": "Woo warehouse", "code": "WOOW"}
-        )
-        Product = cls.env["product.product"]
-        cls.mug = Product.create(
-            {"name": "Woo mug", "default_code": "WOO-PUB-MUG", "is_storable": True}
-        )
-        cls.shirt = Product.create(
-            {"name": "Woo shirt M", "default_code": "WOO-PUB-M", "is_storable": True}
-        )
-        for product, qty in ((cls.mug, 30), (cls.shirt, 5)):
-            cls.env["stock.quant"]._update_available_quantity(
-                product, cls.warehouse.lot_stock_id, qty
-            )
-        cls.env["distribution.publish.rule"].create(
-            {
-                "backend_id": cls.backend.id,
-                "warehouse_ids": [(6, 0, cls.warehouse.ids)],
-            }
-        )
-
-    def level(self, product):
-        return self.Level.search(
-            [("backend_id", "=", self.backend.id), ("product_id", "=", product.id)]
-        )
+    publish_warehouse = ("Woo warehouse", "WOOW")
+    publish_stock = {
+        "mug": ("Woo mug", "WOO-PUB-MUG", 30),
+        "shirt": ("Woo shirt M", "WOO-PUB-M", 5),
+    }
 
     def test_sweep_publishes_to_woocommerce_and_records_what_it_confirmed(self):
         # the simple product is found by SKU, the variation is referenced
         self.shop.catalog["WOO-PUB-MUG"] = 501
         self.shop.add_parent(22)
-        with trap_jobs() as trap:
-            self.Level.sweep()
-            self.level(self.shirt).external_ref = "variation:22:23"
-            results = [
-                job.perform()
-                for job in trap.enqueued_jobs
-                if job.method_name == "export_batch"
-            ]
+        results = self.publish({self.shirt: "variation:22:23"})
         self.assertEqual(len(results), 1, results)
         self.assertEqual(self.shop.stock.get(501), 30)
         self.assertEqual(self.shop.stock.get(23), 5)
@@ -64,11 +34,7 @@ class TestStockPublish(WooCommerceOutboundMixin, TransactionCase):
     def test_refused_product_puts_its_level_in_error(self):
         self.shop.catalog["WOO-PUB-MUG"] = 501
         self.shop.unknown_ids.add(501)
-        with trap_jobs() as trap:
-            self.Level.sweep()
-            for job in trap.enqueued_jobs:
-                if job.method_name == "export_batch":
-                    job.perform()
+        self.publish()
         mug, shirt = self.level(self.mug), self.level(self.shirt)
         self.assertEqual(mug.state, "error")
         self.assertIn("Invalid ID.", mug.error)

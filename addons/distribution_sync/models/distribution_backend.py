@@ -580,6 +580,30 @@ class DistributionBackend(models.Model):
         action["domain"] = [("backend_id", "=", self.id)]
         return action
 
+    # -- order import hooks -------------------------------------------------------
+
+    def _prepare_order_vals(self, data, vals):
+        """The values the sales order of the canonical order ``data``
+        (``schemas/order.json``) is created with. ``vals`` holds what the
+        order import computed (customer and addresses, lines, pricelist,
+        warehouse, dates, sales team); return them, changed or completed.
+
+        Extend with ``_inherit = "distribution.backend"`` (check
+        ``self.adapter`` for one channel); runs as superuser in the
+        backend's company."""
+        self.ensure_one()
+        return vals
+
+    def _prepare_line_vals(self, line, vals):
+        """The values a sales order line is made with from the canonical
+        order line ``line`` (a product line; shipping lines are not passed),
+        when the order is created and when a quotation's lines are replaced
+        by a newer version. ``vals`` holds what the order import computed
+        (product, quantity, price, discount, taxes); return them, changed or
+        completed. Extend as ``_prepare_order_vals``."""
+        self.ensure_one()
+        return vals
+
     # -- demo data ----------------------------------------------------------------
     # Demo events are delivered the way a channel delivers them (signed, to
     # the webhook's checks and the inbox) and processed by the flows: the
@@ -616,6 +640,17 @@ class DistributionBackend(models.Model):
             if delivery.get("ignore"):
                 exchange.exception_ids._ignore(delivery["ignore"])
             exchanges |= exchange
+        return exchanges
+
+    def _demo_load_channel(self, path, headers_for):
+        """Deliver the ``webhooks`` of the deliveries file ``path`` to this
+        backend (``_demo_send``), then pause it, so that nothing goes out
+        to the demo's channel; return the exchanges."""
+        self.ensure_one()
+        exchanges = self._demo_send(
+            self._demo_read_deliveries(path)["webhooks"], headers_for
+        )
+        self.action_pause()
         return exchanges
 
     def _demo_generic_headers(self, delivery, body):

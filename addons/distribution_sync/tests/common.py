@@ -16,6 +16,7 @@ from odoo.addons.distribution_connector.tests.common import (
     DistributionTestMixin,
     encryption_keys,
 )
+from odoo.addons.queue_job.tests.common import trap_jobs
 
 #: the canonical order most tests start from; ``order_payload`` copies it
 BASE_ORDER = {
@@ -240,6 +241,67 @@ class StockFlowMixin(OrderImportMixin):
         picking.with_context(skip_backorder=True).button_validate()
         self.assertEqual(picking.state, "done")
         return picking
+
+    # -- fulfillments sent to a channel played by a FakeServer ------------------
+
+    def import_channel_order(self, topic, event_id, payload, headers):
+        """A channel's order stored as its webhook stores it (``topic``,
+        ``headers``), then processed; return the confirmed sales order."""
+        external_id = str(payload["id"])
+        exchange, created = self.Exchange._insert_inbound(
+            self.backend,
+            topic,
+            "order",
+            event_id,
+            external_id,
+            json.dumps(payload).encode(),
+            "application/json",
+            headers,
+        )
+        self.assertTrue(created)
+        exchange.process()
+        self.assertEqual(exchange.state, "done", exchange.error)
+        order = self.orders(external_id)
+        self.assertEqual(order.state, "sale")
+        return order
+
+    def fulfillment_exchange(self, picking):
+        """The outbound exchange sending ``picking`` to the test's backend."""
+        return self.Exchange.search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("direction", "=", "out"),
+                ("topic", "=", "fulfillment"),
+                ("res_id", "=", picking.id),
+            ]
+        )
+
+    def ship_with_tracking(self, delivery, server, tracking, url, carrier="UPS"):
+        """Validate ``delivery`` by hand with its carrier and tracking, then run
+        the one fulfillment job it enqueues; nothing reaches ``server``
+        during the validation itself. Return the jobs run."""
+        delivery.write(
+            {
+                "distribution_tracking_ref": tracking,
+                "distribution_tracking_url": url,
+                "distribution_carrier": carrier,
+            }
+        )
+        with trap_jobs() as trap:
+            self.ship_by_hand(delivery)
+            trap.assert_jobs_count(1, only=delivery.distribution_export_fulfillment)
+            self.assertFalse(server.requests, "nothing sent inside validation")
+            jobs = self.run_trapped_jobs(trap)
+        self.assertEqual(jobs[0].result, f"done: stock.picking {delivery.id}")
+        return jobs
+
+    def assertSentOnce(self, job, delivery, server):
+        """The fulfillment job runs again (a retry, a requeue): nothing more
+        reaches ``server``, no second exchange is made."""
+        calls = len(server.requests)
+        self.assertEqual(job.perform(), "nothing to do: already sent")
+        self.assertEqual(len(server.requests), calls)
+        self.assertEqual(len(self.fulfillment_exchange(delivery)), 1)
 
     def quants(self, product, location=None):
         return self.Quant.search(
