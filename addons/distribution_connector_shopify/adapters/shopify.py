@@ -176,10 +176,9 @@ class ShopifyAdapter(DistributionAdapter):
         are sent in separate calls with ``ignoreCompareQuantity`` (the flag
         holds for a whole call). A stale compare is reported as ``mismatch``
         with the quantity Shopify holds, read back; when Shopify already holds
-        the quantity we want (a previous attempt got through), it is ``ok``.
-
-        When a call fails after others succeeded, the error raised carries
-        ``partial_results``: the results known so far (None where unknown).
+        the quantity we want (a previous attempt got through), it is ``ok``:
+        a job retried after a call failed midway sends the whole batch again
+        safely.
         """
         location = self.location_gid()
         results = [None] * len(items)
@@ -192,17 +191,9 @@ class ShopifyAdapter(DistributionAdapter):
             else:
                 (blind if entry["compare"] is None else compared).append(entry)
         graphql = self.graphql()
-        try:
-            for group, ignore_compare in ((compared, False), (blind, True)):
-                for batch in chunks(group, self.max_batch_size):
-                    self._set_quantities(
-                        graphql, location, batch, ignore_compare, results
-                    )
-        except DistributionError as err:
-            # what Shopify confirmed before the failure (None: not known), so
-            # that a caller may record it before the job is retried
-            err.partial_results = results
-            raise
+        for group, ignore_compare in ((compared, False), (blind, True)):
+            for batch in chunks(group, self.max_batch_size):
+                self._set_quantities(graphql, location, batch, ignore_compare, results)
         return results
 
     def read_stock(self, items):
