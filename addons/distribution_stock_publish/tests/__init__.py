@@ -13,3 +13,4 @@ from . import test_demo_data
 from . import test_access
 from . import test_availability
 from . import test_partition_sources
+from . import test_channel_simulation
