@@ -194,9 +194,7 @@ class DistributionStockLevel(models.Model):
         results, committed on exit, in READ COMMITTED: a row a picking
         changed meanwhile is written after it, never refused. While tests
         run, the test's transaction (unless OWN_TRANSACTIONS is set)."""
-        if modules.module.current_test and not self.env.context.get(
-            OWN_TRANSACTIONS
-        ):
+        if modules.module.current_test and not self.env.context.get(OWN_TRANSACTIONS):
             yield self.env.cr
             return
         with self.env.registry.cursor() as cr:
@@ -329,7 +327,9 @@ class DistributionStockLevel(models.Model):
             elif result["status"] == "ok" or (
                 result["status"] == "mismatch" and mode == "absolute"
             ):
-                channel = actual if mode == "absolute" and actual is not None else quantity
+                channel = (
+                    actual if mode == "absolute" and actual is not None else quantity
+                )
                 confirmed[level.id] = (
                     channel,
                     None if basis is None else quantity - basis,
