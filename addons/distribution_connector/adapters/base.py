@@ -60,6 +60,10 @@ class DistributionAdapter(abc.ABC):
     kept_headers = ()
     #: largest number of items one outbound call may carry
     max_batch_size = 250
+    #: how the channel takes stock quantities (see :meth:`export_stock`):
+    #: ``compare`` (compare-and-set), ``delta`` (it adds a change to its own
+    #: number) or ``absolute`` (it takes the number as it is)
+    stock_update_mode = "compare"
 
     #: HTTP client class; adapters subclass it for their auth scheme
     http_client_class = BackendHttpClient
@@ -127,10 +131,13 @@ class DistributionAdapter(abc.ABC):
         """Publish stock quantities; at most ``max_batch_size`` items a call.
 
         :param items: list of dicts ``{"sku", "external_ref", "quantity",
-            "compare_quantity"}``; ``compare_quantity`` is the quantity we last
-            published (None when never published): adapters whose API has
-            compare-and-set send it, so that a number the channel moved in the
-            meantime is not overwritten blindly.
+            "compare_quantity", "change"}``; ``compare_quantity`` is the
+            number the channel should show (None when never published):
+            adapters whose API has compare-and-set send it, so that a number
+            the channel moved in the meantime is not overwritten blindly;
+            ``change`` is ``quantity - compare_quantity``, what a ``delta``
+            adapter adds to the channel's own number (answering the result
+            as ``actual_quantity``).
         :return: one dict per item, same order: ``{"sku", "status": "ok" |
             "mismatch" | "error", "actual_quantity": number or None,
             "message": str}``. ``mismatch`` means the channel's number was not

@@ -296,9 +296,10 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
             [{"state": "error", "published_qty": 20, "computed_qty": 25}],
         )
         self.assertIn("Unknown SKU.", levels["PLATE-2"].error)
-        # compare-and-set refused, sent again with the partner's number
+        # compare-and-set refused: the partner's number plus our change
+        # (28 - 4), so that the 2 units it sold meanwhile stay sold
         self.assertRecordValues(
-            levels["PLATE-3"], [{"state": "clean", "published_qty": 26}]
+            levels["PLATE-3"], [{"state": "clean", "published_qty": 24}]
         )
         plate_3 = [
             (item["quantity"], item["compare_quantity"])
@@ -306,5 +307,5 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
             for item in batch
             if item["sku"] == "PLATE-3"
         ]
-        self.assertEqual(plate_3, [(26, 30), (26, 28)])
-        self.assertEqual(self.partner.levels["PLATE-3"], 26)
+        self.assertEqual(plate_3, [(26, 30), (24, 28)])
+        self.assertEqual(self.partner.levels["PLATE-3"], 24)

@@ -168,6 +168,10 @@ class WooCommerceAdapter(DistributionAdapter):
     def _endpoint(self, path):
         return endpoint(self.backend, path)
 
+    #: no compare-and-set: the number sent is the engine's, which deducts
+    #: the channel orders received and not applied yet
+    stock_update_mode = "absolute"
+
     def export_stock(self, items):
         """``stock_quantity`` (with ``manage_stock``) through the batch
         endpoints, ``max_batch_size`` objects a request; simple products by

@@ -599,14 +599,16 @@ class LevelRecompute:
                         UPDATE distribution_stock_level l
                         SET computed_qty = v.qty,
                             differs = l.published_at IS NULL
-                                OR v.qty IS DISTINCT FROM l.published_qty,
+                                OR v.qty IS DISTINCT FROM
+                                   COALESCE(l.basis_qty, l.published_qty),
                             pool_qty = v.pool,
                             explanation = v.explanation::jsonb,
                             state = CASE
                                 WHEN l.state = 'exporting' THEN 'exporting'
                                 WHEN v.hand_over AND (
                                     l.published_at IS NULL
-                                    OR v.qty IS DISTINCT FROM l.published_qty)
+                                    OR v.qty IS DISTINCT FROM
+                                       COALESCE(l.basis_qty, l.published_qty))
                                 THEN 'exporting'
                                 ELSE 'clean' END,
                             error = CASE WHEN l.state = 'exporting'

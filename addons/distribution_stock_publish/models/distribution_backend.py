@@ -124,6 +124,9 @@ class DistributionBackend(models.Model):
         adapter = self._get_adapter()
         size = max(1, adapter.max_batch_size)
         checked_at = fields.Datetime.now()
+        # what the channel should show: the basis (its orders received since
+        # its last confirmation are deducted), not the number it confirmed
+        bases = levels._bases()
         seen, drifted, report = {}, self.env["distribution.stock.level"].sudo(), []
         for start in range(0, len(levels), size):
             batch = levels[start : start + size]
@@ -144,14 +147,14 @@ class DistributionBackend(models.Model):
                 quantity = result.get("quantity")
                 seen[level.id] = quantity
                 if quantity is not None and float_compare(
-                    quantity, level.published_qty, precision_digits=6
+                    quantity, bases.get(level.id, 0.0), precision_digits=6
                 ):
                     drifted |= level
                     if len(report) < REPORT_LIMIT:
                         report.append(
                             dict(
                                 item,
-                                published=level.published_qty,
+                                published=bases.get(level.id, 0.0),
                                 channel=quantity,
                             )
                         )

@@ -108,6 +108,7 @@ class DistributionExchange(models.Model):
                     AS v(exchange_id, backend_id, order_ref, product_id, quantity)
                 JOIN distribution_backend backend ON backend.id = v.backend_id
                 ON CONFLICT (exchange_id, COALESCE(product_id, 0)) DO NOTHING
+                RETURNING exchange_id, backend_id, order_ref, product_id, quantity
                 """,
                 exchange_ids,
                 backend_ids,
@@ -116,9 +117,57 @@ class DistributionExchange(models.Model):
                 quantities,
             )
         )
+        self._lower_bases(self.env.cr.fetchall())
         self.env["distribution.stock.level"]._mark_products_dirty(
             {product_id for product_id in product_ids if product_id}
         )
+
+    def _lower_bases(self, inserted):
+        """The channel sold these units before it sent the order: the number
+        it shows already went down, so the basis of its stock level goes
+        down too (its next export adds only what else moved). Counted once
+        per channel order and product: not for an order Odoo already has,
+        nor for another version of an order already waiting."""
+        first = {}
+        for exchange_id, backend_id, order_ref, product_id, quantity in inserted:
+            if product_id and quantity:
+                key = (backend_id, order_ref or f"exchange:{exchange_id}", product_id)
+                first[key] = max(first.get(key, 0.0), quantity)
+        if not first:
+            return
+        backend_ids, refs, product_ids = (list(c) for c in zip(*first))
+        exchange_ids = sorted({row[0] for row in inserted})
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE distribution_stock_level l
+                SET basis_qty = COALESCE(l.basis_qty, l.published_qty, 0) - v.qty,
+                    differs = l.computed_qty IS DISTINCT FROM
+                        COALESCE(l.basis_qty, l.published_qty, 0) - v.qty
+                FROM unnest(%s::int[], %s::varchar[], %s::int[], %s::float8[])
+                    AS v(backend_id, order_ref, product_id, qty)
+                WHERE l.backend_id = v.backend_id AND l.product_id = v.product_id
+                  AND l.published_at IS NOT NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM distribution_binding binding
+                      WHERE binding.backend_id = v.backend_id
+                        AND binding.res_model = 'sale.order'
+                        AND binding.external_id = v.order_ref)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM distribution_backlog_line line
+                      WHERE line.backend_id = v.backend_id
+                        AND line.order_ref = v.order_ref
+                        AND line.product_id = v.product_id
+                        AND line.exchange_id <> ALL(%s))
+                """,
+                backend_ids,
+                refs,
+                product_ids,
+                list(first.values()),
+                exchange_ids,
+            )
+        )
+        self.env["distribution.stock.level"].invalidate_model(["basis_qty", "differs"])
 
     def _order_lines(self, adapter):
         """(channel order id, [(sku, quantity)]) of this order exchange; no

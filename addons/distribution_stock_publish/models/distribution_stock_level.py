@@ -66,6 +66,20 @@ class DistributionStockLevel(models.Model):
     state = fields.Selection(STATES, required=True, default="dirty", readonly=True)
     computed_at = fields.Datetime(readonly=True)
     published_at = fields.Datetime(readonly=True)
+    basis_qty = fields.Float(
+        string="Basis",
+        readonly=True,
+        help="The number the channel should show once every order it sent "
+        "is received: what it confirmed last, less its orders received since. "
+        "An export sends the channel's number plus the computed quantity "
+        "minus the basis, so that sales the channel made and Odoo has not "
+        "received yet are not erased.",
+    )
+    export_claim = fields.Char(
+        readonly=True,
+        copy=False,
+        help="The export holding this level while it calls the channel.",
+    )
     external_ref = fields.Char(
         string="External reference",
         help="The channel's own id of the product, when it has one.",
@@ -98,12 +112,27 @@ class DistributionStockLevel(models.Model):
                 f"{level.backend_id.name or ''} / {level.product_id.display_name or ''}"
             )
 
-    @api.depends("computed_qty", "published_qty", "published_at")
+    @api.depends("computed_qty", "published_qty", "published_at", "basis_qty")
     def _compute_differs(self):
+        bases = self._bases()
         for level in self:
-            level.differs = (
-                not level.published_at or level.computed_qty != level.published_qty
+            level.differs = not level.published_at or level.computed_qty != bases.get(
+                level.id, level.basis_qty
             )
+
+    def _bases(self):
+        """{level id: basis} of the stored levels; a level published before
+        the basis existed has its published quantity as basis."""
+        ids = [level_id for level_id in self.ids if isinstance(level_id, int)]
+        if not ids:
+            return {}
+        self.flush_model(["basis_qty", "published_qty"])
+        self.env.cr.execute(
+            "SELECT id, COALESCE(basis_qty, published_qty) FROM "
+            "distribution_stock_level WHERE id = ANY(%s)",
+            [ids],
+        )
+        return {level_id: basis or 0.0 for level_id, basis in self.env.cr.fetchall()}
 
     @api.depends("explanation")
     def _compute_explanation_html(self):

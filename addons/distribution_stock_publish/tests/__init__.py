@@ -14,3 +14,5 @@ from . import test_access
 from . import test_availability
 from . import test_partition_sources
 from . import test_dirty_concurrency
+from . import test_channel_simulation
+from . import test_export_claim

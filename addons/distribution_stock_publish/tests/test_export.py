@@ -238,7 +238,9 @@ class TestExport(StockPublishMixin, TransactionCase):
         jobs, _results = self.publish()
         self.assertEqual((jobs, self.sent()), ([], []))
 
-    def test_compare_and_set_mismatch_is_retried_with_the_channel_number(self):
+    def test_compare_and_set_mismatch_sends_the_channel_number_plus_the_change(self):
+        # the channel shows 31 where 33 was confirmed: it sold 2 that Odoo has
+        # not received; Odoo's own number went from 33 to 30 meanwhile
         self.recompute()
         level = self.level(self.channel)
         self.mark_published(level, 33)
@@ -255,7 +257,11 @@ class TestExport(StockPublishMixin, TransactionCase):
         self.assertEqual(levels.export_batch(), "1 published, 0 failed")
         compares = [items[0]["compare_quantity"] for items in self.sent()]
         self.assertEqual(compares, [33, 31])
-        self.assertEqual((level.published_qty, level.state), (30, "clean"))
+        # 31 - 3, not 30: the 2 units the channel sold stay sold
+        self.assertEqual([items[0]["quantity"] for items in self.sent()], [30, 28])
+        self.assertEqual((level.published_qty, level.state), (28, "clean"))
+        # once the channel's order comes in, the basis meets the engine's 28
+        self.assertEqual(level.basis_qty, 30)
         self.assertEqual(len(self.exports_log()), 2)
 
     def test_second_mismatch_puts_the_level_in_error(self):
