@@ -1,6 +1,7 @@
 import logging
 
 from odoo import api, fields, models
+from odoo.orm.environments import Transaction
 
 _logger = logging.getLogger(__name__)
 
@@ -115,7 +116,12 @@ class DistributionCallLog(models.Model):
         values.setdefault("job_uuid", context.get("job_uuid") or False)
         values.setdefault("origin", context.get(ORIGIN_CONTEXT) or False)
         try:
-            with backend.env.registry.cursor() as cr:
+            registry = backend.env.registry
+            with registry.cursor() as cr:
+                # the registry at hand: looking it up by name would wait on
+                # the registry lock, held while a registry loads (and while
+                # its tests run), by a thread calling out for it
+                cr.transaction = Transaction(registry)
                 env = backend.env(cr=cr, su=True)
                 return env[self._name].create(values).id
         except Exception:

@@ -10,7 +10,6 @@ the channel confirmed.
 import os
 import threading
 import time
-import unittest
 import uuid
 
 from odoo.modules.registry import Registry
@@ -166,10 +165,6 @@ class TestExportHoldsNoLock(BaseCase):
         picking.button_validate()
         return picking
 
-    @unittest.skip(
-        "the picking commits at once (checked), but the export thread then "
-        "stays blocked until the cleanup removes the channel's jobs: to solve"
-    )
     def test_picking_validated_during_a_slow_export_commits_at_once(self):
         thread, outcome = self.export_in_thread()
         self.assertTrue(self.arrived.wait(20), "the export never called the channel")
