@@ -1,2 +1,3 @@
-from .base import ADAPTERS, DistributionAdapter, register_adapter
+from .base import DistributionAdapter
+from . import tools
 from . import generic_json

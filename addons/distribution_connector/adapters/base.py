@@ -3,8 +3,9 @@
 An adapter holds what is specific to one external system: how its webhooks
 are signed, which header carries the event id, which topics it sends and how
 its payloads map to the canonical JSON objects. The backend's ``adapter``
-field picks the class; adapter addons register theirs with
-:func:`register_adapter` and extend the selection with ``selection_add``.
+field picks the class (``distribution.backend._get_adapter_class()``, which
+each adapter addon extends with ``_inherit``, after adding its code to the
+selection with ``selection_add``). ``tools`` holds what adapters share.
 """
 
 import abc
@@ -15,8 +16,6 @@ import json
 from ..errors import PermanentError
 from ..http_client import BackendHttpClient
 
-ADAPTERS = {}
-
 #: Headers worth keeping on an exchange for tracing. Authentication headers
 #: and signatures are never kept.
 TRACE_HEADERS = (
@@ -25,12 +24,6 @@ TRACE_HEADERS = (
     "x-request-id",
     "x-correlation-id",
 )
-
-
-def register_adapter(cls):
-    """Class decorator: make ``cls`` selectable as ``backend.adapter``."""
-    ADAPTERS[cls.code] = cls
-    return cls
 
 
 def hmac_digest(secret, body, digestmod=hashlib.sha256):

@@ -1,4 +1,12 @@
-"""Generic JSON adapter: partners that send our canonical JSON themselves.
+"""Generic JSON adapter (code ``generic_json``): the canonical JSON, on fixed
+paths and one fixed signature header.
+
+For a partner that implements this suite's own protocol as documented here;
+nothing about it is configurable. A partner with its own header names,
+signature encoding, authentication or endpoints (a B2B portal, a warehouse
+system, a 3PL) is a ``rest`` backend of the ``distribution_connector_rest``
+addon, which builds on this adapter and makes each of those a backend
+setting.
 
 Signature: ``X-Distribution-Signature: sha256=<hex HMAC-SHA256 of the raw
 body with the webhook secret>``. Event id: the payload's ``event_id``, which
@@ -24,11 +32,9 @@ answered ``{"orders": [canonical orders], "next_page": <n> or null}``.
 """
 
 from ..errors import PermanentError, RefusedEventError
-from .base import DistributionAdapter, any_digest_matches, hmac_digest, register_adapter
+from .base import DistributionAdapter, any_digest_matches, hmac_digest
+from .tools import MAX_PAGES, STOCK_STATUSES, pulled_canonical_orders
 
-STOCK_STATUSES = ("ok", "mismatch", "error")
-#: pages of one order pull, at most: a partner whose pages never end is refused
-MAX_PULL_PAGES = 1000
 SIGNATURE_HEADER = "x-distribution-signature"
 EVENT_ID_HEADER = "x-distribution-event-id"
 
@@ -38,7 +44,16 @@ def sign(secret, body):
     return "sha256=" + hmac_digest(secret, body).hex()
 
 
-@register_adapter
+def stock_payload(items):
+    """The body of a canonical stock call."""
+    return {
+        "items": [
+            {key: item[key] for key in ("sku", "quantity", "compare_quantity")}
+            for item in items
+        ]
+    }
+
+
 class GenericJsonAdapter(DistributionAdapter):
     code = "generic_json"
     label = "Generic JSON"
@@ -105,13 +120,9 @@ class GenericJsonAdapter(DistributionAdapter):
         return payload
 
     def export_stock(self, items):
-        payload = {
-            "items": [
-                {key: item[key] for key in ("sku", "quantity", "compare_quantity")}
-                for item in items
-            ]
-        }
-        answer = self.http_client().json("POST", "stock", topic="stock", json=payload)
+        answer = self.http_client().json(
+            "POST", "stock", topic="stock", json=stock_payload(items)
+        )
         return stock_results(items, answer)
 
     def read_stock(self, items):
@@ -130,40 +141,22 @@ class GenericJsonAdapter(DistributionAdapter):
         client = self.http_client()
         since = updated_since.strftime("%Y-%m-%dT%H:%M:%SZ")
         page = 1
-        for _count in range(MAX_PULL_PAGES):
+        for _count in range(MAX_PAGES):
             answer = client.json(
                 "GET",
                 "orders",
                 topic="order_pull",
                 params={"updated_since": since, "page": page},
             )
-            orders = answer.get("orders") if isinstance(answer, dict) else None
-            next_page = answer.get("next_page") if isinstance(answer, dict) else None
-            if not isinstance(orders, list) or not (
-                next_page is None or isinstance(next_page, int)
-            ):
-                raise PermanentError(
-                    "The order list answer is not {orders: [...], next_page}.",
-                    kind="invalid_response",
-                )
-            for order in orders:
-                if not isinstance(order, dict) or not order.get("external_id"):
-                    raise PermanentError(
-                        "The order list holds an order without external_id.",
-                        kind="invalid_response",
-                    )
-                external_id = str(order["external_id"])
-                yield {
-                    "topic": "order",
-                    "event_id": f"pull:{external_id}:{order.get('updated_at') or ''}",
-                    "external_ref": external_id,
-                    "payload": order,
-                }
+            orders, next_page = pulled_canonical_orders(
+                answer, "next_page", int | type(None)
+            )
+            yield from orders
             if next_page is None or next_page <= page:
                 return
             page = next_page
         raise PermanentError(
-            f"The order list did not end after {MAX_PULL_PAGES} pages.",
+            f"The order list did not end after {MAX_PAGES} pages.",
             kind="invalid_response",
         )
 

@@ -6,7 +6,8 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from ..adapters import ADAPTERS
+from ..adapters.generic_json import GenericJsonAdapter
+from ..errors import PermanentError
 from ..tools import cipher, setting
 from ..tools.access import MANAGER_GROUP, check_group
 
@@ -365,7 +366,7 @@ class DistributionBackend(models.Model):
     @api.constrains("adapter")
     def _check_adapter(self):
         for backend in self:
-            if backend.adapter not in ADAPTERS:
+            if backend._get_adapter_class() is None:
                 raise ValidationError(
                     self.env._(
                         "No adapter is installed for %(adapter)s.",
@@ -386,9 +387,30 @@ class DistributionBackend(models.Model):
                     )
                 )
 
-    def _get_adapter(self):
+    def _get_adapter_class(self):
+        """The adapter class of this backend's ``adapter`` code; None when no
+        installed addon provides it. An adapter addon adds its code to the
+        ``adapter`` selection and extends this method::
+
+            def _get_adapter_class(self):
+                if self.adapter == "shopify":
+                    return ShopifyAdapter
+                return super()._get_adapter_class()
+        """
         self.ensure_one()
-        return ADAPTERS[self.adapter](self)
+        if self.adapter == "generic_json":
+            return GenericJsonAdapter
+        return None
+
+    def _get_adapter(self):
+        """The adapter of this backend: its class built on the backend."""
+        self.ensure_one()
+        adapter_class = self._get_adapter_class()
+        if adapter_class is None:
+            raise PermanentError(
+                f"No adapter is installed for {self.adapter}.", kind="configuration"
+            )
+        return adapter_class(self)
 
     def _http_client(self):
         """The HTTP client of this backend (shared rate limit, retries, log)."""

@@ -14,6 +14,7 @@ from odoo.tests.common import JsonRpcException
 from odoo.tools.convert import convert_file
 
 from ..adapters.generic_json import EVENT_ID_HEADER, sign
+from ..models.distribution_backend import DistributionBackend
 
 #: one key for the whole test run, unless the server already has one
 TEST_KEY = Fernet.generate_key().decode()
@@ -82,6 +83,27 @@ def commit_backend(testcase, name):
 
     testcase.addCleanup(cleanup)
     return backend_id
+
+
+def use_test_adapter(testcase, adapter_class):
+    """Make ``adapter_class`` a choice of the backend's ``adapter`` field for
+    the test class (a channel played by the test itself): its code in the
+    selection, its class returned by ``_get_adapter_class()``."""
+
+    base = DistributionBackend._get_adapter_class
+
+    def _get_adapter_class(self):
+        if self.adapter == adapter_class.code:
+            return adapter_class
+        return base(self)
+
+    field = testcase.env["distribution.backend"]._fields["adapter"]
+    testcase.startClassPatcher(
+        patch.object(DistributionBackend, "_get_adapter_class", _get_adapter_class)
+    )
+    testcase.startClassPatcher(
+        patch.dict(field._selection, {adapter_class.code: adapter_class.label})
+    )
 
 
 class DistributionTestMixin:

@@ -1,10 +1,13 @@
-"""REST adapter: partners that speak the canonical JSON over HTTP.
+"""REST adapter (code ``rest``): partners that speak the canonical JSON over
+HTTP, each on its own terms.
 
-B2B portals, warehouse systems and 3PLs are each configured on their
-backend: signature header, encoding and prefix of their webhooks, event id
-header, how we authenticate to them (bearer, basic or an HMAC of the body)
-and the endpoint of each flow. Payloads are the canonical objects of
-distribution_sync (``schemas/*.json``), so the mapping is the identity.
+Where the generic JSON adapter of distribution_connector fixes every header
+and path, this one reads them from the backend: B2B portals, warehouse
+systems and 3PLs each set on their backend the signature header, encoding
+and prefix of their webhooks, the event id header, how we authenticate to
+them (bearer, basic or an HMAC of the body) and the endpoint of each flow.
+Payloads are the canonical objects of distribution_sync (``schemas/*.json``),
+so the mapping is the identity.
 
 Inbound topics (the last segment of the webhook URL) are the canonical
 objects: ``order``, ``order_cancellation``, ``return``, ``shipment``,
@@ -27,14 +30,19 @@ import base64
 import hashlib
 import json
 
-from odoo.addons.distribution_connector.adapters import register_adapter
 from odoo.addons.distribution_connector.adapters.base import (
     any_digest_matches,
     hmac_digest,
 )
 from odoo.addons.distribution_connector.adapters.generic_json import (
     GenericJsonAdapter,
+    stock_payload,
     stock_results,
+)
+from odoo.addons.distribution_connector.adapters.tools import (
+    MAX_PAGES,
+    chunks,
+    pulled_canonical_orders,
 )
 from odoo.addons.distribution_connector.errors import PermanentError
 from odoo.addons.distribution_connector.http_client import BackendHttpClient
@@ -49,8 +57,6 @@ CANONICAL_TOPICS = (
 )
 #: stock items a call carries when the backend does not say
 DEFAULT_BATCH_SIZE = 250
-#: most pages a pull follows before stopping (a sender looping on a cursor)
-MAX_PAGES = 1000
 
 
 def encode_digest(digest, encoding):
@@ -103,7 +109,6 @@ def _dumps(data):
     return json.dumps(data).encode()
 
 
-@register_adapter
 class RestAdapter(GenericJsonAdapter):
     code = "rest"
     label = "REST"
@@ -152,20 +157,12 @@ class RestAdapter(GenericJsonAdapter):
         """One call per ``max_batch_size`` items; results in the items' order."""
         client = self.http_client()
         results = []
-        size = self.max_batch_size
-        for start in range(0, len(items), size):
-            batch = items[start : start + size]
-            payload = {
-                "items": [
-                    {key: item[key] for key in ("sku", "quantity", "compare_quantity")}
-                    for item in batch
-                ]
-            }
+        for batch in chunks(items, self.max_batch_size):
             answer = client.json(
                 "POST",
                 self.backend.rest_stock_path or "stock",
                 topic="stock",
-                json=payload,
+                json=stock_payload(batch),
             )
             results.extend(stock_results(batch, answer))
         return results
@@ -201,30 +198,10 @@ class RestAdapter(GenericJsonAdapter):
                 topic="order_pull",
                 params=params,
             )
-            orders = answer.get("orders") if isinstance(answer, dict) else None
-            next_cursor = (
-                answer.get("next_cursor") if isinstance(answer, dict) else None
+            orders, next_cursor = pulled_canonical_orders(
+                answer, "next_cursor", str | type(None)
             )
-            if not isinstance(orders, list) or not isinstance(
-                next_cursor, str | type(None)
-            ):
-                raise PermanentError(
-                    "The order list answer is not {orders: [...], next_cursor}.",
-                    kind="invalid_response",
-                )
-            for order in orders:
-                if not isinstance(order, dict) or not order.get("external_id"):
-                    raise PermanentError(
-                        "The order list holds an order without external_id.",
-                        kind="invalid_response",
-                    )
-                version = f"{order['external_id']}:{order.get('updated_at', '')}"
-                yield {
-                    "topic": "order",
-                    "event_id": f"pull:{version}",
-                    "external_ref": str(order["external_id"]),
-                    "payload": order,
-                }
+            yield from orders
             if not next_cursor or next_cursor == cursor:
                 return
             cursor = next_cursor

@@ -2,7 +2,7 @@ from odoo import fields, models
 
 from odoo.addons.distribution_connector.adapters.base import hmac_digest
 
-from ..adapters.rest import encode_digest
+from ..adapters.rest import RestAdapter, encode_digest
 
 
 class DistributionBackend(models.Model):
@@ -60,6 +60,11 @@ class DistributionBackend(models.Model):
         string="Fulfillment endpoint", default="fulfillments"
     )
     rest_orders_path = fields.Char(string="Orders endpoint", default="orders")
+
+    def _get_adapter_class(self):
+        if self.adapter != "rest":
+            return super()._get_adapter_class()
+        return RestAdapter
 
     # -- demo data ----------------------------------------------------------------
 

@@ -17,17 +17,22 @@ fulfillments from the order's fulfillment orders; order pulls on the REST
 ``orders.json`` endpoint, whose resources are the webhook payloads.
 """
 
-import base64
 import hashlib
-import math
-from datetime import timezone
 from urllib.parse import parse_qs, urlsplit
 
 from odoo.addons.distribution_connector.adapters.base import (
     DistributionAdapter,
     any_digest_matches,
-    hmac_digest,
-    register_adapter,
+)
+from odoo.addons.distribution_connector.adapters.tools import (
+    base64_signature as sign,
+)
+from odoo.addons.distribution_connector.adapters.tools import (
+    chunks,
+    compact,
+    naive_utc,
+    stock_result,
+    whole_number,
 )
 from odoo.addons.distribution_connector.errors import (
     DistributionError,
@@ -35,7 +40,20 @@ from odoo.addons.distribution_connector.errors import (
 )
 
 from . import shopify_mapping
-from .shopify_api import ShopifyGraphql, ShopifyHttpClient, check
+from .shopify_api import (
+    AVAILABLE_QUANTITIES,
+    AVAILABLE_QUANTITIES_SCHEMA,
+    FULFILLMENT_CREATE,
+    FULFILLMENT_ORDERS,
+    FULFILLMENT_ORDERS_SCHEMA,
+    ORDERS_PAGE_SCHEMA,
+    SET_QUANTITIES,
+    SET_QUANTITIES_SCHEMA,
+    ShopifyGraphql,
+    ShopifyHttpClient,
+    check,
+    fulfillment_create_schema,
+)
 from .shopify_topics import DOCUMENTED_TOPICS
 
 HMAC_HEADER = "x-shopify-hmac-sha256"
@@ -61,11 +79,6 @@ FULFILLMENT_CREATE_SINCE = "2025-04"
 ORDERS_PAGE_SIZE = 250
 
 
-def sign(secret, body):
-    """Value Shopify puts in ``X-Shopify-Hmac-Sha256`` for ``body``."""
-    return base64.b64encode(hmac_digest(secret, body)).decode()
-
-
 def gid(prefix, value):
     """``value`` as a global id of that kind (digits are accepted too)."""
     text = str(value or "").strip()
@@ -74,246 +87,6 @@ def gid(prefix, value):
     if text.startswith(prefix) and text[len(prefix) :].isdigit():
         return text
     return None
-
-
-def chunks(entries, size):
-    for start in range(0, len(entries), size):
-        yield entries[start : start + size]
-
-
-SET_QUANTITIES = """
-mutation DistributionSetAvailable($input: InventorySetQuantitiesInput!) {
-  inventorySetQuantities(input: $input) {
-    inventoryAdjustmentGroup { id }
-    userErrors { code field message }
-  }
-}
-"""
-
-SET_QUANTITIES_SCHEMA = {
-    "type": "object",
-    "required": ["inventorySetQuantities"],
-    "properties": {
-        "inventorySetQuantities": {
-            "type": "object",
-            "required": ["userErrors"],
-            "properties": {
-                "inventoryAdjustmentGroup": {"type": ["object", "null"]},
-                "userErrors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["message"],
-                        "properties": {
-                            "code": {"type": ["string", "null"]},
-                            "field": {
-                                "type": ["array", "null"],
-                                "items": {"type": "string"},
-                            },
-                            "message": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        }
-    },
-}
-
-AVAILABLE_QUANTITIES = """
-query DistributionAvailable($ids: [ID!]!, $locationId: ID!) {
-  nodes(ids: $ids) {
-    ... on InventoryItem {
-      id
-      inventoryLevel(locationId: $locationId) {
-        quantities(names: ["available"]) { name quantity }
-      }
-    }
-  }
-}
-"""
-
-AVAILABLE_QUANTITIES_SCHEMA = {
-    "type": "object",
-    "required": ["nodes"],
-    "properties": {
-        "nodes": {
-            "type": "array",
-            "items": {
-                "type": ["object", "null"],
-                "properties": {
-                    "id": {"type": "string"},
-                    "inventoryLevel": {
-                        "type": ["object", "null"],
-                        "required": ["quantities"],
-                        "properties": {
-                            "quantities": {
-                                "type": "array",
-                                "items": {
-                                    "type": "object",
-                                    "required": ["name", "quantity"],
-                                    "properties": {
-                                        "name": {"type": "string"},
-                                        "quantity": {"type": "integer"},
-                                    },
-                                },
-                            }
-                        },
-                    },
-                },
-            },
-        }
-    },
-}
-
-FULFILLMENT_ORDERS = """
-query DistributionFulfillmentOrders($id: ID!, $after: String) {
-  order(id: $id) {
-    id
-    fulfillmentOrders(first: 5, after: $after) {
-      pageInfo { hasNextPage endCursor }
-      nodes {
-        id
-        status
-        lineItems(first: 50) {
-          pageInfo { hasNextPage }
-          nodes { id sku remainingQuantity lineItem { id } }
-        }
-      }
-    }
-  }
-}
-"""
-
-PAGE_INFO = {
-    "type": "object",
-    "required": ["hasNextPage"],
-    "properties": {
-        "hasNextPage": {"type": "boolean"},
-        "endCursor": {"type": ["string", "null"]},
-    },
-}
-
-FULFILLMENT_ORDERS_SCHEMA = {
-    "type": "object",
-    "required": ["order"],
-    "properties": {
-        "order": {
-            "type": ["object", "null"],
-            "required": ["fulfillmentOrders"],
-            "properties": {
-                "fulfillmentOrders": {
-                    "type": "object",
-                    "required": ["pageInfo", "nodes"],
-                    "properties": {
-                        "pageInfo": PAGE_INFO,
-                        "nodes": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "required": ["id", "status", "lineItems"],
-                                "properties": {
-                                    "id": {"type": "string"},
-                                    "status": {"type": "string"},
-                                    "lineItems": {
-                                        "type": "object",
-                                        "required": ["pageInfo", "nodes"],
-                                        "properties": {
-                                            "pageInfo": PAGE_INFO,
-                                            "nodes": {
-                                                "type": "array",
-                                                "items": {
-                                                    "type": "object",
-                                                    "required": [
-                                                        "id",
-                                                        "remainingQuantity",
-                                                        "lineItem",
-                                                    ],
-                                                    "properties": {
-                                                        "id": {"type": "string"},
-                                                        "sku": {
-                                                            "type": ["string", "null"]
-                                                        },
-                                                        "remainingQuantity": {
-                                                            "type": "integer",
-                                                            "minimum": 0,
-                                                        },
-                                                        "lineItem": {
-                                                            "type": "object",
-                                                            "required": ["id"],
-                                                            "properties": {
-                                                                "id": {"type": "string"}
-                                                            },
-                                                        },
-                                                    },
-                                                },
-                                            },
-                                        },
-                                    },
-                                },
-                            },
-                        },
-                    },
-                }
-            },
-        }
-    },
-}
-
-FULFILLMENT_CREATE = """
-mutation DistributionFulfill($fulfillment: %(input)s!) {
-  %(mutation)s(fulfillment: $fulfillment) {
-    fulfillment { id status }
-    userErrors { field message }
-  }
-}
-"""
-
-
-def fulfillment_create_schema(mutation):
-    return {
-        "type": "object",
-        "required": [mutation],
-        "properties": {
-            mutation: {
-                "type": "object",
-                "required": ["userErrors"],
-                "properties": {
-                    "fulfillment": {
-                        "type": ["object", "null"],
-                        "required": ["id"],
-                        "properties": {"id": {"type": "string"}},
-                    },
-                    "userErrors": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["message"],
-                            "properties": {"message": {"type": "string"}},
-                        },
-                    },
-                },
-            }
-        },
-    }
-
-
-ORDERS_PAGE_SCHEMA = {
-    "type": "object",
-    "required": ["orders"],
-    "properties": {
-        "orders": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["id", "updated_at"],
-                "properties": {
-                    "id": {"type": ["integer", "string"], "pattern": r"^\d+$"},
-                    "updated_at": {"type": "string", "minLength": 1},
-                },
-            },
-        }
-    },
-}
 
 
 def quantity_position(field):
@@ -326,16 +99,6 @@ def quantity_position(field):
     return None
 
 
-def whole_number(value):
-    """``value`` as an int when it is a whole number, else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-        return None
-    return int(value)
-
-
-@register_adapter
 class ShopifyAdapter(DistributionAdapter):
     code = "shopify"
     label = "Shopify"
@@ -449,7 +212,7 @@ class ShopifyAdapter(DistributionAdapter):
         for index, item in enumerate(items):
             entry, error = self._stock_entry(index, item, seen)
             if error:
-                results[index] = self._result(item, "error", None, error)
+                results[index] = stock_result(item, "error", None, error)
             else:
                 (blind if entry["compare"] is None else compared).append(entry)
         graphql = self.graphql()
@@ -525,15 +288,6 @@ class ShopifyAdapter(DistributionAdapter):
             "compare": compare,
         }, None
 
-    @staticmethod
-    def _result(item, status, actual, message=""):
-        return {
-            "sku": item.get("sku"),
-            "status": status,
-            "actual_quantity": actual,
-            "message": message,
-        }
-
     def _set_quantities(self, graphql, location, batch, ignore_compare, results):
         """One batch; Shopify applies a call whole or not at all, so when
         some quantities are refused the others are sent again without them."""
@@ -577,7 +331,7 @@ class ShopifyAdapter(DistributionAdapter):
                         f"{error.get('code') or 'ERROR'}: {error['message']}"
                         for error in errors
                     )
-                    results[entry["index"]] = self._result(
+                    results[entry["index"]] = stock_result(
                         entry["item"], "error", None, message
                     )
             if stale:
@@ -585,7 +339,7 @@ class ShopifyAdapter(DistributionAdapter):
             rest = [e for p, e in enumerate(pending) if p not in refused]
             if not refused or answer.get("inventoryAdjustmentGroup") is not None:
                 for entry in rest:
-                    results[entry["index"]] = self._result(
+                    results[entry["index"]] = stock_result(
                         entry["item"], "ok", entry["quantity"]
                     )
                 return
@@ -632,12 +386,12 @@ class ShopifyAdapter(DistributionAdapter):
         for entry in stale:
             found = actual.get(entry["gid"])
             if found is not None and found == entry["quantity"]:
-                results[entry["index"]] = self._result(
+                results[entry["index"]] = stock_result(
                     entry["item"], "ok", found, "Shopify already had this quantity."
                 )
                 continue
             shown = "unknown" if found is None else found
-            results[entry["index"]] = self._result(
+            results[entry["index"]] = stock_result(
                 entry["item"],
                 "mismatch",
                 found,
@@ -664,7 +418,7 @@ class ShopifyAdapter(DistributionAdapter):
         plan = self._allocate(fulfillment_orders, shipment.get("lines") or [])
         if not plan:
             return {"external_id": None, "message": "Already fulfilled on Shopify."}
-        tracking = shopify_mapping.compact(
+        tracking = compact(
             {
                 "number": shipment.get("tracking_number"),
                 "url": shipment.get("tracking_url"),
@@ -803,8 +557,7 @@ class ShopifyAdapter(DistributionAdapter):
         """Every order updated since ``updated_since``, page after page of the
         REST orders endpoint (its resources are the webhook payloads),
         following the ``Link: <...page_info=...>; rel="next"`` header."""
-        if updated_since.tzinfo is not None:
-            updated_since = updated_since.astimezone(timezone.utc).replace(tzinfo=None)
+        updated_since = naive_utc(updated_since)
         client = self.http_client()
         path = f"admin/api/{self.api_version}/orders.json"
         params = {

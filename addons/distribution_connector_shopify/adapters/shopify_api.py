@@ -1,4 +1,5 @@
-"""Calls to the Shopify Admin API, on the shared HTTP client.
+"""Calls to the Shopify Admin API, on the shared HTTP client, and the
+queries and answer schemas of the adapter's calls.
 
 * ``ShopifyHttpClient``: the connector's client with Shopify's
   ``X-Shopify-Access-Token`` header (timeouts, 429/5xx retries, rate limit
@@ -208,3 +209,240 @@ class ShopifyGraphql:
                 f"Shopify answered {operation} without data.", kind="permanent"
             )
         return answer["data"]
+
+
+# -- the queries and mutations the adapter sends, and their answers ---------
+
+SET_QUANTITIES = """
+mutation DistributionSetAvailable($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+
+SET_QUANTITIES_SCHEMA = {
+    "type": "object",
+    "required": ["inventorySetQuantities"],
+    "properties": {
+        "inventorySetQuantities": {
+            "type": "object",
+            "required": ["userErrors"],
+            "properties": {
+                "inventoryAdjustmentGroup": {"type": ["object", "null"]},
+                "userErrors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["message"],
+                        "properties": {
+                            "code": {"type": ["string", "null"]},
+                            "field": {
+                                "type": ["array", "null"],
+                                "items": {"type": "string"},
+                            },
+                            "message": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+AVAILABLE_QUANTITIES = """
+query DistributionAvailable($ids: [ID!]!, $locationId: ID!) {
+  nodes(ids: $ids) {
+    ... on InventoryItem {
+      id
+      inventoryLevel(locationId: $locationId) {
+        quantities(names: ["available"]) { name quantity }
+      }
+    }
+  }
+}
+"""
+
+AVAILABLE_QUANTITIES_SCHEMA = {
+    "type": "object",
+    "required": ["nodes"],
+    "properties": {
+        "nodes": {
+            "type": "array",
+            "items": {
+                "type": ["object", "null"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "inventoryLevel": {
+                        "type": ["object", "null"],
+                        "required": ["quantities"],
+                        "properties": {
+                            "quantities": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["name", "quantity"],
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "quantity": {"type": "integer"},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+FULFILLMENT_ORDERS = """
+query DistributionFulfillmentOrders($id: ID!, $after: String) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 5, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        status
+        lineItems(first: 50) {
+          pageInfo { hasNextPage }
+          nodes { id sku remainingQuantity lineItem { id } }
+        }
+      }
+    }
+  }
+}
+"""
+
+PAGE_INFO = {
+    "type": "object",
+    "required": ["hasNextPage"],
+    "properties": {
+        "hasNextPage": {"type": "boolean"},
+        "endCursor": {"type": ["string", "null"]},
+    },
+}
+
+FULFILLMENT_ORDERS_SCHEMA = {
+    "type": "object",
+    "required": ["order"],
+    "properties": {
+        "order": {
+            "type": ["object", "null"],
+            "required": ["fulfillmentOrders"],
+            "properties": {
+                "fulfillmentOrders": {
+                    "type": "object",
+                    "required": ["pageInfo", "nodes"],
+                    "properties": {
+                        "pageInfo": PAGE_INFO,
+                        "nodes": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["id", "status", "lineItems"],
+                                "properties": {
+                                    "id": {"type": "string"},
+                                    "status": {"type": "string"},
+                                    "lineItems": {
+                                        "type": "object",
+                                        "required": ["pageInfo", "nodes"],
+                                        "properties": {
+                                            "pageInfo": PAGE_INFO,
+                                            "nodes": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "required": [
+                                                        "id",
+                                                        "remainingQuantity",
+                                                        "lineItem",
+                                                    ],
+                                                    "properties": {
+                                                        "id": {"type": "string"},
+                                                        "sku": {
+                                                            "type": ["string", "null"]
+                                                        },
+                                                        "remainingQuantity": {
+                                                            "type": "integer",
+                                                            "minimum": 0,
+                                                        },
+                                                        "lineItem": {
+                                                            "type": "object",
+                                                            "required": ["id"],
+                                                            "properties": {
+                                                                "id": {"type": "string"}
+                                                            },
+                                                        },
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        }
+    },
+}
+
+FULFILLMENT_CREATE = """
+mutation DistributionFulfill($fulfillment: %(input)s!) {
+  %(mutation)s(fulfillment: $fulfillment) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}
+"""
+
+
+def fulfillment_create_schema(mutation):
+    return {
+        "type": "object",
+        "required": [mutation],
+        "properties": {
+            mutation: {
+                "type": "object",
+                "required": ["userErrors"],
+                "properties": {
+                    "fulfillment": {
+                        "type": ["object", "null"],
+                        "required": ["id"],
+                        "properties": {"id": {"type": "string"}},
+                    },
+                    "userErrors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["message"],
+                            "properties": {"message": {"type": "string"}},
+                        },
+                    },
+                },
+            }
+        },
+    }
+
+
+ORDERS_PAGE_SCHEMA = {
+    "type": "object",
+    "required": ["orders"],
+    "properties": {
+        "orders": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "updated_at"],
+                "properties": {
+                    "id": {"type": ["integer", "string"], "pattern": r"^\d+$"},
+                    "updated_at": {"type": "string", "minLength": 1},
+                },
+            },
+        }
+    },
+}

@@ -7,27 +7,30 @@ read is checked: a payload that does not have the documented shape raises a
 ``PermanentError`` of kind ``invalid_payload`` naming the JSON path.
 """
 
-import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from odoo.addons.distribution_connector.adapters.tools import (
+    COUNTRY_RE,
+    compact,
+    email_or_none,
+    invalid_payload,
+    parse_decimal,
+)
+from odoo.addons.distribution_connector.adapters.tools import (
+    json_number as number,
+)
 from odoo.addons.distribution_connector.errors import (
     PermanentError,
     RefusedEventError,
 )
 
 PAID_STATUSES = {"paid", "partially_refunded", "refunded"}
-COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 NO_RESTOCK = "no_restock"
 
 
 def invalid(message, path):
-    return PermanentError(
-        f"Shopify payload: {message} at {path}.",
-        kind="invalid_payload",
-        json_path=path,
-    )
+    return invalid_payload(f"Shopify payload: {message} at {path}.", path)
 
 
 # -- readers: the documented shape or an error naming the JSON path ----------
@@ -67,15 +70,14 @@ def as_id(value, path):
 
 def as_decimal(value, path):
     """A money amount or a quantity: Shopify sends decimal strings."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise invalid("expected a number", path)
+    if isinstance(value, Decimal):
+        raise invalid("expected a number", path)  # JSON has no Decimal
     try:
-        number = Decimal(str(value))
-    except InvalidOperation as err:
+        return parse_decimal(value)
+    except TypeError as err:
+        raise invalid("expected a number", path) from err
+    except ValueError as err:
         raise invalid(f"expected a number, got {value!r}", path) from err
-    if not number.is_finite():
-        raise invalid(f"expected a finite number, got {value!r}", path)
-    return number
 
 
 def as_text(value, path, optional=True):
@@ -99,16 +101,6 @@ def as_timestamp(value, path, optional=True):
     if moment.tzinfo is None:
         raise invalid(f"timestamp {text!r} has no time zone", path)
     return text
-
-
-def number(value):
-    """Decimal -> JSON number, integral values as integers."""
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def compact(values):
-    """Drop empty values: the canonical schemas have no nullable fields."""
-    return {key: value for key, value in values.items() if value not in (None, "")}
 
 
 # -- pieces -------------------------------------------------------------------
@@ -202,8 +194,7 @@ def address(value, path):
 
 
 def email(value, path):
-    text = as_text(value, path)
-    return text if text and EMAIL_RE.match(text) else None
+    return email_or_none(as_text(value, path))
 
 
 def customer(order, billing, shipping):

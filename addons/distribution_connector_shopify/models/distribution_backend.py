@@ -11,6 +11,7 @@ from ..adapters.shopify import (
     TOPIC_HEADER,
     TRIGGERED_AT_HEADER,
     WEBHOOK_ID_HEADER,
+    ShopifyAdapter,
     sign,
 )
 
@@ -45,6 +46,12 @@ class DistributionBackend(models.Model):
         help="When a fulfillment is sent to Shopify, let Shopify e-mail the "
         "customer the tracking information.",
     )
+
+    def _get_adapter_class(self):
+        """Shopify backends speak through ``ShopifyAdapter``."""
+        if self.adapter == "shopify":
+            return ShopifyAdapter
+        return super()._get_adapter_class()
 
     @api.constrains("adapter", "shopify_api_version", "shopify_location_id")
     def _check_shopify_settings(self):

@@ -2,7 +2,12 @@ import uuid
 
 from odoo import fields, models
 
-from ..adapters.woocommerce import SIGNATURE_HEADER, TOPIC_HEADER, sign
+from ..adapters.woocommerce import (
+    SIGNATURE_HEADER,
+    TOPIC_HEADER,
+    WooCommerceAdapter,
+    sign,
+)
 
 
 class DistributionBackend(models.Model):
@@ -12,6 +17,14 @@ class DistributionBackend(models.Model):
         selection_add=[("woocommerce", "WooCommerce")],
         ondelete={"woocommerce": "set default"},
     )
+
+    def _get_adapter_class(self):
+        self.ensure_one()
+        return (
+            WooCommerceAdapter
+            if self.adapter == "woocommerce"
+            else super()._get_adapter_class()
+        )
 
     # -- demo data ----------------------------------------------------------------
 

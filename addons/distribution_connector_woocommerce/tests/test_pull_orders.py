@@ -5,7 +5,7 @@ from odoo.tests.common import HttpCase, TransactionCase, tagged
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from ..adapters.woocommerce import resource_event_id
+from ..adapters.woocommerce_mapping import resource_event_id
 from .common import WooCommerceOutboundMixin, WooCommerceTestMixin, fixture
 
 ORDERS = "/wp-json/wc/v3/orders"

@@ -4,9 +4,9 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests.common import HttpCase, tagged
 
+from odoo.addons.distribution_connector.adapters.base import hmac_digest
 from odoo.addons.queue_job.tests.common import trap_jobs
 
-from ..adapters.woocommerce import hmac_digest
 from .common import WooCommerceTestMixin, fixture
 
 

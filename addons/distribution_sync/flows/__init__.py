@@ -1,18 +1,16 @@
 """Flows: what each canonical object does to Odoo.
 
-``FLOWS`` maps a canonical object kind (the exchange's ``kind``) to the plain
-Python class that applies it. A flow is built with the exchange (already in
-sudo, with the backend's company) and the validated canonical data; ``run()``
-returns the resulting record or raises a ``DistributionError``.
+``distribution.exchange._get_flow_class()`` picks the plain Python class
+that applies an exchange, by its canonical ``kind`` (and direction); an
+addon adds or replaces a flow by extending that method with ``_inherit``.
+An inbound flow is built with the exchange (already in sudo, with the
+backend's company) and the validated canonical data; ``run()`` returns the
+resulting record or raises a ``DistributionError``.
 
-Outbound flows (``OUTBOUND_FLOWS``, by the outbound exchange's topic) are
-built with the exchange alone, which points to the Odoo record to send
-(``res_model``/``res_id``); ``payload()`` builds the canonical object and
-``run()`` sends it through the backend's adapter.
+Outbound flows are built with the exchange alone, which points to the Odoo
+record to send (``res_model``/``res_id``); ``payload()`` builds the
+canonical object and ``run()`` sends it through the backend's adapter.
 """
-
-FLOWS = {}
-OUTBOUND_FLOWS = {}
 
 
 class InboundFlow:
@@ -30,16 +28,6 @@ class InboundFlow:
 
     def run(self):
         raise NotImplementedError
-
-
-def register_flow(cls):
-    FLOWS[cls.kind] = cls
-    return cls
-
-
-def register_outbound_flow(cls):
-    OUTBOUND_FLOWS[cls.topic] = cls
-    return cls
 
 
 from . import order_cancellation  # noqa: E402

@@ -12,7 +12,6 @@ import json
 from odoo.addons.distribution_connector.errors import PermanentError
 
 from ..tools import schemas
-from . import register_outbound_flow
 from .common import (
     PICKING_MODEL,
     format_datetime,
@@ -47,7 +46,6 @@ def _carrier_name(picking):
     return carrier.name if carrier else None
 
 
-@register_outbound_flow
 class FulfillmentExport:
     topic = TOPIC
     kind = "shipment"

@@ -17,7 +17,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import InboundFlow, register_flow
+from . import InboundFlow
 from .common import ORDER_MODEL, is_delivery, parse_datetime, unknown_order
 
 
@@ -65,7 +65,6 @@ def cancel_order(exchange, order, reason=None):
     return order
 
 
-@register_flow
 class OrderCancellation(InboundFlow):
     kind = "order_cancellation"
 

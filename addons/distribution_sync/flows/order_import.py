@@ -1,4 +1,10 @@
-"""Order import: a canonical order becomes one sales order, exactly once."""
+"""Order import: a canonical order becomes one sales order, exactly once.
+
+What the order and its lines are created with passes through the backend's
+``_prepare_order_vals`` and ``_prepare_line_vals``: an addon that needs more
+(a field of its own, another route, a channel's extra data) extends those
+with ``_inherit = "distribution.backend"``, not this class.
+"""
 
 import hashlib
 import json
@@ -9,7 +15,7 @@ from odoo.tools.sql import escape_psql
 
 from odoo.addons.distribution_connector.errors import PermanentError, StaleEventError
 
-from . import InboundFlow, register_flow
+from . import InboundFlow
 from .common import (
     ORDER_MODEL,
     PARTNER_MODEL,
@@ -39,7 +45,6 @@ def _lines_fingerprint(data):
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-@register_flow
 class OrderImport(InboundFlow):
     kind = "order"
 
@@ -88,7 +93,9 @@ class OrderImport(InboundFlow):
             vals["user_id"] = self.backend.salesperson_id.id
         if self.backend.sales_team_id:
             vals["team_id"] = self.backend.sales_team_id.id
-        order = self.env[ORDER_MODEL].create(vals)
+        order = self.env[ORDER_MODEL].create(
+            self.backend._prepare_order_vals(data, vals)
+        )
         self.bindings.create(
             {
                 "backend_id": self.backend.id,
@@ -464,7 +471,7 @@ class OrderImport(InboundFlow):
                 vals["name"] = line["name"]
             if line.get("external_id"):
                 vals["distribution_line_external_id"] = line["external_id"]
-            commands.append((0, 0, vals))
+            commands.append((0, 0, self.backend._prepare_line_vals(line, vals)))
         if unknown:
             first = unknown[0]
             if len(unknown) > 1:

@@ -16,7 +16,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import InboundFlow, register_flow
+from . import InboundFlow
 from .common import (
     ORDER_MODEL,
     PICKING_MODEL,
@@ -29,7 +29,6 @@ from .common import (
 )
 
 
-@register_flow
 class OrderReturn(InboundFlow):
     kind = "return"
 

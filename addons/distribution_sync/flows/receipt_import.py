@@ -8,11 +8,9 @@ backorder.
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import register_flow
 from .picking_confirmation import PickingConfirmation
 
 
-@register_flow
 class ReceiptImport(PickingConfirmation):
     kind = "receipt"
     excess_kind = "over_receipt"

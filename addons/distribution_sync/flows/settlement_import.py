@@ -6,13 +6,12 @@ from odoo import fields
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import InboundFlow, register_flow
+from . import InboundFlow
 from .common import parse_datetime
 
 SETTLEMENT_MODEL = "distribution.settlement"
 
 
-@register_flow
 class SettlementImport(InboundFlow):
     """Store the payout and its lines (a new version of a known payout
     replaces its lines), then match them; lines that do not match become

@@ -10,12 +10,10 @@ shipment leaves a backorder.
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import register_flow
 from .common import ORDER_MODEL, bound_order, is_delivery, unknown_order
 from .picking_confirmation import PickingConfirmation
 
 
-@register_flow
 class ShipmentImport(PickingConfirmation):
     kind = "shipment"
     excess_kind = "over_shipment"

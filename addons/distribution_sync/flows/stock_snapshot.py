@@ -16,7 +16,7 @@ from odoo import fields
 
 from odoo.addons.distribution_connector.errors import PermanentError
 
-from . import InboundFlow, register_flow
+from . import InboundFlow
 from .common import (
     LOCATION_MODEL,
     parse_datetime,
@@ -27,7 +27,6 @@ from .common import (
 DRIFT = "stock_drift"
 
 
-@register_flow
 class StockSnapshot(InboundFlow):
     kind = "stock_snapshot"
 

@@ -580,6 +580,30 @@ class DistributionBackend(models.Model):
         action["domain"] = [("backend_id", "=", self.id)]
         return action
 
+    # -- order import hooks -------------------------------------------------------
+
+    def _prepare_order_vals(self, data, vals):
+        """The values the sales order of the canonical order ``data``
+        (``schemas/order.json``) is created with. ``vals`` holds what the
+        order import computed (customer and addresses, lines, pricelist,
+        warehouse, dates, sales team); return them, changed or completed.
+
+        Extend with ``_inherit = "distribution.backend"`` (check
+        ``self.adapter`` for one channel); runs as superuser in the
+        backend's company."""
+        self.ensure_one()
+        return vals
+
+    def _prepare_line_vals(self, line, vals):
+        """The values a sales order line is made with from the canonical
+        order line ``line`` (a product line; shipping lines are not passed),
+        when the order is created and when a quotation's lines are replaced
+        by a newer version. ``vals`` holds what the order import computed
+        (product, quantity, price, discount, taxes); return them, changed or
+        completed. Extend as ``_prepare_order_vals``."""
+        self.ensure_one()
+        return vals
+
     # -- demo data ----------------------------------------------------------------
     # Demo events are delivered the way a channel delivers them (signed, to
     # the webhook's checks and the inbox) and processed by the flows: the

@@ -11,7 +11,14 @@ from odoo.addons.distribution_connector.errors import (
     TransientError,
 )
 
-from ..flows import FLOWS, OUTBOUND_FLOWS
+from ..flows.fulfillment_export import FulfillmentExport
+from ..flows.order_cancellation import OrderCancellation
+from ..flows.order_import import OrderImport
+from ..flows.order_return import OrderReturn
+from ..flows.receipt_import import ReceiptImport
+from ..flows.settlement_import import SettlementImport
+from ..flows.shipment_import import ShipmentImport
+from ..flows.stock_snapshot import StockSnapshot
 from ..models.distribution_exception import EXCEPTION_TYPES, FINDING_TYPES
 from ..tools import schemas
 
@@ -45,10 +52,30 @@ class DistributionExchange(models.Model):
         help="The exchange that applied it.",
     )
 
+    def _get_flow_class(self):
+        """The flow class that applies this exchange, chosen by its canonical
+        ``kind`` and its direction (an inbound ``shipment`` is a warehouse's
+        shipment to confirm, an outbound one a fulfillment to send); None
+        when no flow handles it. An addon adds or replaces a flow by
+        extending this method with ``_inherit``."""
+        self.ensure_one()
+        if self.direction == "out":
+            return FulfillmentExport if self.kind == FulfillmentExport.kind else None
+        flows = (
+            OrderImport,
+            OrderCancellation,
+            OrderReturn,
+            ShipmentImport,
+            ReceiptImport,
+            StockSnapshot,
+            SettlementImport,
+        )
+        return next((flow for flow in flows if flow.kind == self.kind), None)
+
     def _apply(self):
         if self.direction == "out":
             return self._apply_outbound()
-        flow_class = FLOWS.get(self.kind)
+        flow_class = self._get_flow_class()
         if not flow_class:
             return super()._apply()
         backend = self.backend_id
@@ -75,10 +102,8 @@ class DistributionExchange(models.Model):
             ) from err
 
     def _outbound_flow(self):
-        """The outbound flow sending this exchange, if any: the flow of its
-        topic, when the exchange is of the flow's kind."""
-        flow_class = OUTBOUND_FLOWS.get(self.topic) if self.direction == "out" else None
-        return flow_class if flow_class and flow_class.kind == self.kind else None
+        """The outbound flow sending this exchange, if any."""
+        return self._get_flow_class() if self.direction == "out" else None
 
     def _apply_outbound(self):
         flow_class = self._outbound_flow()

@@ -1,5 +1,6 @@
 from . import test_order_schema
 from . import test_order_import
+from . import test_extension_hooks
 from . import test_multi_company
 from . import test_secrets_hygiene
 from . import test_job_runner

@@ -6,12 +6,10 @@ It speaks the generic JSON adapter's webhooks and sends each shipment as
 the test class only and plays the channel with a local ``FakeServer``.
 """
 
-from unittest.mock import patch
-
-from odoo.addons.distribution_connector.adapters import ADAPTERS
 from odoo.addons.distribution_connector.adapters.generic_json import (
     GenericJsonAdapter,
 )
+from odoo.addons.distribution_connector.tests.common import use_test_adapter
 from odoo.addons.distribution_connector.tests.fake_server import FakeServer
 
 from .common import StockFlowMixin
@@ -34,17 +32,12 @@ class FulfillmentChannelMixin(StockFlowMixin):
         # the HTTP client logs each call through a cursor of its own
         cls.registry_enter_test_mode_cls()
         cls.setUpStockFlows()
-        code = FulfillmentTestAdapter.code
-        field = cls.env["distribution.backend"]._fields["adapter"]
-        cls.startClassPatcher(patch.dict(ADAPTERS, {code: FulfillmentTestAdapter}))
-        cls.startClassPatcher(
-            patch.dict(field._selection, {code: FulfillmentTestAdapter.label})
-        )
+        use_test_adapter(cls, FulfillmentTestAdapter)
         cls.channel = FakeServer().start()
         cls.addClassCleanup(cls.channel.stop)
         cls.backend.write(
             {
-                "adapter": code,
+                "adapter": FulfillmentTestAdapter.code,
                 "api_base_url": cls.channel.url,
                 "allow_private_network": True,
                 "rate_limit_per_second": 0,

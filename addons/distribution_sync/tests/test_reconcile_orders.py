@@ -9,11 +9,11 @@ from unittest.mock import patch
 from odoo import fields
 from odoo.tests.common import TransactionCase, tagged
 
-from odoo.addons.distribution_connector.adapters import ADAPTERS
 from odoo.addons.distribution_connector.adapters.generic_json import (
     GenericJsonAdapter,
 )
 from odoo.addons.distribution_connector.http_client import BackendHttpClient
+from odoo.addons.distribution_connector.tests.common import use_test_adapter
 from odoo.addons.distribution_connector.tests.fake_server import FakeServer
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
@@ -282,12 +282,7 @@ class TestPullRaces(CommittedDataMixin, TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.setUpCommittedData()
-        code = InMemoryPullAdapter.code
-        field = cls.env["distribution.backend"]._fields["adapter"]
-        cls.startClassPatcher(patch.dict(ADAPTERS, {code: InMemoryPullAdapter}))
-        cls.startClassPatcher(
-            patch.dict(field._selection, {code: InMemoryPullAdapter.label})
-        )
+        use_test_adapter(cls, InMemoryPullAdapter)
 
     def setUp(self):
         super().setUp()
