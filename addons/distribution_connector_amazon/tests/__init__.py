@@ -1,3 +1,4 @@
+from . import test_demo_data
 from . import test_fulfillment
 from . import test_mapping
 from . import test_pull_orders
