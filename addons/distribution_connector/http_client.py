@@ -26,7 +26,7 @@ import socket
 import time
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -254,6 +254,9 @@ class BackendHttpClient:
     max_inline_wait = 10.0
     #: base of the exponential backoff, seconds
     backoff = 0.5
+    #: False for calls whose bodies carry credentials (token endpoints):
+    #: their log keeps the status, not the bodies
+    log_bodies = True
 
     def __init__(self, backend, session=None, sleep=time.sleep):
         self.backend = backend
@@ -267,17 +270,24 @@ class BackendHttpClient:
 
     # -- public API --------------------------------------------------------
 
-    def request(self, method, path, *, topic, json=None, params=None, headers=None):
+    def request(
+        self, method, path, *, topic, json=None, params=None, headers=None, form=None
+    ):
         """Send one logical call; return the ``requests.Response`` (2xx/3xx).
 
         :param topic: what the call is for (``stock``, ``fulfillment``...),
             kept on the call's log
+        :param form: a dict sent form-encoded instead of a JSON body (OAuth
+            token endpoints take only that)
         """
         url = self._url(path)
         body = jsonlib.dumps(json) if json is not None else None
         all_headers = {"Accept": "application/json", **self.auth_headers()}
         if body is not None:
             all_headers["Content-Type"] = "application/json"
+        elif form is not None:
+            body = urlencode(form)
+            all_headers["Content-Type"] = "application/x-www-form-urlencoded"
         all_headers.update(headers or {})
         attempt = 0
         while True:
@@ -452,8 +462,12 @@ class BackendHttpClient:
                     "topic": topic,
                     "method": method,
                     "path": backend._redact(urlsplit(url).path),
-                    "request_body": body or False,
-                    "response_body": response.text if response is not None else False,
+                    "request_body": (body if self.log_bodies else None) or False,
+                    "response_body": (
+                        response.text
+                        if response is not None and self.log_bodies
+                        else False
+                    ),
                     "state": "error" if error else "done",
                     "error": error or False,
                     "response_status": (

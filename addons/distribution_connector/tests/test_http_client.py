@@ -121,6 +121,25 @@ class TestHttpClient(DistributionTestMixin, TransactionCase):
         self.assertGreaterEqual(log.duration_ms, 0)
         self.assertNotIn("bearer-secret-123", repr(log.read()))
 
+    def test_form_body_and_unlogged_bodies(self):
+        self.server.add("POST", "/api/token", json_body={"access_token": "tok-1"})
+        client = self.client()
+        client.log_bodies = False
+        answer = client.json(
+            "POST", "token", topic="auth", form={"grant_type": "x", "code": "a b"}
+        )
+        self.assertEqual(answer, {"access_token": "tok-1"})
+        call = self.server.calls()[0]
+        self.assertEqual(
+            call.headers["content-type"], "application/x-www-form-urlencoded"
+        )
+        self.assertEqual(call.body, b"grant_type=x&code=a+b")
+        # credentials both ways: the log keeps the call, not its bodies
+        log = self.outbound()
+        self.assertEqual((log.state, log.response_status), ("done", 200))
+        self.assertFalse(log.request_body)
+        self.assertFalse(log.response_body)
+
     def test_retry_after_is_honoured_in_place_when_short(self):
         self.server.add("GET", "/api/x", status=429, headers={"Retry-After": "2"})
         self.server.add("GET", "/api/x", json_body={"ok": 1})

@@ -1,0 +1,303 @@
+"""Amazon adapter (Selling Partner API, Orders API v0).
+
+What Amazon does, and what this adapter makes of it:
+
+* **No webhooks here**: Amazon notifies through SQS/EventBridge, not by
+  posting to a URL, so orders arrive by the scheduled reconciliation pull
+  only (``order_pull_enabled``); the webhook route refuses every delivery.
+* **Authentication**: every call carries a Login with Amazon access token
+  (``x-amz-access-token``), obtained from the seller's refresh token and
+  kept until shortly before it expires; a 403 ``Unauthorized`` gets one new
+  token and one more try. The buyer's address is personal data: it is read
+  with a restricted data token, asked for once per pull and only when an
+  order to ship needs it.
+* **Pull**: ``getOrders`` by ``LastUpdatedAfter`` (the locked watermark
+  minus the overlap), the backend's marketplaces and fulfillment channels,
+  following ``NextToken``; each order's items by ``getOrderItems``.
+* **Event id**: ``<AmazonOrderId>:<LastUpdateDate>``: a re-pulled version
+  is the same exchange, a new status is a new one.
+* **Statuses**: ``Pending`` orders are held back (not pulled into the inbox:
+  not confirmed, nothing reserved) until Amazon releases them;
+  ``Unshipped``/``PartiallyShipped`` are imported (and confirmed when the
+  backend confirms); ``Canceled`` cancels through the order import's
+  cancellation. Orders fulfilled by Amazon (``AFN``) are not pulled yet
+  (see the addon's ROADMAP).
+"""
+
+from urllib.parse import quote
+
+from odoo.addons.distribution_connector.adapters.base import DistributionAdapter
+from odoo.addons.distribution_connector.adapters.tools import (
+    MAX_PAGES,
+    naive_utc,
+    stock_result,
+)
+from odoo.addons.distribution_connector.errors import PermanentError
+
+from . import amazon_mapping
+from .amazon_api import (
+    ADDRESS_PATH,
+    AmazonHttpClient,
+    availability_patch,
+    listing_result,
+    order_address,
+    order_items,
+    package_detail,
+    payload_of,
+    restricted_data_token,
+    stock_quantity,
+)
+
+#: the topic of pulled orders
+ORDER_TOPIC = "ORDER_CHANGE"
+#: what ``getOrders`` lists: every status an imported order may take
+PULLED_STATUSES = (
+    "Pending",
+    "Unshipped",
+    "PartiallyShipped",
+    "Shipped",
+    "Canceled",
+    "Unfulfillable",
+)
+#: statuses whose order still ships from us: its address is needed
+TO_SHIP = frozenset({"Unshipped", "PartiallyShipped"})
+
+
+class AmazonAdapter(DistributionAdapter):
+    code = "amazon"
+    label = "Amazon"
+    topics = {ORDER_TOPIC: "order"}
+    #: one patchListingsItem call an item: small batches keep a job short
+    max_batch_size = 20
+    http_client_class = AmazonHttpClient
+
+    # -- inbound -----------------------------------------------------------------
+
+    def verify_signature(self, headers, body):
+        # Amazon does not post to webhook URLs: nothing is ever signed for us
+        return False
+
+    def event_id(self, topic, headers, payload, body):
+        order = payload.get("Order") if isinstance(payload, dict) else None
+        if isinstance(order, dict) and order.get("AmazonOrderId"):
+            return order_event_id(order)
+        return super().event_id(topic, headers, payload, body)
+
+    def external_reference(self, topic, payload):
+        order = payload.get("Order") if isinstance(payload, dict) else None
+        if isinstance(order, dict) and order.get("AmazonOrderId"):
+            return str(order["AmazonOrderId"])
+        return None
+
+    def to_canonical(self, kind, payload):
+        mapper = amazon_mapping.MAPPERS.get(kind)
+        if mapper:
+            return mapper(payload)
+        raise PermanentError(
+            f"The Amazon adapter does not make {kind!r} objects.",
+            kind="unsupported_topic",
+            key=kind,
+        )
+
+    # -- outbound ----------------------------------------------------------------
+
+    def export_stock(self, items):
+        """The merchant-fulfilled quantity of each SKU, by
+        ``patchListingsItem`` (``fulfillment_availability``, channel
+        ``DEFAULT``), one call an item, in every marketplace of the backend.
+
+        ``ACCEPTED`` is ``ok`` (Amazon applies it within minutes; it has no
+        compare-and-set, the quantity read back is the one sent); ``INVALID``
+        or an ``ERROR`` issue is ``error`` with Amazon's messages, which the
+        publishing engine turns into an exception per SKU.
+        """
+        backend = self.backend
+        if not backend.amazon_seller_id:
+            raise PermanentError(
+                f"Backend {backend.name} has no Amazon seller id.",
+                kind="configuration",
+            )
+        marketplaces = ",".join(backend._amazon_marketplace_ids())
+        client = self.http_client()
+        results = []
+        for item in items:
+            quantity = stock_quantity(item.get("quantity"))
+            sku = item.get("external_ref") or item.get("sku")
+            if quantity is None or not sku:
+                results.append(
+                    stock_result(item, "error", None, "No SKU or no quantity.")
+                )
+                continue
+            answer = client.call(
+                "PATCH",
+                f"/listings/2021-08-01/items/{backend.amazon_seller_id}/"
+                + quote(sku, safe=""),
+                operation="patchListingsItem",
+                topic="stock",
+                params={"marketplaceIds": marketplaces, "issueLocale": "en_US"},
+                json=availability_patch(quantity),
+            )
+            results.append(listing_result(item, answer, quantity))
+        return results
+
+    def export_fulfillment(self, shipment):
+        """Confirm the shipment of an order (``confirmShipment``).
+
+        Amazon's own count decides what is sent: each item's quantity in
+        the shipment, at most what Amazon has not seen shipped yet
+        (``QuantityOrdered - QuantityShipped`` of ``getOrderItems``); items
+        matched by ``line_external_id`` (the ``OrderItemId``), else by SKU.
+        A shipment Amazon knows already sends nothing, so a repeated job
+        never confirms twice.
+        """
+        order_id = str(shipment.get("order_external_id") or "")
+        if not order_id:
+            raise PermanentError(
+                "The shipment names no Amazon order.", kind="invalid_payload"
+            )
+        client = self.http_client()
+        order = payload_of(
+            client.call(
+                "GET",
+                f"/orders/v0/orders/{order_id}",
+                operation="getOrder",
+                topic="fulfillment",
+            ),
+            "getOrder",
+            "MarketplaceId",
+        )
+        left = {}
+        by_sku = {}
+        for item in order_items(client, order_id, topic="fulfillment"):
+            ordered = item.get("QuantityOrdered") or 0
+            shipped = item.get("QuantityShipped") or 0
+            item_id = str(item.get("OrderItemId"))
+            left[item_id] = max(0, ordered - shipped)
+            by_sku.setdefault(item.get("SellerSKU"), []).append(item_id)
+        to_confirm = {}
+        for line in shipment.get("lines") or []:
+            quantity = int(line.get("quantity") or 0)
+            candidates = (
+                [str(line["line_external_id"])]
+                if line.get("line_external_id")
+                else by_sku.get(line.get("sku"), [])
+            )
+            for item_id in candidates:
+                taken = min(quantity, left.get(item_id, 0))
+                if taken > 0:
+                    to_confirm[item_id] = to_confirm.get(item_id, 0) + taken
+                    left[item_id] -= taken
+                    quantity -= taken
+        if not to_confirm:
+            return {"external_id": None}
+        detail = package_detail(shipment, sorted(to_confirm.items()))
+        client.call(
+            "POST",
+            f"/orders/v0/orders/{order_id}/shipmentConfirmation",
+            operation="confirmShipment",
+            topic="fulfillment",
+            json={"marketplaceId": order["MarketplaceId"], "packageDetail": detail},
+            raw=True,
+        )
+        return {"external_id": f"{order_id}:{detail['packageReferenceId']}"}
+
+    # -- reconciliation ------------------------------------------------------------
+
+    def pull_orders(self, updated_since):
+        """Orders of the backend's marketplaces updated since
+        ``updated_since``, with their items (and the address of those to
+        ship), as the inbox stores them."""
+        backend = self.backend
+        marketplaces = backend._amazon_marketplace_ids()
+        if not marketplaces:
+            raise PermanentError(
+                f"Backend {backend.name} has no Amazon marketplace id.",
+                kind="configuration",
+            )
+        client = self.http_client()
+        params = {
+            "MarketplaceIds": ",".join(marketplaces),
+            "OrderStatuses": ",".join(PULLED_STATUSES),
+            "FulfillmentChannels": "MFN",
+        }
+        if updated_since:
+            moment = naive_utc(updated_since).replace(microsecond=0)
+            params["LastUpdatedAfter"] = moment.isoformat() + "Z"
+        address_token = None
+        for _page in range(MAX_PAGES):
+            payload = payload_of(
+                client.call(
+                    "GET",
+                    "/orders/v0/orders",
+                    operation="getOrders",
+                    topic="reconcile",
+                    params=params,
+                ),
+                "getOrders",
+                "Orders",
+            )
+            orders = payload["Orders"]
+            if not isinstance(orders, list) or not all(
+                isinstance(order, dict) and order.get("AmazonOrderId")
+                for order in orders
+            ):
+                raise PermanentError(
+                    "Amazon answered getOrders without a list of orders.",
+                    kind="invalid_response",
+                )
+            for order in orders:
+                status = order.get("OrderStatus")
+                if status in amazon_mapping.HELD_STATUSES:
+                    continue
+                if order.get("FulfillmentChannel") not in (None, "MFN"):
+                    continue
+                order_id = str(order["AmazonOrderId"])
+                if self._version_known(order):
+                    continue
+                address = None
+                if status in TO_SHIP:
+                    if address_token is None:
+                        address_token = restricted_data_token(client, ADDRESS_PATH)
+                    address = order_address(client, order_id, address_token)
+                yield {
+                    "topic": ORDER_TOPIC,
+                    "event_id": order_event_id(order),
+                    "external_ref": order_id,
+                    "payload": {
+                        "Order": order,
+                        "OrderItems": order_items(client, order_id),
+                        "ShippingAddress": address,
+                    },
+                }
+            next_token = payload.get("NextToken")
+            if not next_token:
+                return
+            # a NextToken replaces every other filter but the marketplaces
+            params = {
+                "MarketplaceIds": params["MarketplaceIds"],
+                "NextToken": next_token,
+            }
+        raise PermanentError(
+            f"getOrders has more than {MAX_PAGES} pages.", kind="invalid_response"
+        )
+
+    def _version_known(self, order):
+        """True when this version of the order is in the inbox already: its
+        items are not fetched again (``getOrderItems`` allows half a
+        call a second)."""
+        exchanges = self.backend.env["distribution.exchange"].sudo()
+        return bool(
+            exchanges.search_count(
+                [
+                    ("backend_id", "=", self.backend.id),
+                    ("direction", "=", "in"),
+                    ("topic", "=", ORDER_TOPIC),
+                    ("external_event_id", "=", order_event_id(order)),
+                ],
+                limit=1,
+            )
+        )
+
+
+def order_event_id(order):
+    return f"{order['AmazonOrderId']}:{order.get('LastUpdateDate') or '-'}"

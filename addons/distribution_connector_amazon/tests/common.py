@@ -1,0 +1,285 @@
+"""An Amazon backend and a local server answering as the Selling Partner API
+does (Orders API v0, Tokens API 2021-03-01, Login with Amazon).
+
+The fixtures follow Amazon's documented models: ``order.json`` the
+``Order`` of the Orders API v0 reference (getOrders), ``order_items.json``
+the ``GetOrderItemsResponse``, ``order_address.json`` the
+``GetOrderAddressResponse``; token answers follow the "Connect to the
+SP-API" guide (LWA) and the Tokens API reference (createRestrictedDataToken).
+"""
+
+import copy
+import json
+import os
+from functools import cache
+from operator import attrgetter
+from urllib.parse import parse_qs
+
+from odoo.addons.distribution_connector.http_client import BackendHttpClient
+from odoo.addons.distribution_connector.tests.fake_server import FakeServer
+from odoo.addons.distribution_sync.tests.common import OrderImportMixin
+
+from ..adapters import amazon_api
+from ..adapters.amazon import AmazonAdapter
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+ORDERS = "/orders/v0/orders"
+LWA = "/auth/o2/token"
+RDT = "/tokens/2021-03-01/restrictedDataToken"
+MARKETPLACE = "A1PA6795UKMFR9"
+
+
+@cache
+def _read_fixture(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as fixture:
+        return json.load(fixture)
+
+
+def fixture(name):
+    return copy.deepcopy(_read_fixture(name))
+
+
+def amazon_order(order_id="902-3159896-1390916", **changes):
+    order = fixture("order.json")
+    order.update(AmazonOrderId=order_id, **changes)
+    return order
+
+
+class FakeSellingPartner:
+    """Seller Central as the SP-API shows it: LWA tokens (a new one each
+    time), restricted data tokens, orders with their items and addresses.
+    Calls without a valid access token are answered 403 Unauthorized."""
+
+    def __init__(self, server):
+        self.server = server
+        self.issued = 0
+        self.valid_tokens = set()
+        self.items = {}
+        server.route("POST", LWA, self._token)
+        server.route("POST", RDT, self._rdt)
+
+    def _token(self, recorded):
+        form = parse_qs(recorded.body.decode())
+        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [
+            AmazonTestMixin.REFRESH_TOKEN
+        ]:
+            return 400, {"error": "invalid_grant"}, {}
+        self.issued += 1
+        token = f"Atza|access-{self.issued}"
+        self.valid_tokens.add(token)
+        return (
+            200,
+            {
+                "access_token": token,
+                "refresh_token": AmazonTestMixin.REFRESH_TOKEN,
+                "token_type": "bearer",
+                "expires_in": 3600,
+            },
+            {},
+        )
+
+    def expire_tokens(self):
+        self.valid_tokens.clear()
+
+    def authorised(self, recorded, token=None):
+        return recorded.headers.get("x-amz-access-token") in (
+            {token} if token else self.valid_tokens
+        )
+
+    @staticmethod
+    def unauthorised():
+        return (
+            403,
+            {
+                "errors": [
+                    {
+                        "code": "Unauthorized",
+                        "message": "Access to requested resource is denied.",
+                        "details": "The access token you provided has expired.",
+                    }
+                ]
+            },
+            {},
+        )
+
+    def _rdt(self, recorded):
+        if not self.authorised(recorded):
+            return self.unauthorised()
+        return (
+            200,
+            {"restrictedDataToken": "Atz.sprdt|restricted-1", "expiresIn": 3600},
+            {"x-amzn-RateLimit-Limit": "1.0"},
+        )
+
+    def add_order(self, order, items=None):
+        """Serve the items and the address of ``order``."""
+        order_id = order["AmazonOrderId"]
+        answer = fixture("order_items.json")
+        answer["payload"]["AmazonOrderId"] = order_id
+        if items is not None:
+            answer["payload"]["OrderItems"] = items
+        self.items[order_id] = answer
+        self.server.route(
+            "GET", f"{ORDERS}/{order_id}/orderItems", self._answer(answer, "0.5")
+        )
+        self.server.route(
+            "GET", f"{ORDERS}/{order_id}", self._answer({"payload": order}, "0.5")
+        )
+        self.server.route(
+            "POST",
+            f"{ORDERS}/{order_id}/shipmentConfirmation",
+            lambda recorded: self._confirm(order_id, recorded),
+        )
+        address = fixture("order_address.json")
+        address["payload"]["AmazonOrderId"] = order_id
+        path = f"{ORDERS}/{order_id}/address"
+        self.server.route("GET", path, self._restricted(address))
+
+    def _confirm(self, order_id, recorded):
+        """``confirmShipment``: 204, the items' shipped quantities counted;
+        400 for an item or a quantity the order does not have."""
+        if not self.authorised(recorded):
+            return self.unauthorised()
+        detail = recorded.json()["packageDetail"]
+        items = {
+            item["OrderItemId"]: item
+            for item in self.items[order_id]["payload"]["OrderItems"]
+        }
+        for entry in detail["orderItems"]:
+            item = items.get(entry["orderItemId"])
+            if item is None or (
+                item["QuantityShipped"] + entry["quantity"] > item["QuantityOrdered"]
+            ):
+                return (
+                    400,
+                    {
+                        "errors": [
+                            {
+                                "code": "InvalidInput",
+                                "message": "Invalid order item quantity.",
+                            }
+                        ]
+                    },
+                    {},
+                )
+        for entry in detail["orderItems"]:
+            items[entry["orderItemId"]]["QuantityShipped"] += entry["quantity"]
+        return 204, None, {"x-amzn-RateLimit-Limit": "2.0"}
+
+    def _answer(self, body, rate):
+        def handler(recorded):
+            if not self.authorised(recorded):
+                return self.unauthorised()
+            return 200, body, {"x-amzn-RateLimit-Limit": rate}
+
+        return handler
+
+    def _restricted(self, body):
+        def handler(recorded):
+            if not self.authorised(recorded, "Atz.sprdt|restricted-1"):
+                return self.unauthorised()
+            return 200, body, {"x-amzn-RateLimit-Limit": "0.5"}
+
+        return handler
+
+    def pages(self, *pages):
+        """``getOrders`` answers: one page after the other, linked by
+        ``NextToken``."""
+        answers = [
+            {
+                "payload": {
+                    "Orders": orders,
+                    "LastUpdatedBefore": "2025-03-02T00:00:00Z",
+                    **(
+                        {"NextToken": f"page-{index + 2}"}
+                        if index < len(pages) - 1
+                        else {}
+                    ),
+                }
+            }
+            for index, orders in enumerate(pages)
+        ]
+        queue = list(answers)
+
+        def handler(recorded):
+            if not self.authorised(recorded):
+                return self.unauthorised()
+            return 200, queue.pop(0), {"x-amzn-RateLimit-Limit": "0.0167"}
+
+        self.server.route("GET", ORDERS, handler)
+
+
+class AmazonTestMixin(OrderImportMixin):
+    """An Amazon backend calling a ``FakeSellingPartner`` on 127.0.0.1; the
+    client's waits are recorded in ``self.waits``, not slept."""
+
+    CLIENT_ID = "amzn1.application-oa2-client.0123456789"
+    CLIENT_SECRET = "amzn1.oa2-cs.v1.secret0123456789"
+    REFRESH_TOKEN = "Atzr|refresh-0123456789"
+
+    @classmethod
+    def setUpAmazon(cls):
+        cls.registry_enter_test_mode_cls()
+        cls.setUpOrderImport()
+        cls.server = FakeServer().start()
+        cls.addClassCleanup(cls.server.stop)
+        cls.currency = cls.env.ref("base.EUR")
+        cls.currency.active = True
+        cls.pricelist = cls.env["product.pricelist"].create(
+            {"name": "Amazon DE", "currency_id": cls.currency.id}
+        )
+        cls.backend = cls.make_backend(
+            "Amazon DE",
+            adapter="amazon",
+            api_base_url=cls.server.url,
+            allow_private_network=True,
+            api_key=cls.CLIENT_ID,
+            api_secret=cls.CLIENT_SECRET,
+            amazon_refresh_token=cls.REFRESH_TOKEN,
+            amazon_lwa_url=cls.server.url + LWA,
+            amazon_marketplace_ids=MARKETPLACE,
+            amazon_seller_id="A2EXAMPLESELLER",
+            rate_limit_per_second=0,
+            http_read_timeout=2,
+            order_pull_enabled=True,
+            auto_confirm=True,
+            pricelist_id=cls.pricelist.id,
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.server.requests.clear()
+        self.server.scripts.clear()
+        self.server.handlers.clear()
+        self.amazon = FakeSellingPartner(self.server)
+        # each test starts without a token or a learned rate
+        amazon_api._access_tokens.clear()
+        amazon_api._operation_pace.clear()
+        self.waits = []
+        waits = self.waits
+        self.patch(BackendHttpClient, "backoff", 0)
+        self.patch(
+            AmazonAdapter,
+            "http_client",
+            lambda adapter: amazon_api.AmazonHttpClient(
+                adapter.backend, sleep=waits.append
+            ),
+        )
+        self.adapter = self.backend._get_adapter()
+
+    def perform(self, trap):
+        """Run the trapped jobs, then process the inbox as the dispatcher
+        would."""
+        for job in sorted(trap.enqueued_jobs, key=attrgetter("priority")):
+            job.perform()
+        trap.enqueued_jobs.clear()
+        waiting = self.env["distribution.exchange"].search(
+            [
+                ("state", "=", "received"),
+                ("direction", "=", "in"),
+                ("backend_id", "=", self.backend.id),
+            ],
+            order="id",
+        )
+        for exchange in waiting:
+            exchange.process()
