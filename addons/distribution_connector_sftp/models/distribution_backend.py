@@ -1,6 +1,8 @@
 import logging
 import posixpath
 
+import paramiko
+
 from odoo import api, fields, models
 
 from odoo.addons.distribution_connector.errors import DistributionError
@@ -176,7 +178,8 @@ class DistributionBackend(models.Model):
         for backend in backends:
             try:
                 backend._sftp_poll()
-            except DistributionError as err:
+            except (DistributionError, OSError, paramiko.SSHException) as err:
+                # a missing folder or a dropped connection: the next run retries
                 _logger.warning(
                     "SFTP poll of backend %s failed: %s",
                     backend.id,

@@ -137,6 +137,16 @@ class TestSftpTransport(DistributionTestMixin, TransactionCase):
             self.backend._sftp_upload("x.edi", b"x")
         self.assertEqual(os.listdir(self.server.path("outbound")), [])
 
+    def test_cron_goes_on_after_a_failing_backend(self):
+        refused = self.backend.copy({"name": "Other partner"})
+        refused.sftp_host_key = new_host_key()[1]
+        self.drop_file("orders-4.csv", ORDERS)
+        os.makedirs(self.server.path("archive"))
+        self.env["distribution.backend"]._cron_sftp_poll()
+        self.assertFalse(refused.sftp_last_poll)
+        self.assertTrue(self.backend.sftp_last_poll)
+        self.assertEqual(self.received().external_ref, "orders-4.csv")
+
 
 @tagged("-at_install", "post_install")
 class TestSftpDemo(TransactionCase):
