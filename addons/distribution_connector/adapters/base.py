@@ -121,9 +121,21 @@ class DistributionAdapter(abc.ABC):
         differs per topic, keep False."""
         return False
 
-    @abc.abstractmethod
+    #: canonical kind -> function turning a payload into that canonical
+    #: object: the ``MAPPERS`` of the adapter's ``<channel>_mapping.py``
+    mappers = {}
+
     def to_canonical(self, kind, payload):
-        """Turn the external payload into the canonical object ``kind``."""
+        """Turn the external payload into the canonical object ``kind``,
+        with the mapper of that kind."""
+        mapper = self.mappers.get(kind)
+        if not mapper:
+            raise PermanentError(
+                f"The {self.label} adapter does not make {kind!r} objects.",
+                kind="unsupported_topic",
+                key=kind,
+            )
+        return mapper(payload)
 
     # -- outbound stock ----------------------------------------------------
 

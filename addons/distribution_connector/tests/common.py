@@ -1,8 +1,10 @@
 """Test helpers shared by the Distribution Sync addons."""
 
+import copy
 import json
 import os
 from contextlib import contextmanager
+from functools import cache
 from operator import attrgetter
 from unittest.mock import patch
 
@@ -18,6 +20,22 @@ from odoo.addons.queue_job.tests.common import trap_jobs
 from ..adapters.generic_json import EVENT_ID_HEADER, sign
 from ..models.distribution_backend import DistributionBackend
 from .fake_server import FakeServer
+
+
+def json_fixtures(folder):
+    """``fixture(name)``: a fresh copy of the JSON file ``name`` of
+    ``folder`` (each file read once)."""
+
+    @cache
+    def read(name):
+        with open(os.path.join(folder, name), encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def fixture(name):
+        return copy.deepcopy(read(name))
+
+    return fixture
+
 
 #: one key for the whole test run, unless the server already has one
 TEST_KEY = Fernet.generate_key().decode()

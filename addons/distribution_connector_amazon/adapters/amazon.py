@@ -66,6 +66,7 @@ TO_SHIP = frozenset({"Unshipped", "PartiallyShipped"})
 class AmazonAdapter(DistributionAdapter):
     code = "amazon"
     label = "Amazon"
+    mappers = amazon_mapping.MAPPERS
     topics = {ORDER_TOPIC: "order"}
     #: one patchListingsItem call an item: small batches keep a job short
     max_batch_size = 20
@@ -88,16 +89,6 @@ class AmazonAdapter(DistributionAdapter):
         if isinstance(order, dict) and order.get("AmazonOrderId"):
             return str(order["AmazonOrderId"])
         return None
-
-    def to_canonical(self, kind, payload):
-        mapper = amazon_mapping.MAPPERS.get(kind)
-        if mapper:
-            return mapper(payload)
-        raise PermanentError(
-            f"The Amazon adapter does not make {kind!r} objects.",
-            kind="unsupported_topic",
-            key=kind,
-        )
 
     # -- outbound ----------------------------------------------------------------
 

@@ -8,14 +8,12 @@ the ``GetOrderItemsResponse``, ``order_address.json`` the
 SP-API" guide (LWA) and the Tokens API reference (createRestrictedDataToken).
 """
 
-import copy
-import json
 import os
-from functools import cache
 from operator import attrgetter
 from urllib.parse import parse_qs
 
 from odoo.addons.distribution_connector.http_client import BackendHttpClient
+from odoo.addons.distribution_connector.tests.common import json_fixtures
 from odoo.addons.distribution_connector.tests.fake_server import FakeServer
 from odoo.addons.distribution_sync.tests.common import OrderImportMixin
 
@@ -29,14 +27,7 @@ RDT = "/tokens/2021-03-01/restrictedDataToken"
 MARKETPLACE = "A1PA6795UKMFR9"
 
 
-@cache
-def _read_fixture(name):
-    with open(os.path.join(FIXTURES, name), encoding="utf-8") as fixture:
-        return json.load(fixture)
-
-
-def fixture(name):
-    return copy.deepcopy(_read_fixture(name))
+fixture = json_fixtures(FIXTURES)
 
 
 def amazon_order(order_id="902-3159896-1390916", **changes):

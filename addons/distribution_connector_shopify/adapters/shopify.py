@@ -78,6 +78,7 @@ ORDERS_PAGE_SIZE = 250
 class ShopifyAdapter(DistributionAdapter):
     code = "shopify"
     label = "Shopify"
+    mappers = shopify_mapping.MAPPERS
     topics = {
         "orders/create": "order",
         "orders/updated": "order",
@@ -136,16 +137,6 @@ class ShopifyAdapter(DistributionAdapter):
         key = "order_id" if topic.startswith("refunds/") else "id"
         value = payload.get(key)
         return str(value) if value is not None else None
-
-    def to_canonical(self, kind, payload):
-        mapper = shopify_mapping.MAPPERS.get(kind)
-        if not mapper:
-            raise PermanentError(
-                f"The Shopify adapter does not map {kind} objects.",
-                kind="unsupported_topic",
-                key=kind,
-            )
-        return mapper(payload)
 
     # -- outbound: helpers ----------------------------------------------------
 

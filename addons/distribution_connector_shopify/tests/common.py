@@ -7,6 +7,7 @@ import os
 from odoo.addons.distribution_connector.tests.common import (
     DistributionTestMixin,
     FakeChannelMixin,
+    json_fixtures,
 )
 
 from ..adapters.shopify import sign
@@ -18,9 +19,7 @@ ORDERS_PATH = f"/admin/api/{API_VERSION}/orders.json"
 LOCATION = "gid://shopify/Location/70000000001"
 
 
-def fixture(name):
-    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
-        return json.load(handle)
+fixture = json_fixtures(FIXTURES)
 
 
 def cost(available=1990.0, restore=100.0, requested=10, maximum=2000.0):

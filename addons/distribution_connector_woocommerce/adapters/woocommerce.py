@@ -100,6 +100,7 @@ def wp_decode_entities(text):
 class WooCommerceAdapter(DistributionAdapter):
     code = "woocommerce"
     label = "WooCommerce"
+    mappers = woocommerce_mapping.MAPPERS
     topics = {
         "order.created": "order",
         "order.updated": "order",
@@ -152,16 +153,6 @@ class WooCommerceAdapter(DistributionAdapter):
         if isinstance(payload, dict) and payload.get("id") not in (None, ""):
             return str(payload["id"])
         return None
-
-    def to_canonical(self, kind, payload):
-        mapper = woocommerce_mapping.MAPPERS.get(kind)
-        if mapper:
-            return mapper(payload)
-        raise PermanentError(
-            f"The WooCommerce adapter does not make {kind!r} objects.",
-            kind="unsupported_topic",
-            key=kind,
-        )
 
     # -- outbound -------------------------------------------------------------
 

@@ -1,13 +1,12 @@
 """WooCommerce backends, signed deliveries and payload fixtures for tests."""
 
-import copy
 import json
 import os
-from functools import cache
 
 from odoo.addons.distribution_connector.tests.common import (
     DistributionTestMixin,
     FakeChannelMixin,
+    json_fixtures,
 )
 
 from ..adapters.woocommerce import WooCommerceAdapter, WooCommerceHttpClient, sign
@@ -15,15 +14,7 @@ from ..adapters.woocommerce import WooCommerceAdapter, WooCommerceHttpClient, si
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
-@cache
-def _read_fixture(name):
-    with open(os.path.join(FIXTURES, name), encoding="utf-8") as fixture:
-        return json.load(fixture)
-
-
-def fixture(name):
-    """A fresh copy of a JSON fixture of ``tests/fixtures``."""
-    return copy.deepcopy(_read_fixture(name))
+fixture = json_fixtures(FIXTURES)
 
 
 class WooCommerceTestMixin(DistributionTestMixin):
