@@ -230,28 +230,41 @@ class DistributionBackend(models.Model):
                 else False
             )
 
+    @api.model
+    def _secret_fields(self):
+        """Write-only secret fields and the columns holding their ciphertext:
+        ``{field: column}``. An addon adding a secret extends this (its field
+        computed by ``_compute_secrets``, its inverse calling ``_set_secret``)
+        and gets encryption, the change message and redaction from here."""
+        return dict(SECRET_FIELDS)
+
     def _compute_secrets(self):
         # Write-only: the plain value is never read back into a form.
         for backend in self:
-            for name in SECRET_FIELDS:
+            for name in self._secret_fields():
                 backend[name] = False
 
     def _compute_secrets_set(self):
+        secrets = {
+            name: column
+            for name, column in self._secret_fields().items()
+            if f"{name}_set" in self._fields
+        }
         rows = (
             {
                 row["id"]: row
-                for row in self.sudo().read(list(SECRET_FIELDS.values()), load=False)
+                for row in self.sudo().read(list(secrets.values()), load=False)
             }
             if self.ids
             else {}
         )
         for backend in self:
             row = rows.get(backend.id, {})
-            for name, column in SECRET_FIELDS.items():
+            for name, column in secrets.items():
                 backend[f"{name}_set"] = bool(row.get(column))
 
     def _set_secret(self, name, value):
-        column = SECRET_FIELDS[name]
+        column = self._secret_fields()[name]
         for backend in self.sudo():
             vals = {column: cipher.encrypt(value) if value else False}
             if name == "webhook_secret" and backend.webhook_secret_enc and value:
@@ -284,7 +297,7 @@ class DistributionBackend(models.Model):
     def _get_secret(self, name):
         """Decrypted value of a secret, for adapters. Never log it."""
         self.ensure_one()
-        return cipher.decrypt(self.sudo()[SECRET_FIELDS[name]])
+        return cipher.decrypt(self.sudo()[self._secret_fields()[name]])
 
     def _webhook_secrets(self):
         """Secrets a webhook signature may use: the current one, and the
@@ -307,7 +320,7 @@ class DistributionBackend(models.Model):
         """Every plain secret of the backend, to scrub them from texts."""
         self.ensure_one()
         backend = self.sudo()
-        tokens = [backend[column] for column in SECRET_FIELDS.values()]
+        tokens = [backend[column] for column in self._secret_fields().values()]
         tokens.append(backend.webhook_secret_previous_enc)
         found = [cipher.decrypt(token) for token in tokens if token]
         found.append(backend.webhook_token)

@@ -3,8 +3,6 @@ import re
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from odoo.addons.distribution_connector.tools import cipher
-
 from ..adapters.amazon import AmazonAdapter
 from ..adapters.amazon_api import LWA_TOKEN_URL, REGION_ENDPOINTS, cached_tokens
 
@@ -53,15 +51,13 @@ class DistributionBackend(models.Model):
     )
     amazon_refresh_token = fields.Char(
         string="Amazon refresh token",
-        compute="_compute_amazon_refresh_token",
+        compute="_compute_secrets",
         inverse="_inverse_amazon_refresh_token",
         help="The refresh token the seller's authorisation of the app gave. "
         "Write-only: stored encrypted.",
     )
     amazon_refresh_token_enc = fields.Char(copy=False, groups="base.group_system")
-    amazon_refresh_token_set = fields.Boolean(
-        compute="_compute_amazon_refresh_token_set"
-    )
+    amazon_refresh_token_set = fields.Boolean(compute="_compute_secrets_set")
 
     def _get_adapter_class(self):
         """Amazon backends speak through ``AmazonAdapter``."""
@@ -69,35 +65,28 @@ class DistributionBackend(models.Model):
             return AmazonAdapter
         return super()._get_adapter_class()
 
-    def _compute_amazon_refresh_token(self):
-        for backend in self:
-            backend.amazon_refresh_token = False
-
-    def _compute_amazon_refresh_token_set(self):
-        for backend in self:
-            backend.amazon_refresh_token_set = bool(
-                backend.sudo().amazon_refresh_token_enc
-            )
+    def _secret_fields(self):
+        return {
+            **super()._secret_fields(),
+            "amazon_refresh_token": "amazon_refresh_token_enc",
+        }
 
     def _inverse_amazon_refresh_token(self):
         for backend in self:
             if backend.amazon_refresh_token:
-                backend.sudo().amazon_refresh_token_enc = cipher.encrypt(
-                    backend.amazon_refresh_token
+                backend._set_secret(
+                    "amazon_refresh_token", backend.amazon_refresh_token
                 )
-                backend.message_post(body=self.env._("Amazon refresh token changed."))
 
     def _amazon_refresh_token(self):
         """The decrypted refresh token, for the adapter. Never log it."""
-        self.ensure_one()
-        token = self.sudo().amazon_refresh_token_enc
-        return cipher.decrypt(token) if token else None
+        return self._get_secret("amazon_refresh_token") or None
 
     def _known_secrets(self):
         found = super()._known_secrets()
         if self.adapter == "amazon":
-            found += [self._amazon_refresh_token() or "", *cached_tokens(self)]
-        return [value for value in found if value]
+            found += [value for value in cached_tokens(self) if value]
+        return found
 
     def _amazon_marketplace_ids(self):
         self.ensure_one()

@@ -6,7 +6,6 @@ import paramiko
 from odoo import api, fields, models
 
 from odoo.addons.distribution_connector.errors import DistributionError
-from odoo.addons.distribution_connector.tools import cipher
 from odoo.addons.distribution_connector.tools.access import MANAGER_GROUP, check_group
 
 from ..sftp_client import SftpClient, file_event_id
@@ -37,13 +36,13 @@ class DistributionBackend(models.Model):
     )
     sftp_password = fields.Char(
         string="SFTP password",
-        compute="_compute_sftp_secrets",
+        compute="_compute_secrets",
         inverse="_inverse_sftp_secrets",
         help="Stored encrypted, never displayed. With a private key: its passphrase.",
     )
     sftp_private_key = fields.Text(
         string="SFTP private key",
-        compute="_compute_sftp_secrets",
+        compute="_compute_secrets",
         inverse="_inverse_sftp_secrets",
         help="OpenSSH or PEM private key; stored encrypted, never displayed.",
     )
@@ -65,31 +64,14 @@ class DistributionBackend(models.Model):
 
     # -- secrets -----------------------------------------------------------------
 
-    def _compute_sftp_secrets(self):
-        for backend in self:
-            for name in SFTP_SECRET_FIELDS:
-                backend[name] = False
+    def _secret_fields(self):
+        return {**super()._secret_fields(), **SFTP_SECRET_FIELDS}
 
     def _inverse_sftp_secrets(self):
         for backend in self:
-            for name, column in SFTP_SECRET_FIELDS.items():
+            for name in SFTP_SECRET_FIELDS:
                 if backend[name]:
-                    backend.sudo().write({column: cipher.encrypt(backend[name])})
-                    backend.message_post(
-                        body=self.env._(
-                            "%(secret)s changed.", secret=self._fields[name].string
-                        )
-                    )
-
-    def _known_secrets(self):
-        found = super()._known_secrets()
-        backend = self.sudo()
-        found += [
-            cipher.decrypt(backend[column])
-            for column in SFTP_SECRET_FIELDS.values()
-            if backend[column]
-        ]
-        return found
+                    backend._set_secret(name, backend[name])
 
     # -- transport ---------------------------------------------------------------
 
@@ -102,8 +84,8 @@ class DistributionBackend(models.Model):
             backend.sftp_port,
             backend.sftp_username,
             backend.sftp_host_key,
-            password=cipher.decrypt(backend.sftp_password_enc),
-            private_key=cipher.decrypt(backend.sftp_private_key_enc),
+            password=backend._get_secret("sftp_password"),
+            private_key=backend._get_secret("sftp_private_key"),
             timeout=backend.http_connect_timeout or 30,
         )
 
