@@ -1,0 +1,2 @@
+from . import test_csv_mapping
+from . import test_csv_3pl
