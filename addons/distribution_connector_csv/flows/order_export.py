@@ -13,9 +13,10 @@ import json
 
 from odoo import fields
 
-from odoo.addons.distribution_connector.errors import PermanentError, TransientError
+from odoo.addons.distribution_connector.errors import PermanentError
 from odoo.addons.distribution_connector.models.distribution_exchange import body_text
 from odoo.addons.distribution_sync.flows.common import ORDER_MODEL, product_skus
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..adapters import csv_mapping
 
@@ -46,7 +47,11 @@ class CsvOrderExport:
         if not order:
             raise PermanentError("The order of this file was deleted.", kind="internal")
         if self.backend.paused:
-            raise TransientError(f"{self.backend.name} is paused: sent once resumed.")
+            # a paused backend sends nothing; the job waits without using up
+            # its retries (as fulfillments do)
+            raise RetryableJobError(
+                f"{self.backend.name} is paused.", seconds=600, ignore_retry=True
+            )
         adapter = self.backend._get_adapter()
         try:
             name, data = adapter.order_file(self.rows(), order.name)

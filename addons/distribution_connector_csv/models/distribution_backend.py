@@ -1,8 +1,12 @@
 import base64
+import posixpath
 
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
+from odoo.tools import file_open
+
+from odoo.addons.distribution_connector_sftp.sftp_client import file_event_id
 
 from ..adapters import csv_mapping
 from ..adapters.csv import CsvAdapter
@@ -161,3 +165,36 @@ class DistributionBackend(models.Model):
             '<p>%s</p><table class="table table-sm o_csv_preview">'
             "<thead><tr>%s</tr></thead><tbody>%s</tbody></table>"
         ) % (summary, head, body)
+
+    # -- demo data ----------------------------------------------------------------
+
+    def _demo_load_csv(self, paths, order_vals=None):
+        """The demo 3PL's files (``paths``, addon paths), stored as the SFTP
+        poll stores them and processed as their jobs do, split into objects
+        and rejected rows; then an order confirmed for its warehouse, whose
+        file waits, and the 3PL paused, so that nothing goes out to it."""
+        self.ensure_one()
+        adapter = self._get_adapter()
+        exchanges = self.env["distribution.exchange"].sudo()
+        for path in paths:
+            name = posixpath.basename(path)
+            with file_open(path, "rb") as handle:
+                data = handle.read()
+            topic = self._sftp_file_topic(adapter, name)
+            exchange, _created = exchanges._insert_inbound(
+                self,
+                topic,
+                adapter.canonical_kind(topic),
+                file_event_id(name, data),
+                name,
+                data,
+                "application/octet-stream",
+                {"x-file-name": name},
+                dispatch=False,
+            )
+            exchange.process()
+            for part in exchange.csv_part_ids.filtered(lambda p: p.state == "received"):
+                part.process()
+        if order_vals:
+            self.env["sale.order"].create(order_vals).action_confirm()
+        self.action_pause()
