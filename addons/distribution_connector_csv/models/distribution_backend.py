@@ -38,7 +38,11 @@ class DistributionBackend(models.Model):
         "without lines uses headers named after the fields.",
     )
     csv_encoding = fields.Selection(ENCODINGS, string="Encoding", default="utf-8")
-    csv_delimiter = fields.Char(string="Delimiter", size=1, default=";")
+    csv_delimiter = fields.Selection(
+        [(";", "Semicolon ;"), (",", "Comma ,"), ("\t", "Tab"), ("|", "Pipe |")],
+        string="Delimiter",
+        default=";",
+    )
     csv_quotechar = fields.Char(string="Quote character", size=1, default='"')
     csv_header = fields.Boolean(
         string="Header row",

@@ -6,6 +6,7 @@ import csv
 import io
 import os
 
+from odoo import Command
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.distribution_connector_sftp.tests.sftp_server import (
@@ -14,6 +15,8 @@ from odoo.addons.distribution_connector_sftp.tests.sftp_server import (
     SftpTestServer,
 )
 from odoo.addons.distribution_sync.tests.common import StockFlowMixin
+from odoo.addons.queue_job.controllers.main import RunJobController
+from odoo.addons.queue_job.job import DONE, Job
 
 #: (document, canonical field, column, date format, decimal separator)
 MAPS = [
@@ -285,6 +288,102 @@ class TestCsv3pl(StockFlowMixin, TransactionCase):
         )
         self.assertEqual((drift.product_id, drift.counted_qty), (self.mug_red, 9.0))
         self.assertEqual(str(drift.counted_at), "2026-12-06 00:00:00")
+
+    def test_receipt_file_with_the_default_map(self):
+        """Receipts have no map lines: headers named after the fields; this
+        3PL writes UTF-8 with a BOM, commas and quoted cells."""
+        suppliers = self.env.ref("stock.stock_location_suppliers")
+        receipt = self.env["stock.picking"].create(
+            {
+                "picking_type_id": self.warehouse.in_type_id.id,
+                "origin": "PO-42",
+                "location_id": suppliers.id,
+                "location_dest_id": self.stock_location.id,
+                "move_ids": [
+                    Command.create(
+                        {
+                            "product_id": product.id,
+                            "product_uom_qty": 5,
+                            "location_id": suppliers.id,
+                            "location_dest_id": self.stock_location.id,
+                        }
+                    )
+                    for product in self.mug_blue | self.mug_red
+                ],
+            }
+        )
+        receipt.action_confirm()
+        backend = self.tpl.copy(
+            {
+                "name": "Other 3PL",
+                "csv_encoding": "utf-8-sig",
+                "csv_delimiter": ",",
+                "csv_receipt_pattern": "rcpt-*.csv",
+                "csv_column_ids": [],
+                "sftp_password": PASSWORD,
+            }
+        )
+        self.drop_file(
+            "rcpt-1.csv",
+            "\ufeffpicking_name,sku,quantity,received_at\r\n"
+            '"PO-42",MUG-BLUE,5,2026-12-06T08:00:00+01:00\r\n'
+            '"PO-42","MUG-RED","3.0",2026-12-06T08:00:00+01:00\r\n'.encode(),
+        )
+        [file_exchange] = backend._sftp_poll()
+        self.assertEqual(file_exchange.topic, "receipt_in")
+        file_exchange.process()
+        [part] = file_exchange.csv_part_ids
+        self.assertEqual((part.topic, part.external_ref), ("receipt", "PO-42"))
+        part.process()
+        self.assertEqual(part.state, "done", part.error)
+        self.assertEqual(receipt.state, "done")
+        self.assertEqual(
+            {m.product_id: m.quantity for m in receipt.move_ids},
+            {self.mug_blue: 5.0, self.mug_red: 3.0},
+        )
+        # the 2 red mugs not received wait in a backorder
+        self.assertEqual(receipt.backorder_ids.move_ids.product_uom_qty, 2.0)
+
+    def run_job(self, exchange):
+        """Enqueue the exchange's job and run it as queue_job's runner does
+        (a savepoint rolled back if the job raises); the job record."""
+        delayed = exchange.with_delay().process()
+        job = Job.load(self.env, delayed.uuid)
+        job.set_started()
+        job.store()
+        RunJobController._runjob(self.env, job)
+        self.env.invalidate_all()
+        return self.env["queue.job"].search([("uuid", "=", delayed.uuid)])
+
+    def test_file_jobs_run_by_the_runner_keep_what_they_record(self):
+        self.drop_file(
+            "STOCK_0005.csv",
+            csv_bytes(
+                [
+                    ["Site", "Article", "OnHand"],
+                    [self.warehouse.code, "MUG-RED", "7"],
+                    [self.warehouse.code, "MUG-BLUE", "-"],
+                ]
+            ),
+        )
+        self.drop_file("STOCK_0006.csv", csv_bytes([["Depot"], ["X"]]))
+        good_file, bad_file = self.tpl._sftp_poll().sorted("external_ref")
+        job = self.run_job(good_file)
+        self.assertEqual((job.state, good_file.state), (DONE, "done"))
+        rejected = good_file.csv_part_ids.filtered(lambda p: p.state == "error")
+        self.assertEqual(
+            rejected.exception_ids.message,
+            "STOCK_0005.csv, line 3, column OnHand: quantity: '-' is not a number",
+        )
+        [count] = good_file.csv_part_ids - rejected
+        self.assertEqual(self.run_job(count).state, DONE)
+        self.assertEqual(count.state, "done")
+        # a file that cannot be read: the job ends, its failure survives
+        job = self.run_job(bad_file)
+        self.assertEqual(job.state, DONE)
+        self.assertEqual(job.result, "failed: invalid_payload")
+        self.assertEqual(bad_file.state, "error")
+        self.assertIn("no column 'Site'", bad_file.exception_ids.message)
 
     def test_file_that_cannot_be_read_fails_whole(self):
         self.drop_file(
