@@ -30,6 +30,23 @@ class DistributionExchange(models.Model):
         readonly=True,
     )
 
+    csv_text = fields.Text(
+        string="File as the partner wrote it",
+        compute="_compute_csv_text",
+        help="The file's bytes decoded with the backend's encoding.",
+    )
+
+    def _compute_csv_text(self):
+        for exchange in self:
+            backend = exchange.backend_id
+            is_file = exchange.kind == FILE_KIND or exchange.topic == ORDER_FILE_TOPIC
+            if backend.adapter != "csv" or not is_file or not exchange.raw_body:
+                exchange.csv_text = False
+                continue
+            exchange.csv_text = exchange._get_raw_bytes().decode(
+                backend.csv_encoding or "utf-8", errors="replace"
+            )
+
     def _get_flow_class(self):
         if self.direction == "out" and self.topic == ORDER_FILE_TOPIC:
             return CsvOrderExport

@@ -132,6 +132,7 @@ class TestCsv3pl(StockFlowMixin, TransactionCase):
         with open(self.server.path("outbound", name), "rb") as handle:
             sent = handle.read()
         self.assertEqual(order_file._get_raw_bytes(), sent)
+        self.assertIn("Zoë Müller;Orléans", order_file.csv_text)
         rows = list(csv.reader(io.StringIO(sent.decode("cp1252")), delimiter=";"))
         day = order.date_order.strftime("%d/%m/%Y")
         self.assertEqual(
@@ -159,6 +160,9 @@ class TestCsv3pl(StockFlowMixin, TransactionCase):
         )  # fmt: skip
         file_exchange, parts = self.poll_and_split()
         self.assertEqual(file_exchange.topic, "shipment_in")
+        # reviewable as the 3PL wrote it: cp1252 decoded right
+        self.assertIn(f"{order.name};MUG-RED;1;", file_exchange.csv_text)
+        self.assertIn(CARRIER, file_exchange.csv_text)
         self.assertEqual(os.listdir(self.server.path("archive")), ["SHIPCONF_0001.csv"])
         self.assertEqual(len(parts), 1)
         self.assertEqual((parts.topic, parts.external_ref), ("shipment", order.name))
