@@ -2,7 +2,7 @@
     "name": "Distribution Connector REST",
     "summary": "Configurable JSON/HTTP adapter for B2B portals, warehouse systems "
     "and 3PLs that speak the canonical Distribution Sync objects",
-    "version": "19.0.1.2.0",
+    "version": "19.0.1.3.0",
     "depends": ["distribution_sync", "distribution_stock_publish"],
     "category": "Sales/Sales",
     "website": "https://github.com/distribution-sync/distribution-sync",

@@ -3,7 +3,7 @@
     "summary": "Per-channel stock publishing rules (safety stock, shared or "
     "partitioned allocation, caps, thresholds, packs), set-based computation "
     "and export of the changed quantities only",
-    "version": "19.0.1.2.0",
+    "version": "19.0.1.3.0",
     "category": "Inventory/Inventory",
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",

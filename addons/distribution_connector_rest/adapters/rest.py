@@ -19,7 +19,10 @@ Outbound:
 
 * stock: ``POST <stock endpoint>`` ``{"items": [{"sku", "quantity",
   "compare_quantity"}]}`` -> ``{"results": [{"sku", "status", "actual_quantity",
-  "message"}]}`` (status ok, mismatch or error);
+  "message"}]}`` (status ok, mismatch or error); with a stock changes
+  endpoint, the quantities published before go there as changes:
+  ``POST <stock changes endpoint>`` ``{"items": [{"sku", "change"}]}`` -> the
+  same results, ``actual_quantity`` the partner's number after the change;
 * fulfillment: ``POST <fulfillment endpoint>`` with a canonical shipment ->
   ``{"external_id": "..."}``;
 * order pull: ``GET <orders endpoint>?updated_since=<RFC 3339>&cursor=<c>`` ->
@@ -95,18 +98,43 @@ class RestAdapter(GenericJsonAdapter):
         """The partner's limit of stock items a call (backend setting)."""
         return max(1, self.backend.rest_stock_batch_size or DEFAULT_BATCH_SIZE)
 
+    @property
+    def stock_update_mode(self):
+        """``delta`` when the backend has a stock changes endpoint (the
+        partner adds a change to its own number), else compare-and-set."""
+        return "delta" if self.backend.rest_stock_change_path else "compare"
+
     def export_stock(self, items):
-        """One call per ``max_batch_size`` items; results in the items' order."""
+        """One call per ``max_batch_size`` items; results in the items' order.
+
+        With a stock changes endpoint, the items published before (they have
+        a ``compare_quantity``) go there as their ``change``; the others, and
+        every item without that endpoint, go to the stock endpoint.
+        """
         client = self.http_client()
-        results = []
-        for batch in chunks(items, self.max_batch_size):
-            answer = client.json(
-                "POST",
-                self.backend.rest_stock_path or "stock",
-                topic="stock",
-                json=stock_payload(batch),
-            )
-            results.extend(stock_results(batch, answer))
+        changes_path = self.backend.rest_stock_change_path
+        results = [None] * len(items)
+        as_change = [
+            bool(changes_path) and item.get("compare_quantity") is not None
+            for item in items
+        ]
+        for change in (False, True):
+            indexes = [i for i, flag in enumerate(as_change) if flag is change]
+            for batch in chunks(indexes, self.max_batch_size):
+                batch_items = [items[i] for i in batch]
+                answer = client.json(
+                    "POST",
+                    changes_path if change else self.backend.rest_stock_path or "stock",
+                    topic="stock",
+                    json=(
+                        stock_change_payload(batch_items)
+                        if change
+                        else stock_payload(batch_items)
+                    ),
+                )
+                checked = stock_results(batch_items, answer)
+                for index, result in zip(batch, checked, strict=True):
+                    results[index] = result
         return results
 
     def export_fulfillment(self, shipment):
@@ -151,3 +179,8 @@ class RestAdapter(GenericJsonAdapter):
             f"The order list did not end after {MAX_PAGES} pages.",
             kind="invalid_response",
         )
+
+
+def stock_change_payload(items):
+    """The body of a call to the stock changes endpoint."""
+    return {"items": [{"sku": item["sku"], "change": item["change"]} for item in items]}

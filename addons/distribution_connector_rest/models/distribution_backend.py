@@ -47,6 +47,14 @@ class DistributionBackend(models.Model):
         help="Header that carries our signature when authentication is HMAC.",
     )
     rest_stock_path = fields.Char(string="Stock endpoint", default="stock")
+    rest_stock_change_path = fields.Char(
+        string="Stock changes endpoint",
+        help="When set, a quantity the partner confirmed before is published "
+        'as a change to add to its own number ({"items": [{"sku", '
+        '"change"}]}, answered with the number after the change), so that '
+        "the units it sold meanwhile stay sold. Quantities never published "
+        "go to the stock endpoint.",
+    )
     rest_stock_batch_size = fields.Integer(
         string="Stock items per call",
         default=250,

@@ -16,6 +16,7 @@ from odoo.addons.queue_job.tests.common import trap_jobs
 TOKEN = "wms-token-0123456789"
 SHIPMENTS = "/v1/warehouse/shipments"
 LEVELS = "/v1/inventory/levels"
+CHANGES = "/v1/inventory/changes"
 
 
 @tagged("-at_install", "post_install")
@@ -88,9 +89,10 @@ class TestRestFulfillmentFlow(FakeChannelMixin, StockFlowMixin, TransactionCase)
 
 
 class FakeWarehouse:
-    """The partner's stock endpoint: compare-and-set per SKU (a stale
-    ``compare_quantity`` is a mismatch answered with its number), SKUs it
-    refuses answered ``error``."""
+    """The partner's stock endpoints: compare-and-set per SKU (a stale
+    ``compare_quantity`` is a mismatch answered with its number), or a
+    ``change`` added to its number (the changes endpoint); SKUs it refuses
+    answered ``error``."""
 
     def __init__(self):
         self.levels = {}
@@ -105,11 +107,16 @@ class FakeWarehouse:
                 results.append(
                     {"sku": sku, "status": "error", "message": "Unknown SKU."}
                 )
-            elif item["compare_quantity"] is not None and (
+            elif item.get("compare_quantity") is not None and (
                 item["compare_quantity"] != current
             ):
                 results.append(
                     {"sku": sku, "status": "mismatch", "actual_quantity": current}
+                )
+            elif "change" in item:
+                self.levels[sku] = current + item["change"]
+                results.append(
+                    {"sku": sku, "status": "ok", "actual_quantity": self.levels[sku]}
                 )
             else:
                 self.levels[sku] = item["quantity"]
@@ -205,13 +212,13 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
         sweep = self.change_stock({p1: -3, p2: 5, p4: -1})
         levels = self.levels()
         self.assertEqual(
-            {sku: level.state for sku, level in levels.items()},
+            {sku: level.to_recompute for sku, level in levels.items()},
             {
-                "PLATE-1": "dirty",
-                "PLATE-2": "dirty",
-                "PLATE-3": "clean",
-                "PLATE-4": "dirty",
-                "PLATE-5": "clean",
+                "PLATE-1": True,
+                "PLATE-2": True,
+                "PLATE-3": False,
+                "PLATE-4": True,
+                "PLATE-5": False,
             },
         )
 
@@ -309,3 +316,38 @@ class TestRestStockPublish(PublishChannelMixin, FakeChannelMixin, TransactionCas
         ]
         self.assertEqual(plate_3, [(26, 30), (24, 28)])
         self.assertEqual(self.partner.levels["PLATE-3"], 24)
+
+    def test_a_change_endpoint_gets_the_change_and_keeps_the_partners_sales(self):
+        p1, _p2, p3, _p4, _p5 = self.published_products
+        self.backend.rest_stock_change_path = "inventory/changes"
+        self.server.route("POST", CHANGES, self.partner)
+        # the partner sold 2 of plate 3 meanwhile; its order is not in Odoo yet
+        self.partner.levels["PLATE-3"] = 28
+        sweep = self.change_stock({p1: -3, p3: -4})
+        for job in self.run_sweep(sweep):
+            job.perform()
+        # published before: only what changed in Odoo is sent, as a change
+        self.assertFalse(self.server.calls("POST", LEVELS))
+        sent = sorted(
+            (
+                item
+                for call in self.server.calls("POST", CHANGES)
+                for item in call.json()["items"]
+            ),
+            key=str,
+        )
+        self.assertEqual(
+            sent, [{"sku": "PLATE-1", "change": -3}, {"sku": "PLATE-3", "change": -4}]
+        )
+        # the partner added the change to its own number: the 2 units it sold
+        # stay sold, and what it confirmed is recorded
+        self.assertEqual(self.partner.levels["PLATE-1"], 7)
+        self.assertEqual(self.partner.levels["PLATE-3"], 24)
+        levels = self.levels()
+        self.assertRecordValues(
+            levels["PLATE-3"],
+            [{"state": "clean", "published_qty": 24, "basis_qty": 26}],
+        )
+        # the basis is 30 - 4: once the partner's order of 2 reaches the
+        # inbox, both the basis and the engine's number go down by 2 (24),
+        # which is what the partner shows: the next change is 0

@@ -309,14 +309,15 @@ class RuleEvaluation:
         """(archived product ids, {product id: category id} of the products in
         ``category_ids``)."""
         if product_ids is not None:
-            # a batch: its products by id, whatever the planner thinks of
-            # the categories
+            # a batch: its products by id, and each one's template by id
+            # (a hash join would read every template of the catalog)
             self.cr.execute(
                 SQL(
                     """
-                    SELECT pp.id, pp.active, pt.categ_id
+                    SELECT pp.id, pp.active,
+                           (SELECT pt.categ_id FROM product_template pt
+                            WHERE pt.id = pp.product_tmpl_id)
                     FROM product_product pp
-                    JOIN product_template pt ON pt.id = pp.product_tmpl_id
                     WHERE pp.id = ANY(%s)
                     """,
                     list(product_ids),

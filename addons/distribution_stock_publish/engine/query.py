@@ -179,14 +179,30 @@ def planner_settings(cr, **settings):
     replace the error (a serialization failure the job runner retries) with
     "current transaction is aborted".
     """
-    previous = {}
-    for name, value in settings.items():
-        cr.execute(SQL("SELECT current_setting(%s)", name))
-        previous[name] = cr.fetchone()[0]
-        cr.execute(SQL("SELECT set_config(%s, %s, TRUE)", name, value))
+    names = list(settings)
+    # one round trip to read the current values, one to set the new ones
+    cr.execute(
+        SQL(
+            "SELECT %s",
+            SQL(", ").join(SQL("current_setting(%s)", name) for name in names),
+        )
+    )
+    previous = cr.fetchone()
+    _set_config(cr, settings)
     yield
-    for name, value in previous.items():
-        cr.execute(SQL("SELECT set_config(%s, %s, TRUE)", name, value))
+    _set_config(cr, dict(zip(names, previous, strict=True)))
+
+
+def _set_config(cr, settings):
+    cr.execute(
+        SQL(
+            "SELECT %s",
+            SQL(", ").join(
+                SQL("set_config(%s, %s, TRUE)", name, value)
+                for name, value in settings.items()
+            ),
+        )
+    )
 
 
 class StockQuery:

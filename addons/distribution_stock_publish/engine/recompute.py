@@ -9,6 +9,7 @@ one ``UPDATE ... FROM unnest(...)`` per chunk. Missing levels are inserted
 already computed. No product is read through the ORM.
 """
 
+import json
 from collections import defaultdict
 from contextlib import contextmanager
 from itertools import compress
@@ -19,8 +20,11 @@ from odoo.tools.gc import disabling_gc
 
 from .evaluation import partitions_by_rule
 from .query import (
+    BASIS_MEASURES,
     CATALOG_WORK_MEM,
     FORECAST,
+    INCOMING,
+    ON_HAND,
     OPEN_MOVE_STATES,
     STOCK_QUERY_JIT,
     basis_quantity_sql,
@@ -103,6 +107,9 @@ class LevelRecompute:
             computed = self._computed_levels(all_specs, pairs, wanted)
         else:
             computed = [(product, rule, None, None, None) for product, rule in pairs]
+        # a product's levels inserted together share a page: a sweep, which
+        # recomputes every level of a product, reads and writes fewer pages
+        computed.sort(key=itemgetter(0, 1))
         for start in range(0, len(computed), LEVELS_PER_STATEMENT):
             chunk = computed[start : start + LEVELS_PER_STATEMENT]
             products, rules, qtys, pools, texts = (list(c) for c in zip(*chunk))
@@ -117,7 +124,7 @@ class LevelRecompute:
                            CASE WHEN v.qty IS NULL THEN 'dirty' ELSE 'clean' END,
                            TRUE, v.qty, v.pool, v.explanation::jsonb,
                            CASE WHEN v.qty IS NOT NULL
-                                THEN now() AT TIME ZONE 'UTC' END,
+                                THEN clock_timestamp() AT TIME ZONE 'UTC' END,
                            %(uid)s, now() AT TIME ZONE 'UTC',
                            %(uid)s, now() AT TIME ZONE 'UTC'
                     FROM unnest(%(products)s::int[], %(rules)s::int[],
@@ -341,51 +348,251 @@ class LevelRecompute:
         covered = self._covered_categories(specs)
         archived, categories = self._products_info(product_ids, covered)
         evaluators = self.evaluators(specs, partitions, categories)
+        if product_ids is not None and len(product_ids) <= FEW_PRODUCTS:
+            return self._recompute_batch(
+                specs_wanted,
+                evaluators,
+                partitions,
+                categories,
+                (sets, product_ids, archived),
+                where,
+                hand_over,
+            )
+        overridden = self._overridden(specs_wanted, partitions, categories)
         # many small objects, none in a cycle: no collector runs meanwhile
         with disabling_gc():
-            if product_ids is not None and len(product_ids) <= FEW_PRODUCTS:
-                stock = self.read_stock(sets, product_ids)
-                for product_id in archived:
-                    stock.pop(product_id, None)  # an archived product has no pool
-                count, candidates = self._levels(where)
-            else:
-                # {product id: ids of the rules on which an override concerns it}
-                overridden = {}
-                for spec in specs_wanted:
-                    partition = partitions.get(spec.id)
-                    products = self._overridden_products(spec, partition, categories)
-                    for product_id in products:
-                        overridden.setdefault(product_id, []).append(spec.id)
-                with self._stock_table(
-                    sets, product_ids, archived, overridden
-                ) as table:
-                    count, candidates = self._candidates(
-                        specs_wanted, evaluators, table, where
-                    )
-                    stock = self._stock_rows(table, {c[1] for c in candidates})
+            with self._stock_table(sets, product_ids, archived, overridden) as table:
+                count, candidates = self._candidates(
+                    specs_wanted, evaluators, table, where
+                )
+                stock = self._stock_rows(table, {c[1] for c in candidates})
             changed = self._changed(candidates, stock, evaluators)
-            steps_after_pool_json = {}
-            exporting = self.write_levels(
-                [
-                    (
-                        level_id,
-                        result[0],
-                        pool,
-                        self._explanation_json(
-                            by_id[rule_id],
-                            row,
-                            product_id in archived,
-                            result[1],
-                            steps_after_pool_json,
-                        ),
-                        state != "exporting" and by_id[rule_id].backend_id in hand_over,
-                    )
-                    for level_id, product_id, rule_id, state, row, pool, result in (
-                        changed
-                    )
-                ]
-            )
+            exporting = self._write_changed(changed, by_id, archived, hand_over)
         return {"levels": count, "written": len(changed), "exporting": exporting}
+
+    def _overridden(self, specs, partitions, categories):
+        """{product id: ids of the rules of ``specs`` on which an override
+        concerns it}."""
+        overridden = {}
+        for spec in specs:
+            partition = partitions.get(spec.id)
+            products = self._overridden_products(spec, partition, categories)
+            for product_id in products:
+                overridden.setdefault(product_id, []).append(spec.id)
+        return overridden
+
+    def _write_changed(self, changed, by_id, archived, hand_over):
+        """Explain and write the levels of :meth:`_changed`; return the ids of
+        the levels handed over to export, by backend id."""
+        steps_after_pool_json = {}
+        return self.write_levels(
+            [
+                (
+                    level_id,
+                    result[0],
+                    pool,
+                    self._explanation_json(
+                        by_id[rule_id],
+                        row,
+                        product_id in archived,
+                        result[1],
+                        steps_after_pool_json,
+                    ),
+                    state != "exporting" and by_id[rule_id].backend_id in hand_over,
+                )
+                for level_id, product_id, rule_id, state, row, pool, result in changed
+            ]
+        )
+
+    def _recompute_batch(
+        self, specs, evaluators, partitions, categories, stock_of, where, hand_over
+    ):
+        """Recompute the levels of a sweep's batch of products (``where``)
+        and write the ones whose numbers changed, in SQL.
+
+        The batch's stock goes to a temporary table; the rule stack runs in
+        Python once per rule and distinct pool; one statement then computes
+        every level's quantity, pool and explanation from the table and
+        those results and writes only the levels where one of them changed
+        (or that were dirty). The levels of archived products and of
+        products with an override on their rule are computed in Python, as
+        a catalog's candidates are.
+
+        :param stock_of: (source sets, product ids, archived product ids)
+        """
+        sets, product_ids, archived = stock_of
+        by_id = {spec.id: spec for spec in specs}
+        overridden = self._overridden(specs, partitions, categories)
+        special = sorted((archived | set(overridden)).intersection(product_ids))
+        with (
+            disabling_gc(),
+            self._stock_table(sets, product_ids, archived, overridden) as table,
+        ):
+            changed, count = [], 0
+            if special:
+                count, candidates = self._levels(
+                    SQL("%s AND l.product_id = ANY(%s)", where, special)
+                )
+                stock = self._stock_rows(table, set(special))
+                changed = self._changed(candidates, stock, evaluators)
+            exporting = self._write_changed(changed, by_id, archived, hand_over)
+            levels, written, handed_over = self._write_computed(
+                specs,
+                evaluators,
+                table,
+                SQL("%s AND l.product_id <> ALL(%s::int[])", where, special),
+                hand_over,
+            )
+        for level_id, backend_id in handed_over:
+            exporting.setdefault(backend_id, []).append(level_id)
+        return {
+            "levels": count + levels,
+            "written": len(changed) + written,
+            "exporting": exporting,
+        }
+
+    def _write_computed(self, specs, evaluators, table, where, hand_over):
+        """One statement: the levels of ``specs`` that match ``where``, their
+        new quantity, pool and explanation computed from the stock table
+        ``table`` and the results of the rule stack by pool, written where
+        one of them changed or the level was dirty.
+
+        :return: (count of the levels, count written, [(level id, backend
+            id)] of the levels handed over to export)
+        """
+        pool_of = {spec.id: basis_quantity_sql(spec, SQL("s")) for spec in specs}
+        self.cr.execute(
+            SQL(
+                "SELECT %s FROM %s s",
+                SQL(", ").join(
+                    SQL("array_agg(DISTINCT %s)", pool_of[spec.id]) for spec in specs
+                ),
+                table,
+            )
+        )
+        distinct_pools = self.cr.fetchone()
+        rules, pools, qtys, steps = [], [], [], []
+        for spec, spec_pools in zip(specs, distinct_pools, strict=True):
+            spec_pools = sorted({0.0, *(spec_pools or ())})
+            results = evaluators[spec.id].by_pool(spec_pools)
+            rules += [spec.id] * len(spec_pools)
+            pools += spec_pools
+            qtys += [result[0] for result in results]
+            # the steps after the pool: the same for every level of the pool
+            steps += [json.dumps(result[1][1:]) for result in results]
+        pool = SQL(
+            "CASE l.rule_id %s END",
+            SQL(" ").join(
+                SQL("WHEN %s THEN %s", rule_id, expression)
+                for rule_id, expression in pool_of.items()
+            ),
+        )
+        pool_step = SQL(
+            "CASE l.rule_id %s END",
+            SQL(" ").join(
+                SQL(
+                    "WHEN %s THEN %s",
+                    spec.id,
+                    self._pool_step_sql(spec, pool_of[spec.id]),
+                )
+                for spec in specs
+            ),
+        )
+        with planner_settings(
+            self.cr,
+            enable_mergejoin=CANDIDATES_ENABLE_MERGEJOIN,
+            jit=CANDIDATES_JIT,
+        ):
+            self.cr.execute(
+                SQL(
+                    """
+                    WITH computed AS (
+                        SELECT lv.id, v.qty, lv.pool,
+                               jsonb_build_array(lv.pool_step) || v.steps
+                                   AS explanation,
+                               lv.hand_over
+                        FROM (
+                            SELECT l.id, l.rule_id, %(pool)s AS pool,
+                                   %(pool_step)s AS pool_step,
+                                   l.state <> 'exporting'
+                                       AND l.backend_id = ANY(%(hand_over)s::int[])
+                                       AS hand_over
+                            FROM distribution_stock_level l
+                            LEFT JOIN %(table)s s ON s.product_id = l.product_id
+                            WHERE %(where)s
+                            -- each level's pool first, then its result
+                            OFFSET 0
+                        ) AS lv
+                        JOIN unnest(%(rules)s::int[], %(pools)s::float8[],
+                                    %(qtys)s::float8[], %(steps)s::jsonb[])
+                            AS v(rule_id, pool, qty, steps)
+                            ON v.rule_id = lv.rule_id AND v.pool = lv.pool
+                    ), written AS (
+                        UPDATE distribution_stock_level l
+                        SET %(values)s
+                        FROM computed v
+                        WHERE l.id = v.id
+                          AND (l.state = 'dirty'
+                               OR l.computed_qty IS DISTINCT FROM v.qty
+                               OR l.pool_qty IS DISTINCT FROM v.pool
+                               OR l.explanation IS DISTINCT FROM v.explanation)
+                        RETURNING l.id, l.backend_id,
+                                  v.hand_over AND l.state = 'exporting' AS handed_over
+                    )
+                    SELECT (SELECT count(*) FROM computed),
+                           (SELECT count(*) FROM written),
+                           (SELECT array_agg(ARRAY[id, backend_id])
+                            FROM written WHERE handed_over)
+                    """,
+                    pool=pool,
+                    pool_step=pool_step,
+                    hand_over=sorted(hand_over),
+                    table=table,
+                    where=where,
+                    rules=rules,
+                    pools=pools,
+                    qtys=qtys,
+                    steps=steps,
+                    values=self._written_values(),
+                )
+            )
+            levels, written, handed_over = self.cr.fetchone()
+        if written:
+            self.env["distribution.stock.level"].invalidate_model(
+                [*COMPUTED_FIELDS, "to_recompute", "write_date", "write_uid"]
+            )
+        return levels, written, [tuple(pair) for pair in handed_over or ()]
+
+    def _pool_step_sql(self, spec, pool):
+        """SQL of the pool step of ``spec``'s explanation (jsonb) in a row of
+        the stock table ``s``: what :meth:`_pool_step_writer` writes."""
+
+        def number(value):
+            return SQL("trim_scale(round((%s)::numeric, 6))", value)
+
+        def column(measure):
+            name = SQL.identifier(spec.source_set.column_name(measure))
+            return SQL("COALESCE(s.%s, 0)", name)
+
+        measures = [ON_HAND, *BASIS_MEASURES.get(spec.basis, [])]
+        details = SQL(", ").join(
+            SQL("%s, %s", measure, number(column(measure))) for measure in measures
+        )
+        no_stock = SQL("%s <= 0", column(ON_HAND))
+        if INCOMING in measures:
+            no_stock = SQL("%s AND %s <= 0", no_stock, column(INCOMING))
+        return SQL(
+            """jsonb_build_object('step', 'pool', 'qty', %(qty)s,
+                                  'basis', %(basis)s::text,
+                                  'sources', %(sources)s::text, %(details)s)
+               || CASE WHEN %(no_stock)s THEN '{"no_stock": true}'::jsonb
+                       ELSE '{}'::jsonb END""",
+            qty=number(SQL("GREATEST(%s, 0)", pool)),
+            basis=spec.basis,
+            sources=spec.sources,
+            details=details,
+            no_stock=no_stock,
+        )
 
     def _levels(self, where):
         """(count, levels) of the levels that match ``where``, each as a
@@ -571,6 +778,33 @@ class LevelRecompute:
         )
         return {row[0]: row for row in self.cr.fetchall()}
 
+    def _written_values(self):
+        """The SET clause of a level's write from ``v`` (id, qty, pool,
+        explanation, hand_over): the level becomes clean; handed over and
+        showing the channel another number than it confirmed, exporting; an
+        exporting one stays exporting."""
+        return SQL(
+            """
+            computed_qty = v.qty,
+            differs = l.published_at IS NULL
+                OR v.qty IS DISTINCT FROM COALESCE(l.basis_qty, l.published_qty),
+            pool_qty = v.pool,
+            explanation = v.explanation,
+            state = CASE
+                WHEN l.state = 'exporting' THEN 'exporting'
+                WHEN v.hand_over AND (
+                    l.published_at IS NULL
+                    OR v.qty IS DISTINCT FROM COALESCE(l.basis_qty, l.published_qty))
+                THEN 'exporting'
+                ELSE 'clean' END,
+            error = CASE WHEN l.state = 'exporting' THEN l.error END,
+            computed_at = clock_timestamp() AT TIME ZONE 'UTC',
+            write_date = now() AT TIME ZONE 'UTC',
+            write_uid = %s
+            """,
+            self.env.uid,
+        )
+
     def write_levels(self, changed):
         """Write ``(level id, quantity, pool, explanation JSON, hand over)``
         rows in bulk; return the ids of the levels handed over to export, by
@@ -597,33 +831,15 @@ class LevelRecompute:
                     SQL(
                         """
                         UPDATE distribution_stock_level l
-                        SET computed_qty = v.qty,
-                            differs = l.published_at IS NULL
-                                OR v.qty IS DISTINCT FROM
-                                   COALESCE(l.basis_qty, l.published_qty),
-                            pool_qty = v.pool,
-                            explanation = v.explanation::jsonb,
-                            state = CASE
-                                WHEN l.state = 'exporting' THEN 'exporting'
-                                WHEN v.hand_over AND (
-                                    l.published_at IS NULL
-                                    OR v.qty IS DISTINCT FROM
-                                       COALESCE(l.basis_qty, l.published_qty))
-                                THEN 'exporting'
-                                ELSE 'clean' END,
-                            error = CASE WHEN l.state = 'exporting'
-                                         THEN l.error END,
-                            computed_at = now() AT TIME ZONE 'UTC',
-                            write_date = now() AT TIME ZONE 'UTC',
-                            write_uid = %s
+                        SET %s
                         FROM unnest(%s::int[], %s::float8[], %s::float8[],
-                                    %s::text[], %s::bool[])
+                                    %s::jsonb[], %s::bool[])
                             AS v(id, qty, pool, explanation, hand_over)
                         WHERE l.id = v.id
                         RETURNING l.id, l.backend_id,
                                   v.hand_over AND l.state = 'exporting'
                         """,
-                        self.env.uid,
+                        self._written_values(),
                         ids,
                         qtys,
                         pools,
@@ -637,6 +853,6 @@ class LevelRecompute:
                     exporting[backend_id].append(level_id)
         if changed:
             self.env["distribution.stock.level"].invalidate_model(
-                [*COMPUTED_FIELDS, "write_date", "write_uid"]
+                [*COMPUTED_FIELDS, "to_recompute", "write_date", "write_uid"]
             )
         return dict(exporting)

@@ -232,16 +232,19 @@ class DistributionPublishRule(models.Model):
         ):
             counts[rule.id, state] += count
             counts[rule.id, "all"] += count
-        differs = dict(
-            Level._read_group(
-                [("rule_id", "in", self.ids), ("differs", "=", True)],
-                ["rule_id"],
-                ["__count"],
+        differs, dirty = (
+            dict(
+                Level._read_group(
+                    [("rule_id", "in", self.ids), (field, "=", True)],
+                    ["rule_id"],
+                    ["__count"],
+                )
             )
+            for field in ("differs", "to_recompute")
         )
         for rule in self:
             rule.level_count = counts[rule.id, "all"]
-            rule.dirty_count = counts[rule.id, "dirty"]
+            rule.dirty_count = dirty.get(rule, 0)
             rule.error_count = counts[rule.id, "error"]
             rule.differs_count = differs.get(rule, 0)
 
@@ -477,7 +480,7 @@ class DistributionPublishRule(models.Model):
         return self._action_levels([])
 
     def action_view_dirty_levels(self):
-        return self._action_levels([("state", "=", "dirty")])
+        return self._action_levels([("to_recompute", "=", True)])
 
     def action_view_error_levels(self):
         return self._action_levels([("state", "=", "error")])

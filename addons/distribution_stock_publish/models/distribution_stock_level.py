@@ -1,8 +1,14 @@
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.tools import SQL
 
 from ..engine import StockPublishEngine
+
+#: the mark table of the products to recompute (see the sweep)
+MARK_TABLE = "distribution_stock_level_mark"
+#: percent of each page of the levels' table filled by inserts (see init())
+LEVEL_FILLFACTOR = 80
 
 STATES = [
     ("dirty", "Dirty"),
@@ -30,12 +36,14 @@ class DistributionStockLevel(models.Model):
     _description = "Stock level published to a channel"
     _order = "backend_id, product_id"
 
+    # product_id is indexed by the unique (product_id, backend_id): a sweep
+    # reads and writes the levels of its products together, whose entries
+    # share a page of that index. backend_id alone is looked up through the
+    # partial indexes of the export; rules and backends go one to one, and
+    # company ids are not selective: fewer indexes keep the bulk writes cheap
     product_id = fields.Many2one(
-        "product.product", required=True, ondelete="cascade", index=True, readonly=True
+        "product.product", required=True, ondelete="cascade", readonly=True
     )
-    # backend_id is indexed by the unique (backend_id, product_id); rules
-    # and backends go one to one, and company ids are not selective: fewer
-    # indexes keep the bulk writes cheap
     backend_id = fields.Many2one(
         "distribution.backend", required=True, ondelete="cascade", readonly=True
     )
@@ -96,14 +104,39 @@ class DistributionStockLevel(models.Model):
     )
 
     _backend_product_unique = models.Constraint(
-        "UNIQUE(backend_id, product_id)",
+        "UNIQUE(product_id, backend_id)",
         "A product has one stock level per channel.",
     )
-    _dirty_idx = models.Index("(product_id) WHERE state = 'dirty'")
     # a stored flag rather than "computed_qty IS DISTINCT FROM published_qty":
-    # PostgreSQL estimates a boolean, so it picks these small indexes
+    # PostgreSQL estimates a boolean, so it picks these small indexes. No
+    # index holds a column a sweep writes without handing the level over to
+    # export (numbers, explanation, dates): that write stays on the row's
+    # page and touches no index (a HOT update), see init(). Stock changes
+    # never make a level dirty (they mark its product, see the sweep): only
+    # rule changes and levels created uncomputed do
+    _dirty_idx = models.Index("(product_id) WHERE state = 'dirty'")
     _to_export_idx = models.Index("(backend_id) WHERE state = 'clean' AND differs")
-    _exporting_idx = models.Index("(write_date) WHERE state = 'exporting'")
+    _exporting_idx = models.Index("(backend_id) WHERE state = 'exporting'")
+
+    def init(self):
+        result = super().init()
+        # room on each page for a new version of its levels: a sweep's write
+        # that changes no indexed column is then a HOT update
+        self.env.cr.execute(
+            SQL(
+                "ALTER TABLE distribution_stock_level SET (fillfactor = %s)",
+                LEVEL_FILLFACTOR,
+            )
+        )
+        return result
+
+    to_recompute = fields.Boolean(
+        string="To recompute",
+        compute="_compute_to_recompute",
+        search="_search_to_recompute",
+        help="The rule changed (dirty) or the product's stock changed since "
+        "the level was computed: the next sweep recomputes it.",
+    )
 
     @api.depends("backend_id", "product_id")
     def _compute_display_name(self):
@@ -133,6 +166,49 @@ class DistributionStockLevel(models.Model):
             [ids],
         )
         return {level_id: basis or 0.0 for level_id, basis in self.env.cr.fetchall()}
+
+    @api.depends("state", "computed_at")
+    def _compute_to_recompute(self):
+        marked = self._marked_level_ids()
+        for level in self:
+            level.to_recompute = level.state == "dirty" or level.id in marked
+
+    def _search_to_recompute(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            return NotImplemented
+        marked = SQL(
+            "SELECT l.id FROM distribution_stock_level l WHERE %s",
+            self._marked_since_computed(),
+        )
+        pending = ["|", ("state", "=", "dirty"), ("id", "in", marked)]
+        return pending if (operator == "=") == value else ["!", *pending]
+
+    def _marked_level_ids(self):
+        """Ids of these levels whose product was marked since they were
+        computed (the sweep has not taken the mark yet)."""
+        ids = [level_id for level_id in self.ids if isinstance(level_id, int)]
+        if not ids:
+            return set()
+        self.flush_model(["computed_at"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT l.id FROM distribution_stock_level l "
+                "WHERE l.id = ANY(%s) AND %s",
+                ids,
+                self._marked_since_computed(),
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
+    @api.model
+    def _marked_since_computed(self):
+        """SQL condition on a level ``l``: its product was marked after the
+        level was computed."""
+        return SQL(
+            "EXISTS (SELECT 1 FROM %s m WHERE m.product_id = l.product_id "
+            "AND (l.computed_at IS NULL OR m.marked_at > l.computed_at))",
+            SQL.identifier(MARK_TABLE),
+        )
 
     @api.depends("explanation")
     def _compute_explanation_html(self):

@@ -185,9 +185,19 @@ class DistributionStockLevel(models.Model):
     @contextmanager
     def _export_transaction(self):
         """A short transaction of its own for the export's claims and
-        results, committed on exit, in READ COMMITTED: a row a picking
-        changed meanwhile is written after it, never refused. While tests
-        run, the test's transaction (unless OWN_TRANSACTIONS is set)."""
+        results, committed on exit, in READ COMMITTED: a row a sweep changed
+        meanwhile is written after it, never refused. While tests run, the
+        test's transaction (unless OWN_TRANSACTIONS is set).
+
+        Why a test branch rather than Odoo's registry test mode (where
+        ``registry.cursor()`` wraps the test's cursor): a transaction's
+        isolation level can only be set before its first statement, which a
+        cursor wrapping the test's transaction has long run, so the code
+        would branch on the cursor instead; and every test class that
+        exports (here and in each adapter) would have to enter the test
+        mode, while the few tests that need real transactions (the claims,
+        on committed data) set OWN_TRANSACTIONS.
+        """
         if modules.module.current_test and not self.env.context.get(OWN_TRANSACTIONS):
             yield self.env.cr
             return

@@ -1,12 +1,14 @@
 import time
 from collections import defaultdict
 
-import psycopg2.errors
-
 from odoo import SUPERUSER_ID, api, models
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 from odoo.addons.queue_job.exception import RetryableJobError
+
+# the products to recompute (stock or rule changed): insert-only, so that
+# concurrent transactions add rows and never conflict; the sweep takes them
+from .distribution_stock_level import MARK_TABLE
 
 #: identity key of the debounced sweep job: one pending sweep at a time
 SWEEP_IDENTITY = "distribution.stock.sweep"
@@ -25,26 +27,31 @@ PENDING_KEY = "distribution_stock_publish.pending"
 #: imports queued earlier, so that a burst of orders does not hold back the
 #: stock it sells until the whole burst is imported (both are short)
 PUBLISH_PRIORITY = 5
-#: products marked by a transaction that could not update their levels
-#: (another one updated them since it began), applied by the next sweep
-MARK_TABLE = "distribution_stock_level_mark"
 
 
 class DistributionStockLevel(models.Model):
-    """Dirty marks and the sweep: a stock or rule change marks levels dirty
-    once per transaction; the sweep (a debounced job and a cron) recomputes
-    them in batches and hands what changed over to export."""
+    """Dirty marks and the sweep: a stock or rule change marks its products
+    once per transaction, in the mark table; the sweep (a debounced job and a
+    cron) recomputes them in batches, writes the levels whose numbers changed
+    and hands them over to export."""
 
     # one file per stage of the stock level, by design
     _inherit = "distribution.stock.level"  # pylint: disable=consider-merging-classes-inherited
 
     def init(self):
         result = super().init()
-        # insert-only: concurrent transactions add rows and never conflict
+        # insert-only: concurrent transactions add rows and never conflict;
+        # marked_at (when the mark is written, like a level's computed_at)
+        # tells which levels were computed since
+        table = SQL.identifier(MARK_TABLE)
+        self.env.cr.execute(
+            SQL("CREATE TABLE IF NOT EXISTS %s (product_id integer NOT NULL)", table)
+        )
         self.env.cr.execute(
             SQL(
-                "CREATE TABLE IF NOT EXISTS %s (product_id integer NOT NULL)",
-                SQL.identifier(MARK_TABLE),
+                "ALTER TABLE %s ADD COLUMN IF NOT EXISTS marked_at timestamp "
+                "NOT NULL DEFAULT (clock_timestamp() AT TIME ZONE 'UTC')",
+                table,
             )
         )
         return result
@@ -72,13 +79,14 @@ class DistributionStockLevel(models.Model):
 
     @api.model
     def _flush_dirty_marks(self):
-        """Mark the levels of the collected products dirty, now.
+        """Record the collected products as to recompute, now.
 
-        Creates the missing levels, marks every level of the products dirty
-        in one statement and enqueues the debounced sweep. Deliberately no
-        ``state <> 'dirty'`` filter: a transaction whose snapshot still shows
-        a level dirty (a sweep cleaned it meanwhile) must write the row, so
-        that PostgreSQL detects the conflict instead of the change being lost.
+        Creates their missing levels, adds the products to the insert-only
+        mark table in one statement and enqueues the debounced sweep. The
+        levels' rows are not written: concurrent transactions (imports of
+        orders for the same products) never conflict on them, a picking does
+        not wait for a level a sweep or an export holds, and the sweep writes
+        only the levels whose numbers changed.
         """
         pending = self.env.cr.precommit.data.pop(PENDING_KEY, None)
         if not pending:
@@ -89,55 +97,40 @@ class DistributionStockLevel(models.Model):
         ids = sorted(pending)
         # new levels dirty: the sweep computes them with the others
         self._stock_publish_engine().ensure_levels(product_ids=ids, compute=False)
-        try:
-            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
-                self._mark_levels_dirty(ids)
-        except (
-            psycopg2.errors.SerializationFailure,
-            psycopg2.errors.DeadlockDetected,
-        ):
-            # Another transaction updated these levels since this one began
-            # (concurrent imports of orders for the same products): rather
-            # than failing the whole transaction and running it again, the
-            # products are recorded for the next sweep, which marks them in
-            # a transaction that sees this one's changes.
-            self.env.cr.execute(
-                SQL(
-                    "INSERT INTO %s (product_id) SELECT unnest(%s::int[])",
-                    SQL.identifier(MARK_TABLE),
-                    ids,
-                )
-            )
-        self.invalidate_model(["state"])
+        self._record_marks(ids)
         self._enqueue_sweep()
 
     @api.model
-    def _mark_levels_dirty(self, product_ids):
+    def _record_marks(self, product_ids):
+        """Add products to the mark table: the next sweep recomputes them."""
         self.env.cr.execute(
             SQL(
-                """
-                UPDATE distribution_stock_level
-                SET state = 'dirty'
-                WHERE product_id = ANY(%s)
-                  AND rule_id IN (SELECT id FROM distribution_publish_rule
-                                  WHERE active)
-                """,
-                product_ids,
+                "INSERT INTO %s (product_id) SELECT unnest(%s::int[])",
+                SQL.identifier(MARK_TABLE),
+                list(product_ids),
             )
         )
+        self.invalidate_model(["to_recompute"])
 
     @api.model
-    def _apply_recorded_marks(self):
-        """Mark dirty the levels of the products recorded by transactions
-        that could not (see :meth:`_flush_dirty_marks`); the rows taken are
-        those this transaction sees, committed with the changes they mark."""
+    def _take_marks(self, rule_ids):
+        """Ids of the products to recompute, sorted: the marked ones (the
+        marks this transaction sees are deleted; those committed meanwhile
+        stay for the next sweep, which their transaction enqueued), and
+        those with a dirty level of ``rule_ids``."""
         self.env.cr.execute(
             SQL("DELETE FROM %s RETURNING product_id", SQL.identifier(MARK_TABLE))
         )
-        product_ids = sorted({row[0] for row in self.env.cr.fetchall()})
-        if product_ids:
-            self._mark_levels_dirty(product_ids)
-            self.invalidate_model(["state"])
+        marked = {row[0] for row in self.env.cr.fetchall()}
+        self.env.cr.execute(
+            SQL(
+                "SELECT DISTINCT product_id FROM distribution_stock_level "
+                "WHERE state = 'dirty' AND rule_id = ANY(%s)",
+                list(rule_ids),
+            )
+        )
+        self.invalidate_model(["to_recompute"])
+        return sorted(marked.union(row[0] for row in self.env.cr.fetchall()))
 
     @api.model
     def _mark_rules_dirty(self, rule_ids, product_ids=None):
@@ -164,7 +157,7 @@ class DistributionStockLevel(models.Model):
                 restrict,
             )
         )
-        self.invalidate_model(["state"])
+        self.invalidate_model(["state", "to_recompute"])
         rules = self.env["distribution.publish.rule"].sudo().browse(rule_ids)
         rules = rules.filtered("active")
         if rules:
@@ -223,20 +216,17 @@ class DistributionStockLevel(models.Model):
         # channel orders received since the last dispatch count at once
         self.env["distribution.exchange"]._store_pending_backlog_lines()
         self._flush_dirty_marks()
-        self._apply_recorded_marks()
         self._reset_stale_exports()
         engine = self._stock_publish_engine()
         specs = engine.load_rules()
-        hand_over = self._exporting_backend_ids()
+        marked = self._take_marks([spec.id for spec in specs])
+        hand_over = self._exporting_backend_ids() if marked else set()
         started = time.monotonic()
         products = written = 0
         exporting = defaultdict(list)
         more = False
-        rule_ids = [spec.id for spec in specs]
-        while specs:
-            product_ids = self._dirty_product_ids(SWEEP_BATCH, rule_ids)
-            if not product_ids:
-                break
+        while specs and marked:
+            product_ids, marked = marked[:SWEEP_BATCH], marked[SWEEP_BATCH:]
             stats = engine.recompute(
                 product_ids=product_ids, specs=specs, hand_over=hand_over
             )
@@ -244,12 +234,10 @@ class DistributionStockLevel(models.Model):
             written += stats["written"]
             for backend_id, level_ids in stats["exporting"].items():
                 exporting[backend_id] += level_ids
-            if not stats["written"] or len(product_ids) < SWEEP_BATCH:
-                # all swept (marks committed meanwhile enqueued a sweep of
-                # their own), or nothing cleaned: never loop on the same ones
-                break
-            if time.monotonic() - started > SWEEP_TIME_BUDGET:
-                more = bool(self._dirty_product_ids(1, rule_ids))
+            if marked and time.monotonic() - started > SWEEP_TIME_BUDGET:
+                # the rest for the next sweep, committed with this one
+                self._record_marks(marked)
+                more = True
                 break
         # the levels just written went to exporting in the same write; the
         # ones left to export before (a channel unpaused...) follow
@@ -278,20 +266,3 @@ class DistributionStockLevel(models.Model):
             )
         )
         return {row[0] for row in self.env.cr.fetchall()}
-
-    @api.model
-    def _dirty_product_ids(self, limit, rule_ids):
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT DISTINCT product_id
-                FROM distribution_stock_level
-                WHERE state = 'dirty' AND rule_id = ANY(%s)
-                ORDER BY product_id
-                LIMIT %s
-                """,
-                rule_ids,
-                limit,
-            )
-        )
-        return [row[0] for row in self.env.cr.fetchall()]

@@ -158,7 +158,7 @@ class TestAvailableStock(StockPublishMixin, TransactionCase):
             [(self.mug, 4.0, "C-2")],
         )
         self.flush_marks()
-        self.assertEqual(self.level(self.web).state, "dirty")
+        self.assertTrue(self.level(self.web).to_recompute)
         self.Level.sweep()
         self.assertEqual(
             (self.level(self.web).computed_qty, self.pool()["backlog"]), (96, 4)
