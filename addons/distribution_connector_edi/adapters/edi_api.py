@@ -454,6 +454,13 @@ class _EdifactReader:
             )
 
 
+def _text(item):
+    """An element as pydifact writes it: strings, composites as lists."""
+    if isinstance(item, list | tuple):
+        return [_text(part) for part in item]
+    return "" if item is None else str(item)
+
+
 def write_edifact(envelope, messages):
     """An EDIFACT interchange (syntax UNOA 3, default separators, UNA given).
 
@@ -475,11 +482,7 @@ def write_edifact(envelope, messages):
             identifier.append(association)
         message = EdifactMessage(str(number), identifier)
         for tag, *elements in segments:
-            message.add_segment(
-                EdifactSegment(
-                    tag, *[list(e) if isinstance(e, tuple) else e for e in elements]
-                )
-            )
+            message.add_segment(EdifactSegment(tag, *[_text(e) for e in elements]))
         interchange.add_message(message)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

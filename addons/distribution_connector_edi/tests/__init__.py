@@ -1,1 +1,2 @@
 from . import test_edi_x12
+from . import test_edi_edifact
