@@ -15,4 +15,5 @@
     ],
     "external_dependencies": {"python": ["pydifact", "pyx12"]},
     "data": ["views/distribution_backend_views.xml"],
+    "demo": ["demo/distribution_connector_edi_demo.xml"],
 }

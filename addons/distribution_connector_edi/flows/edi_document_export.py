@@ -15,6 +15,7 @@ from odoo import fields
 
 from odoo.addons.distribution_connector.errors import PermanentError
 from odoo.addons.distribution_sync.flows.common import product_skus
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..adapters import edi_api, edi_mapping
 
@@ -102,6 +103,12 @@ class EdiDocumentExport:
     # -- job -------------------------------------------------------------------------
 
     def run(self):
+        if self.backend.paused:
+            # a paused backend sends nothing; the job waits without using up
+            # its retries (as the fulfillment job does)
+            raise RetryableJobError(
+                f"{self.backend.name} is paused.", seconds=600, ignore_retry=True
+            )
         if not self.exchange.raw_body:
             self.build()
         if not self.backend.sftp_host:
@@ -119,8 +126,12 @@ class EdiDocumentExport:
         return self.record or None
 
     def payload(self):
-        """What the document says (kept for the review queue on failure)."""
-        return {"document": self.code, "record": self.exchange.res_id}
+        """Not kept on a failure: the exchange's body is the document once
+        built, and a document whose build failed is built by the retry (a
+        body written here would be uploaded as the document)."""
+        raise PermanentError(
+            f"The {self.code} is built by its job.", kind="configuration"
+        )
 
     # -- building --------------------------------------------------------------------
 

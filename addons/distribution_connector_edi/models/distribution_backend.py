@@ -1,5 +1,10 @@
+import uuid
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import file_open
+
+from odoo.addons.distribution_connector_sftp.sftp_client import file_event_id
 
 from ..adapters.edi import DOCUMENT_KIND, EdiAdapter
 from ..flows.edi_document_export import DOCUMENTS, EdiDocumentExport
@@ -193,9 +198,8 @@ class DistributionBackend(models.Model):
         if record is not None:
             event_id = f"{document}:{record._name}/{record.id}"
         else:
-            event_id = f"{document}:{fields.Datetime.now().isoformat()}:" + str(
-                self._edi_next_number("message")
-            )
+            # a document of no record (an inventory report): one per call
+            event_id = f"{document}:{uuid.uuid4().hex}"
         exchange = Exchange.search(
             [
                 ("backend_id", "=", self.id),
@@ -225,3 +229,31 @@ class DistributionBackend(models.Model):
             EdiDocumentExport(exchange).build(**data)
         exchange._enqueue_processing()
         return exchange
+
+    # -- demo data --------------------------------------------------------------------
+
+    def _demo_load_edi(self):
+        """The demo partner's interchanges (``demo/*.x12``), stored as the SFTP
+        poll stores a file and processed as its job does; then the backend
+        is paused, so that its documents wait instead of going out."""
+        self.ensure_one()
+        adapter = self._get_adapter()
+        Exchange = self.env["distribution.exchange"]
+        for name in ("harbor_850_4500001.x12", "harbor_850_4500002_broken.x12"):
+            with file_open(f"distribution_connector_edi/demo/{name}", "rb") as handle:
+                data = handle.read()
+            topic = self._sftp_file_topic(adapter, name)
+            exchange, _created = Exchange._insert_inbound(
+                self,
+                topic,
+                adapter.canonical_kind(topic),
+                file_event_id(name, data),
+                name,
+                data,
+                "application/octet-stream",
+                {"x-file-name": name},
+            )
+            if exchange.state == "received":
+                exchange._mark_dispatched([None])
+                exchange._job_records(self).process()
+        self.action_pause()
