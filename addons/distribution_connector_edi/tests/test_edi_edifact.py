@@ -145,3 +145,34 @@ class TestEdiEdifact(EdiPartnerMixin, TransactionCase):
         self.assertEqual(exchange.state, "done", exchange.error)
         self.assertEqual(self.orders(PO).state, "sale")
         self.assertEqual(len(self.sent()), 2)  # CONTRL once, then the ORDRSP
+
+    def test_ordchg_cancels_the_order(self):
+        self.receive_file("orders-1.edi", fixture("edifact_orders_d96a.edi"))
+        order = self.orders(PO)
+        self.assertEqual(order.state, "sale")
+        change = self.receive_file("ordchg-1.edi", fixture("edifact_ordchg_d96a.edi"))
+        self.assertEqual(change.state, "done", change.error)
+        self.assertEqual(order.state, "cancel")
+        contrls = [
+            ic.transactions[0]
+            for ic in self.sent().values()
+            if ic.transactions[0].code == "CONTRL"
+        ]
+        self.assertEqual([c.first("UCM")[1][0] for c in contrls], ["ORDERS", "ORDCHG"])
+
+    def test_d01b_documents(self):
+        self.backend.edi_version = "D01B"
+        text = fixture("edifact_orders_d96a.edi").replace(
+            ":D:96A:UN:EAN008", ":D:01B:UN:EAN010"
+        )
+        exchange = self.receive_file("orders-d01b.edi", text)
+        self.assertEqual(exchange.state, "done", exchange.error)
+        _response, ordrsp = self.sent_document("ORDRSP")
+        self.assertEqual(ordrsp.version, "D01B")
+        # a D96A message is not what this partner agreed to
+        again = fixture("edifact_orders_d96a.edi").replace(
+            "00000000000778", "00000000000780"
+        )
+        rejected = self.receive_file("orders-d96a.edi", again)
+        exception = self.assertOneException(rejected, "invalid_payload")
+        self.assertEqual(exception.key, "UNH02")

@@ -180,3 +180,68 @@ class TestEdiX12(EdiPartnerMixin, TransactionCase):
             [("backend_id", "=", self.backend.id), ("product_id", "=", self.mug_red.id)]
         )
         self.assertEqual(level.published_qty, 10)
+
+    def test_860_changes_a_quotation_and_flags_a_confirmed_order(self):
+        self.backend.auto_confirm = False
+        self.receive_850()
+        order = self.orders(PO)
+        self.assertEqual(order.state, "draft")
+        self.assertNotIn("855", [n.split("_")[0] for n in self.sent()])
+        change = self.receive_file("chg-2.x12", fixture("x12_860_change_004010.x12"))
+        self.assertEqual(change.state, "done", change.error)
+        # the blue mugs down to 1, the red mug line deleted
+        self.assertEqual(
+            [(line.product_id, line.product_uom_qty) for line in order.order_line],
+            [(self.mug_blue, 1)],
+        )
+        # confirmed by hand: the 855 goes out then, with the changed line
+        self.run_jobs(order.action_confirm)
+        _response, po_ack = self.sent_document("855")
+        self.assertEqual([(p[0], p[1]) for p in po_ack.find("PO1")], [("1", "1")])
+
+    def test_860_change_of_a_confirmed_order_is_reviewed(self):
+        self.receive_850()
+        order = self.orders(PO)
+        change = self.receive_file("chg-2.x12", fixture("x12_860_change_004010.x12"))
+        self.assertOneException(change, "order_changed")
+        self.assertEqual(len(self.product_lines(order)), 2)
+        # read and understood: accepted by its 997 all the same
+        acks = [
+            ic.transactions[0]
+            for ic in self.sent().values()
+            if ic.transactions[0].code == "997"
+        ]
+        self.assertEqual([a.first("AK2")[0] for a in acks], ["850", "860"])
+        self.assertEqual([a.first("AK5") for a in acks], [["A"], ["A"]])
+
+    def test_005010_interchange(self):
+        self.backend.edi_version = "005010"
+        text = (
+            fixture("x12_850_004010.x12")
+            .replace("*U*00401*", "*^*00501*")
+            .replace("*X*004010~", "*X*005010~")
+        )
+        exchange = self.receive_850("po-5010.x12", text)
+        self.assertEqual(exchange.state, "done", exchange.error)
+        ack, ack_set = self.sent_document("997")
+        self.assertEqual(ack.version, "00501")
+        self.assertEqual(ack.group_version, "005010")
+        self.assertEqual(ack_set.first("AK9"), ["A", "1", "1", "1"])
+        # an 004010 interchange is not what this partner agreed to
+        again = self.receive_850("po-4010.x12", fixture("x12_850_004010.x12"))
+        exception = self.assertOneException(again, "invalid_payload")
+        self.assertEqual(exception.key, "GS08")
+
+    def test_upload_retried_sends_the_same_document_once(self):
+        self.receive_850()
+        exchange = self.env["distribution.exchange"].search(
+            [("backend_id", "=", self.backend.id), ("topic", "=", "855")]
+        )
+        body = exchange.raw_body
+        names = list(self.sent())
+        # its job runs again (a lost answer): the same bytes, nothing new
+        exchange.state = "received"
+        exchange.process()
+        self.assertEqual(exchange.raw_body, body)
+        self.assertEqual(list(self.sent()), names)
+        self.assertIn("there already", exchange.response_body)
