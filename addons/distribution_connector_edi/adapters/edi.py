@@ -154,6 +154,10 @@ class EdiAdapter(DistributionAdapter):
         return INTERCHANGE_TOPIC
 
     def parse_body(self, headers, body):
+        """The interchange of ``body``: text, or bytes read as ISO 8859-1,
+        which keeps every byte (UNOA/UNOB and X12 are ASCII, UNOC Latin-1)."""
+        if isinstance(body, bytes):
+            body = body.decode("latin-1")
         return edi_api.parse(body)
 
     def partner_context(self, interchange):
@@ -187,7 +191,11 @@ class EdiAdapter(DistributionAdapter):
         """The 856 / DESADV of a validated delivery, sent as an EDI document
         of its own (packages and their SSCCs read off the delivery)."""
         picking = self.backend.env["stock.picking"].search(
-            [("name", "=", shipment["picking_name"])], limit=1
+            [
+                ("name", "=", shipment["picking_name"]),
+                ("company_id", "=", self.backend.company_id.id),
+            ],
+            limit=1,
         )
         if not picking:
             raise PermanentError(

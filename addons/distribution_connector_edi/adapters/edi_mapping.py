@@ -407,15 +407,20 @@ def change_from_edifact_ordchg(transaction, moment):
 # -- outbound: acknowledgments ---------------------------------------------------------
 
 
+#: AK905 (functional group syntax error) of an envelope error
+AK9_CODES = {("GS", 8): "2", ("GE", 0): "3", ("GE", 2): "4", ("GE", 1): "5"}
+
+
 def x12_997(interchange):
     """The 997 of a received X12 interchange: AK1 for its group, AK2/AK5
     per transaction set (AK3/AK4 naming the segment and element at fault),
-    AK9 for the group."""
+    AK9 for the group. An interchange with any error is applied in none of
+    its sets: all are rejected, those at fault with AK502 5 (segments in
+    error)."""
     errors = interchange.errors
     segments = [
         ("AK1", interchange.group_function or "", interchange.group_control or "")
     ]
-    accepted = 0
     for transaction in interchange.transactions:
         own = [e for e in errors if e.transaction == transaction.control]
         segments.append(("AK2", transaction.code, transaction.control))
@@ -425,18 +430,18 @@ def x12_997(interchange):
             )
             if error.element:
                 segments.append(("AK4", error.element, "", "7"))
-        segments.append(("AK5", "R" if own else "A", *(["5"] if own else [])))
-        accepted += not own
-    envelope_errors = [e for e in errors if e.transaction is None]
+        if own:
+            segments.append(("AK5", "R", "5"))
+        else:
+            segments.append(("AK5", "R" if errors else "A"))
     count = len(interchange.transactions)
-    rejected = bool(envelope_errors) or accepted < count
-    if envelope_errors:
-        accepted = 0
-    status = "R" if rejected and not accepted else ("P" if rejected else "A")
-    ak9 = ["AK9", status, count, count, accepted]
-    if envelope_errors:
-        ak9.append("4")  # group control number in the trailer does not match
-    segments.append(tuple(ak9))
+    ak9 = ["AK9", "R" if errors else "A", count, count, 0 if errors else count]
+    codes = [
+        AK9_CODES[(e.segment, e.element)]
+        for e in errors
+        if e.transaction is None and (e.segment, e.element) in AK9_CODES
+    ]
+    segments.append(tuple(ak9 + codes[:1]))
     return segments
 
 

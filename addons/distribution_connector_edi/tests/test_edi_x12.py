@@ -147,7 +147,8 @@ class TestEdiX12(EdiPartnerMixin, TransactionCase):
         self.assertEqual(exception.key, "ISA06")
         self.assertFalse(self.orders(PO))
         _ack, ack_set = self.sent_document("997")
-        self.assertEqual(ack_set.first("AK9")[0], "R")
+        self.assertEqual(ack_set.first("AK5"), ["R"])
+        self.assertEqual(ack_set.first("AK9"), ["R", "1", "1", "0"])
 
     def test_860_cancels_the_order(self):
         text = fixture("x12_850_004010.x12").replace(PO, "4500012399")
@@ -231,6 +232,8 @@ class TestEdiX12(EdiPartnerMixin, TransactionCase):
         again = self.receive_850("po-4010.x12", fixture("x12_850_004010.x12"))
         exception = self.assertOneException(again, "invalid_payload")
         self.assertEqual(exception.key, "GS08")
+        last = max(self.sent().values(), key=lambda ic: int(ic.control))
+        self.assertEqual(last.transactions[0].first("AK9"), ["R", "1", "1", "0", "2"])
 
     def test_upload_retried_sends_the_same_document_once(self):
         self.receive_850()
