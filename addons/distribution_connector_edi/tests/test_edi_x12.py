@@ -248,3 +248,24 @@ class TestEdiX12(EdiPartnerMixin, TransactionCase):
         self.assertEqual(exchange.raw_body, body)
         self.assertEqual(list(self.sent()), names)
         self.assertIn("there already", exchange.response_body)
+
+    def test_separators_read_from_the_interchange(self):
+        # the same 850 with | between elements, ! ending segments, : as the
+        # component separator (ISA16)
+        text = (
+            fixture("x12_850_004010.x12")
+            .replace("*", "|")
+            .replace("~\n", "!\n")
+            .replace("|P|>!", "|P|:!")
+        )
+        self.assertTrue(text.startswith("ISA|00|"))
+        exchange = self.receive_850("po-pipes.x12", text)
+        self.assertEqual(exchange.state, "done", exchange.error)
+        self.assertEqual(len(self.product_lines(self.orders(PO))), 2)
+        # a wrong count is found whatever the separators
+        broken = text.replace("SE|15|0001", "SE|15|0002").replace(
+            "000000101", "000000109"
+        )
+        rejected = self.receive_850("po-pipes-broken.x12", broken)
+        exception = self.assertOneException(rejected, "invalid_payload")
+        self.assertEqual(exception.key, "SE02")
