@@ -2,6 +2,9 @@
 
 from odoo.tests.common import TransactionCase, tagged
 
+from odoo.addons.queue_job.controllers.main import RunJobController
+from odoo.addons.queue_job.job import DONE, Job
+
 from ..flows.edi_document_export import gs1_check_digit
 from .common import EdiPartnerMixin, fixture
 
@@ -269,3 +272,24 @@ class TestEdiX12(EdiPartnerMixin, TransactionCase):
         rejected = self.receive_850("po-pipes-broken.x12", broken)
         exception = self.assertOneException(rejected, "invalid_payload")
         self.assertEqual(exception.key, "SE02")
+
+    def test_rejection_survives_the_job_run_as_the_runner_runs_it(self):
+        broken = fixture("x12_850_004010.x12").replace("GE*1*101", "GE*2*101")
+        self.drop("po-broken.x12", broken)
+        exchange = self.backend._sftp_poll()
+        delayed = exchange.with_delay().process()
+        job = Job.load(self.env, delayed.uuid)
+        job.set_started()
+        job.store()
+        RunJobController._runjob(self.env, job)
+        self.env.invalidate_all()
+        job_record = self.env["queue.job"].search([("uuid", "=", delayed.uuid)])
+        self.assertEqual(job_record.state, DONE)
+        self.assertEqual(job_record.result, "failed: invalid_payload")
+        exception = self.assertOneException(exchange, "invalid_payload")
+        self.assertEqual(exception.key, "GE01")
+        ack = self.env["distribution.exchange"].search(
+            [("topic", "=", "997"), ("res_id", "=", exchange.id)]
+        )
+        self.assertEqual(ack.state, "received")  # its upload job is enqueued
+        self.assertIn("AK9*R*1*1*0*5~", ack.raw_body)
