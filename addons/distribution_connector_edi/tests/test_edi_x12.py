@@ -5,7 +5,7 @@ from odoo.tests.common import TransactionCase, tagged
 from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.job import DONE, Job
 
-from ..flows.edi_document_export import gs1_check_digit
+from ..flows.edi_document_export import gs1_check_digit, sscc
 from .common import EdiPartnerMixin, fixture
 
 PO = "4500012345"
@@ -293,3 +293,24 @@ class TestEdiX12(EdiPartnerMixin, TransactionCase):
         )
         self.assertEqual(ack.state, "received")  # its upload job is enqueued
         self.assertIn("AK9*R*1*1*0*5~", ack.raw_body)
+
+    def test_missing_po_number_named_by_segment_and_element(self):
+        text = fixture("x12_850_004010.x12").replace(
+            "BEG*00*SA*4500012345**", "BEG*00*SA***"
+        )
+        exchange = self.receive_850("po-no-number.x12", text)
+        exception = self.assertOneException(exchange, "invalid_payload")
+        self.assertEqual(exception.key, "BEG03")
+        self.assertEqual(exception.json_path, "BEG03 (segment 4)")
+        _ack, ack_set = self.sent_document("997")
+        self.assertEqual(ack_set.first("AK3"), ["BEG", "2"])
+        self.assertEqual(ack_set.first("AK4"), ["3", "", "7"])
+        self.assertEqual(ack_set.first("AK5"), ["R", "5"])
+
+    def test_gs1_check_digits(self):
+        # the examples of the GS1 General Specifications: SSCC
+        # (00)106141411234567897 and GTIN-13 5901234123457
+        self.assertEqual(gs1_check_digit("10614141123456789"), "7")
+        self.assertEqual(gs1_check_digit("590123412345"), "7")
+        self.assertEqual(sscc("0614141", 42), "006141410000000425")
+        self.assertEqual(len(sscc("0614141", 42)), 18)
