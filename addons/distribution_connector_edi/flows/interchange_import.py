@@ -167,6 +167,8 @@ class InterchangeImport(InboundFlow):
                 )
         else:
             for transaction in interchange.transactions:
+                if transaction.code in ACKNOWLEDGMENTS:
+                    continue  # CONTRL has its own version (D:3, D:4)
                 if transaction.version != backend.edi_version:
                     interchange.error(
                         "UNH",

@@ -176,3 +176,16 @@ class TestEdiEdifact(EdiPartnerMixin, TransactionCase):
         rejected = self.receive_file("orders-d96a.edi", again)
         exception = self.assertOneException(rejected, "invalid_payload")
         self.assertEqual(exception.key, "UNH02")
+
+    def test_partner_contrl_received_and_not_acknowledged(self):
+        contrl = (
+            "UNA:+.? '"
+            f"UNB+UNOA:3+{BUYER_GLN}:14+{OUR_GLN}:14+260107:0800+00000000000790'"
+            "UNH+1+CONTRL:D:3:UN'"
+            f"UCI+000000001+{OUR_GLN}:14+{BUYER_GLN}:14+7'"
+            "UNT+3+1'"
+            "UNZ+1+00000000000790'"
+        )
+        exchange = self.receive_file("contrl-1.edi", contrl)
+        self.assertEqual(exchange.state, "done", exchange.error)
+        self.assertEqual(self.sent(), {})
