@@ -119,7 +119,13 @@ class PartnerContext:
         found = Partner.browse()
         if code:
             field = "barcode" if party.get("qualifier") == "UL" else "ref"
-            found = Partner.search([(field, "=", code)], limit=1)
+            found = Partner.search(
+                [
+                    (field, "=", code),
+                    ("company_id", "in", [False, self.backend.company_id.id]),
+                ],
+                limit=1,
+            )
         if found:
             return edi_mapping.compact(
                 {

@@ -314,3 +314,19 @@ class TestEdiX12(EdiPartnerMixin, TransactionCase):
         self.assertEqual(gs1_check_digit("590123412345"), "7")
         self.assertEqual(sscc("0614141", 42), "006141410000000425")
         self.assertEqual(len(sscc("0614141", 42)), 18)
+
+    def test_ship_to_by_store_code(self):
+        self.store.write({"barcode": False, "ref": "1234"})
+        text = (
+            fixture("x12_850_004010.x12")
+            .replace(
+                "N1*ST*Harbor Store 1234*UL*0614141000012~\nN3*12 Dock Street~\n"
+                "N4*Portland*OR*97201*US~",
+                "N1*ST*STORE 1234*92*1234~",
+            )
+            .replace("SE*15*0001", "SE*13*0001")
+        )
+        self.assertIn("N1*ST*STORE 1234*92*1234~", text)
+        exchange = self.receive_850("po-store.x12", text)
+        self.assertEqual(exchange.state, "done", exchange.error)
+        self.assertEqual(self.orders(PO).partner_shipping_id, self.store)
