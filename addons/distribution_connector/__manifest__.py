@@ -2,7 +2,7 @@
     "name": "Distribution Connector",
     "summary": "Backends, encrypted credentials, signed webhooks and the exchange log "
     "for sales channels, B2B portals, warehouses, 3PLs and carriers",
-    "version": "19.0.1.2.1",
+    "version": "19.0.1.3.0",
     "category": "Sales/Sales",
     "website": "https://github.com/distribution-sync/distribution-sync",
     "author": "Distribution Sync Contributors",

@@ -11,7 +11,7 @@
 CREATE FUNCTION distribution_exchange_insert_inbound(
     p_backend integer, p_company integer, p_topic varchar, p_kind varchar,
     p_event varchar, p_ref varchar, p_correlation varchar,
-    p_content_type varchar, p_body text, p_headers text, p_uid integer,
+    p_content_type varchar, p_body text, p_charset varchar, p_headers text, p_uid integer,
     p_dispatcher varchar,
     OUT exchange_id integer, OUT created boolean,
     OUT dispatcher_waiting boolean
@@ -38,13 +38,13 @@ BEGIN
         INSERT INTO distribution_exchange (
             backend_id, company_id, direction, topic, kind,
             external_event_id, external_ref, correlation_id,
-            content_type, raw_body, headers, received_at, state,
+            content_type, raw_body, raw_body_charset, headers, received_at, state,
             attempts, duplicate_count,
             create_uid, create_date, write_uid, write_date)
         VALUES (
             p_backend, p_company, 'in', p_topic, p_kind,
             p_event, p_ref, p_correlation,
-            p_content_type, p_body, p_headers, now() at time zone 'UTC',
+            p_content_type, p_body, p_charset, p_headers, now() at time zone 'UTC',
             'received', 0, 0,
             p_uid, now() at time zone 'UTC', p_uid, now() at time zone 'UTC')
         ON CONFLICT (backend_id, direction, topic, external_event_id) DO NOTHING

@@ -1,3 +1,4 @@
+import base64
 import json
 import logging
 import uuid
@@ -53,6 +54,36 @@ FROZEN_FIELDS = ("backend_id", "direction", "topic", "kind", "external_event_id"
 #: an index where a database still has one, since Odoo never drops the index
 #: of a field that does not ask for one
 SUPERSEDED_FIELD_INDEXES = ("topic", "res_model")
+
+#: how an inbound body's bytes are kept in ``raw_body`` (see ``body_text``)
+BODY_CHARSETS = [
+    ("utf-8", "UTF-8"),
+    ("latin-1", "Latin-1 (one character per byte)"),
+    ("base64", "Base64 (binary)"),
+]
+
+
+def body_text(body):
+    """``(text, charset)``: the bytes of an inbound body as the text kept in
+    ``raw_body``, losslessly. Valid UTF-8 as it is; any other body decoded as
+    Latin-1, which maps each byte to one character and back (a CSV in
+    cp1252 or an EDIFACT UNOC interchange keeps its exact bytes, decoded
+    later with the partner's encoding); a body holding a NUL byte, which
+    PostgreSQL text cannot store, in base64."""
+    if b"\x00" in body:
+        return base64.b64encode(body).decode("ascii"), "base64"
+    try:
+        return body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return body.decode("latin-1"), "latin-1"
+
+
+def body_bytes(text, charset):
+    """The bytes ``body_text`` made ``text`` of."""
+    if charset == "base64":
+        return base64.b64decode(text or "")
+    return (text or "").encode(charset or "utf-8")
+
 
 STATES = [
     ("received", "Received"),
@@ -120,7 +151,19 @@ class DistributionExchange(models.Model):
     )
     content_type = fields.Char(readonly=True)
     raw_body = fields.Text(
-        readonly=True, help="The payload exactly as received or sent."
+        readonly=True,
+        help="The payload exactly as received or sent, as text: see "
+        "Body stored as (``_get_raw_bytes`` gives the bytes received).",
+    )
+    raw_body_charset = fields.Selection(
+        BODY_CHARSETS,
+        string="Body stored as",
+        default="utf-8",
+        readonly=True,
+        help="How the received bytes are kept in the payload text, each way "
+        "lossless: UTF-8 (the body was valid UTF-8), Latin-1 (any other "
+        "body, one character per byte: decode it with the sender's encoding) "
+        "or base64 (a body with NUL bytes, which a text column cannot hold).",
     )
     headers = fields.Text(
         readonly=True, help="Selected headers, JSON (never auth headers)."
@@ -363,9 +406,10 @@ class DistributionExchange(models.Model):
         :return: (exchange, created)
         """
         correlation_id = headers.get("x-correlation-id") or uuid.uuid4().hex
+        text, charset = body_text(body)
         query = SQL(
             "SELECT * FROM distribution_exchange_insert_inbound("
-            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             backend.id,
             backend.company_id.id,
             topic,
@@ -374,7 +418,8 @@ class DistributionExchange(models.Model):
             external_ref,
             correlation_id[:64],
             content_type,
-            body.decode("utf-8", errors="replace"),
+            text,
+            charset,
             json.dumps(headers, sort_keys=True),
             self.env.uid,
             self._dispatcher_identity_key(backend),
@@ -832,7 +877,8 @@ class DistributionExchange(models.Model):
 
         :raise UserError: naming the exchange and the fields
         """
-        names = [name for name in (*FROZEN_FIELDS, "raw_body") if name in vals]
+        body_fields = ("raw_body", "raw_body_charset")
+        names = [name for name in (*FROZEN_FIELDS, *body_fields) if name in vals]
         if not names:
             return
         for exchange in self:
@@ -841,7 +887,9 @@ class DistributionExchange(models.Model):
                 for name in names
                 if _stored_value(exchange, name) != (vals[name] or False)
                 and (
-                    name != "raw_body" or exchange.direction == "in" or not self.env.su
+                    name not in body_fields
+                    or exchange.direction == "in"
+                    or not self.env.su
                 )
             ]
             if changed:
@@ -881,6 +929,12 @@ class DistributionExchange(models.Model):
             "res_id": record.id,
             "view_mode": "form",
         }
+
+    def _get_raw_bytes(self):
+        """The body exactly as received (or sent), as bytes, whichever way
+        ``raw_body`` keeps it (``raw_body_charset``)."""
+        self.ensure_one()
+        return body_bytes(self.raw_body, self.raw_body_charset)
 
     def _pretty_body(self):
         try:

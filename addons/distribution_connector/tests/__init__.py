@@ -14,3 +14,5 @@ from . import test_access
 from . import test_queue_job_shim
 from . import test_job_policy
 from . import test_call_log_migration
+from . import test_raw_bytes
+from . import test_webhook_unavailable

@@ -94,6 +94,19 @@ class TestSftpTransport(DistributionTestMixin, TransactionCase):
         self.assertEqual(len(self.backend._sftp_poll()), 1)
         self.assertEqual(len(self.received()), 2)
 
+    def test_cp1252_file_keeps_its_exact_bytes(self):
+        data = "sku;name;qty\r\nMUG-1;Tasse café \u2018Noël\u2019;4\r\n".encode(
+            "cp1252"
+        )
+        self.drop_file("stock-1.csv", data)
+        exchange = self.backend._sftp_poll()
+        self.assertEqual(exchange.raw_body_charset, "latin-1")
+        self.assertEqual(exchange._get_raw_bytes(), data)
+        self.assertEqual(exchange.external_event_id, file_event_id("stock-1.csv", data))
+        self.assertIn(
+            "Tasse café \u2018Noël\u2019", exchange._get_raw_bytes().decode("cp1252")
+        )
+
     def test_partial_files_are_not_polled(self):
         os.makedirs(self.server.path("archive"))
         self.drop_file(".orders-2.csv.part", ORDERS[:10])
