@@ -1,6 +1,5 @@
 from odoo import models
 
-from ..adapters import edi_api
 from ..adapters.edi import DOCUMENT_KIND, INTERCHANGE_KIND
 from ..flows.edi_document_export import EdiDocumentExport
 from ..flows.interchange_import import EdiRejected, InterchangeImport
@@ -24,11 +23,11 @@ class DistributionExchange(models.Model):
         return super()._apply()
 
     def _edi_body(self):
-        """The interchange as received: the one place the EDI addon reads an
-        inbound body. X12 and EDIFACT UNOA/UNOB are ASCII, which the stored
-        text keeps exactly."""
+        """The interchange as received, its exact bytes: the one place the
+        EDI addon reads an inbound body (the adapter decodes it, one
+        character per byte)."""
         self.ensure_one()
-        return self.raw_body or ""
+        return self._get_raw_bytes()
 
     # -- acknowledgments ---------------------------------------------------------------
 
@@ -49,7 +48,8 @@ class DistributionExchange(models.Model):
     def _edi_acknowledge(self, interchange=None):
         """The 997 / CONTRL of this interchange, sent once."""
         if interchange is None:
-            interchange = edi_api.parse(self._edi_body())
+            adapter = self.backend_id._get_adapter()
+            interchange = adapter.parse_body({}, self._edi_body())
         if not interchange.standard or interchange.standard != (
             self.backend_id.edi_standard
         ):

@@ -189,3 +189,22 @@ class TestEdiEdifact(EdiPartnerMixin, TransactionCase):
         exchange = self.receive_file("contrl-1.edi", contrl)
         self.assertEqual(exchange.state, "done", exchange.error)
         self.assertEqual(self.sent(), {})
+
+    def test_unoc_interchange_read_from_its_exact_bytes(self):
+        # syntax UNOC (ISO 8859-1): the item description's e-acute is the
+        # byte 0xE9, which is not UTF-8
+        text = (
+            fixture("edifact_orders_d96a.edi")
+            .replace("UNB+UNOA:3", "UNB+UNOC:3")
+            .replace("IMD+F++:::Blue mug 350 ml'", "IMD+F++:::Mug caf\xe9 350 ml'")
+        )
+        with open(self.server.path("inbound", "orders-unoc.edi"), "wb") as handle:
+            handle.write(text.encode("latin-1"))
+        exchange = self.backend._sftp_poll()
+        self.assertEqual(exchange.raw_body_charset, "latin-1")
+        self.run_jobs(exchange.process)
+        self.assertEqual(exchange.state, "done", exchange.error)
+        line = self.product_lines(self.orders(PO)).filtered(
+            lambda line: line.product_id == self.mug_blue
+        )
+        self.assertIn("Mug caf\xe9 350 ml", line.name)
