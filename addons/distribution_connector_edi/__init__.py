@@ -1,0 +1,2 @@
+from . import adapters
+from . import models
