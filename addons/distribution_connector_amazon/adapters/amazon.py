@@ -47,6 +47,7 @@ from .amazon_api import (
     restricted_data_token,
     stock_quantity,
 )
+from .amazon_feeds import ListingsFeed, patch_exchange, record_sku_results
 
 #: the topic of pulled orders
 ORDER_TOPIC = "ORDER_CHANGE"
@@ -59,6 +60,9 @@ PULLED_STATUSES = (
     "Canceled",
     "Unfulfillable",
 )
+#: stock items a job: one feed takes them all; one patch call each
+FEED_BATCH = 2000
+PATCH_BATCH = 20
 #: statuses whose order still ships from us: its address is needed
 TO_SHIP = frozenset({"Unshipped", "PartiallyShipped"})
 
@@ -68,8 +72,6 @@ class AmazonAdapter(DistributionAdapter):
     label = "Amazon"
     mappers = amazon_mapping.MAPPERS
     topics = {ORDER_TOPIC: "order"}
-    #: one patchListingsItem call an item: small batches keep a job short
-    max_batch_size = 20
     http_client_class = AmazonHttpClient
 
     # -- inbound -----------------------------------------------------------------
@@ -92,15 +94,22 @@ class AmazonAdapter(DistributionAdapter):
 
     # -- outbound ----------------------------------------------------------------
 
-    def export_stock(self, items):
-        """The merchant-fulfilled quantity of each SKU, by
-        ``patchListingsItem`` (``fulfillment_availability``, channel
-        ``DEFAULT``), one call an item, in every marketplace of the backend.
+    @property
+    def max_batch_size(self):
+        """A feed takes thousands of messages; one call a SKU keeps a job
+        short: batches of 20 when the backend never sends feeds."""
+        return FEED_BATCH if self.backend.amazon_feed_threshold else PATCH_BATCH
 
-        ``ACCEPTED`` is ``ok`` (Amazon applies it within minutes; it has no
-        compare-and-set, the quantity read back is the one sent); ``INVALID``
-        or an ``ERROR`` issue is ``error`` with Amazon's messages, which the
-        publishing engine turns into an exception per SKU.
+    def export_stock(self, items):
+        """The merchant-fulfilled quantity of each SKU (``fulfillment_availability``,
+        channel ``DEFAULT``), in every MFN marketplace of the backend: a batch
+        of at least the backend's feed threshold as one ``JSON_LISTINGS_FEED``,
+        a smaller one by ``patchListingsItem``, one call an item.
+
+        Accepted is ``ok`` (Amazon applies it within minutes; it has no
+        compare-and-set, the quantity read back is the one sent); a rejected
+        SKU is ``error`` with Amazon's messages (the levels go in error) and
+        an open exception of the SKU, resolved once Amazon accepts it.
         """
         backend = self.backend
         if not backend.amazon_seller_id:
@@ -108,17 +117,36 @@ class AmazonAdapter(DistributionAdapter):
                 f"Backend {backend.name} has no Amazon seller id.",
                 kind="configuration",
             )
-        marketplaces = ",".join(backend._amazon_marketplace_ids())
-        client = self.http_client()
-        results = []
-        for item in items:
+        results = [None] * len(items)
+        entries = []
+        for index, item in enumerate(items):
             quantity = stock_quantity(item.get("quantity"))
             sku = item.get("external_ref") or item.get("sku")
             if quantity is None or not sku:
-                results.append(
-                    stock_result(item, "error", None, "No SKU or no quantity.")
+                results[index] = stock_result(
+                    item, "error", None, "No SKU or no quantity."
                 )
-                continue
+            else:
+                entries.append((index, item, sku, quantity))
+        if not entries:
+            return results
+        client = self.http_client()
+        threshold = backend.amazon_feed_threshold
+        if threshold and len(entries) >= threshold:
+            sent = ListingsFeed(self, client).export(
+                items, [(item, sku, qty) for _i, item, sku, qty in entries]
+            )
+        else:
+            sent = self._patch_listings(client, entries)
+        for (index, *_rest), result in zip(entries, sent, strict=True):
+            results[index] = result
+        return results
+
+    def _patch_listings(self, client, entries):
+        backend = self.backend
+        marketplaces = ",".join(backend._amazon_marketplace_ids("mfn"))
+        results, rejected, answers = [], {}, []
+        for _index, item, sku, quantity in entries:
             answer = client.call(
                 "PATCH",
                 f"/listings/2021-08-01/items/{backend.amazon_seller_id}/"
@@ -128,7 +156,14 @@ class AmazonAdapter(DistributionAdapter):
                 params={"marketplaceIds": marketplaces, "issueLocale": "en_US"},
                 json=availability_patch(quantity),
             )
-            results.append(listing_result(item, answer, quantity))
+            result = listing_result(item, answer, quantity)
+            results.append(result)
+            if result["status"] == "error":
+                rejected[sku] = result["message"]
+                answers.append(answer)
+        accepted = [sku for _i, _item, sku, _q in entries if sku not in rejected]
+        exchange_id = patch_exchange(backend, answers) if rejected else None
+        record_sku_results(backend, exchange_id, rejected, accepted)
         return results
 
     def export_fulfillment(self, shipment):

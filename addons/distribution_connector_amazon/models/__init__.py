@@ -1,1 +1,3 @@
+from . import distribution_amazon_marketplace
 from . import distribution_backend
+from . import distribution_exception

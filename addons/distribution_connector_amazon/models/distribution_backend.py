@@ -1,12 +1,8 @@
-import re
-
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
 
 from ..adapters.amazon import AmazonAdapter
 from ..adapters.amazon_api import LWA_TOKEN_URL, REGION_ENDPOINTS, cached_tokens
-
-MARKETPLACE_RE = re.compile(r"^[A-Z0-9]{10,14}$")
+from .distribution_amazon_marketplace import CHANNELS
 
 
 class DistributionBackend(models.Model):
@@ -24,24 +20,26 @@ class DistributionBackend(models.Model):
         help="The Selling Partner API region of the seller's marketplaces; "
         "choosing it fills the API base URL with the region's endpoint.",
     )
-    amazon_marketplace_ids = fields.Char(
-        string="Amazon marketplace ids",
-        tracking=True,
-        help="Comma-separated marketplace ids whose orders are pulled, e.g. "
-        "A1PA6795UKMFR9 (Germany), ATVPDKIKX0DER (United States).",
+    amazon_marketplace_line_ids = fields.One2many(
+        "distribution.amazon.marketplace",
+        "backend_id",
+        string="Amazon marketplaces",
+        help="The marketplaces whose orders are pulled, each with who ships "
+        "its orders (the seller, Amazon, or both).",
     )
     amazon_seller_id = fields.Char(
         string="Amazon seller id",
         tracking=True,
         help="The merchant token of the seller (Seller Central, Account Info).",
     )
-    amazon_fulfillment_channel = fields.Selection(
-        [("mfn", "Merchant (MFN)"), ("afn", "Amazon (FBA)"), ("both", "Both")],
-        string="Amazon fulfillment",
-        default="mfn",
+    amazon_feed_threshold = fields.Integer(
+        string="Amazon feed from (items)",
+        default=10,
         tracking=True,
-        help="Who ships the seller's orders. Only merchant-fulfilled orders "
-        "are pulled so far: orders fulfilled by Amazon are skipped.",
+        help="A stock batch of at least this many SKUs goes out as one "
+        "JSON_LISTINGS_FEED (processed by Amazon within minutes, read back "
+        "per SKU); smaller batches by patchListingsItem, one call a SKU. "
+        "0: never by feed.",
     )
     amazon_lwa_url = fields.Char(
         string="Login with Amazon token URL",
@@ -88,27 +86,25 @@ class DistributionBackend(models.Model):
             found += [value for value in cached_tokens(self) if value]
         return found
 
-    def _amazon_marketplace_ids(self):
+    def _amazon_marketplace_ids(self, channel=None):
+        """The backend's marketplace ids; with ``channel`` (``mfn`` or
+        ``afn``), those whose orders that channel fulfills."""
         self.ensure_one()
+        wanted = CHANNELS[channel][0] if channel else None
         return [
-            part.strip()
-            for part in (self.amazon_marketplace_ids or "").split(",")
-            if part.strip()
+            line.marketplace_id
+            for line in self.amazon_marketplace_line_ids
+            if not wanted or wanted in CHANNELS[line.fulfillment_channel]
         ]
+
+    def _amazon_fulfillment_channels(self, marketplace_id):
+        """Amazon's ``FulfillmentChannel`` values imported from a marketplace."""
+        self.ensure_one()
+        return self.amazon_marketplace_line_ids.filtered(
+            lambda line: line.marketplace_id == marketplace_id
+        )._channels()
 
     @api.onchange("adapter", "amazon_region")
     def _onchange_amazon_region(self):
         if self.adapter == "amazon" and self.amazon_region:
             self.api_base_url = REGION_ENDPOINTS[self.amazon_region]
-
-    @api.constrains("adapter", "amazon_marketplace_ids")
-    def _check_amazon_settings(self):
-        for backend in self.filtered(lambda b: b.adapter == "amazon"):
-            for marketplace in backend._amazon_marketplace_ids():
-                if not MARKETPLACE_RE.match(marketplace):
-                    raise ValidationError(
-                        self.env._(
-                            "%(value)s does not look like an Amazon marketplace id.",
-                            value=marketplace,
-                        )
-                    )
