@@ -12,6 +12,7 @@
     "external_dependencies": {"python": ["jsonschema", "requests"]},
     "data": [
         "security/ir.model.access.csv",
+        "data/reconcile_data.xml",
         "views/distribution_backend_views.xml",
     ],
     "demo": [

@@ -12,16 +12,20 @@ What Amazon does, and what this adapter makes of it:
   with a restricted data token, asked for once per pull and only when an
   order to ship needs it.
 * **Pull**: ``getOrders`` by ``LastUpdatedAfter`` (the locked watermark
-  minus the overlap), the backend's marketplaces and fulfillment channels,
-  following ``NextToken``; each order's items by ``getOrderItems``.
+  minus the overlap), the backend's marketplaces and the fulfillment
+  channels each of them is set to (merchant, Amazon, both), following
+  ``NextToken``; each order's items by ``getOrderItems``.
 * **Event id**: ``<AmazonOrderId>:<LastUpdateDate>``: a re-pulled version
   is the same exchange, a new status is a new one.
 * **Statuses**: ``Pending`` orders are held back (not pulled into the inbox:
   not confirmed, nothing reserved) until Amazon releases them;
   ``Unshipped``/``PartiallyShipped`` are imported (and confirmed when the
   backend confirms); ``Canceled`` cancels through the order import's
-  cancellation. Orders fulfilled by Amazon (``AFN``) are not pulled yet
-  (see the addon's ROADMAP).
+  cancellation. Orders Amazon fulfills (``AFN``) are imported once
+  ``Shipped``: they are sold from the backend's FBA warehouse and delivered
+  at once (``sale.order._amazon_delivered_by_amazon``), and need no address.
+* **FBA inventory** (``read_fba_inventory``): Amazon's stock, read for the
+  backend's reconciliation only, as a stock snapshot of the FBA warehouse.
 """
 
 from urllib.parse import quote
@@ -51,6 +55,9 @@ from .amazon_feeds import ListingsFeed, patch_exchange, record_sku_results
 
 #: the topic of pulled orders
 ORDER_TOPIC = "ORDER_CHANGE"
+#: the topic of FBA inventory summaries read for reconciliation
+FBA_INVENTORY_TOPIC = "FBA_INVENTORY"
+FBA_SUMMARIES = "/fba/inventory/v1/summaries"
 #: what ``getOrders`` lists: every status an imported order may take
 PULLED_STATUSES = (
     "Pending",
@@ -71,7 +78,7 @@ class AmazonAdapter(DistributionAdapter):
     code = "amazon"
     label = "Amazon"
     mappers = amazon_mapping.MAPPERS
-    topics = {ORDER_TOPIC: "order"}
+    topics = {ORDER_TOPIC: "order", FBA_INVENTORY_TOPIC: "stock_snapshot"}
     http_client_class = AmazonHttpClient
 
     # -- inbound -----------------------------------------------------------------
@@ -240,11 +247,15 @@ class AmazonAdapter(DistributionAdapter):
                 f"Backend {backend.name} has no Amazon marketplace id.",
                 kind="configuration",
             )
+        channels = {
+            marketplace: backend._amazon_fulfillment_channels(marketplace)
+            for marketplace in marketplaces
+        }
         client = self.http_client()
         params = {
             "MarketplaceIds": ",".join(marketplaces),
             "OrderStatuses": ",".join(PULLED_STATUSES),
-            "FulfillmentChannels": "MFN",
+            "FulfillmentChannels": ",".join(sorted(set().union(*channels.values()))),
         }
         if updated_since:
             moment = naive_utc(updated_since).replace(microsecond=0)
@@ -275,13 +286,17 @@ class AmazonAdapter(DistributionAdapter):
                 status = order.get("OrderStatus")
                 if status in amazon_mapping.HELD_STATUSES:
                     continue
-                if order.get("FulfillmentChannel") not in (None, "MFN"):
+                channel = order.get("FulfillmentChannel") or "MFN"
+                if channel not in channels.get(order.get("MarketplaceId"), ()):
+                    continue
+                if channel == "AFN" and status in TO_SHIP:
+                    # Amazon ships it from its stock: imported once shipped
                     continue
                 order_id = str(order["AmazonOrderId"])
                 if self._version_known(order):
                     continue
                 address = None
-                if status in TO_SHIP:
+                if channel == "MFN" and status in TO_SHIP:
                     if address_token is None:
                         address_token = restricted_data_token(client, ADDRESS_PATH)
                     address = order_address(client, order_id, address_token)
@@ -305,6 +320,45 @@ class AmazonAdapter(DistributionAdapter):
             }
         raise PermanentError(
             f"getOrders has more than {MAX_PAGES} pages.", kind="invalid_response"
+        )
+
+    def read_fba_inventory(self, marketplace):
+        """Every inventory summary of the seller's FBA stock in
+        ``marketplace`` (``getInventorySummaries`` with details, following
+        ``nextToken``)."""
+        client = self.http_client()
+        params = {
+            "details": "true",
+            "granularityType": "Marketplace",
+            "granularityId": marketplace,
+            "marketplaceIds": marketplace,
+        }
+        summaries = []
+        for _page in range(MAX_PAGES):
+            answer = client.call(
+                "GET",
+                FBA_SUMMARIES,
+                operation="getInventorySummaries",
+                topic="reconcile",
+                params=params,
+            )
+            payload = payload_of(answer, "getInventorySummaries", "inventorySummaries")
+            if not isinstance(payload["inventorySummaries"], list):
+                raise PermanentError(
+                    "Amazon answered getInventorySummaries without a list.",
+                    kind="invalid_response",
+                )
+            summaries.extend(payload["inventorySummaries"])
+            pagination = answer.get("pagination") or {}
+            next_token = (
+                pagination.get("nextToken") if isinstance(pagination, dict) else None
+            )
+            if not next_token:
+                return summaries
+            params = dict(params, nextToken=next_token)
+        raise PermanentError(
+            f"getInventorySummaries has more than {MAX_PAGES} pages.",
+            kind="invalid_response",
         )
 
     def _version_known(self, order):

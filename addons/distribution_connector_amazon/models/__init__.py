@@ -1,3 +1,5 @@
 from . import distribution_amazon_marketplace
 from . import distribution_backend
 from . import distribution_exception
+from . import sale_order
+from . import stock_picking

@@ -1,8 +1,19 @@
+import json
+
 from odoo import api, fields, models
 
-from ..adapters.amazon import AmazonAdapter
+from odoo.addons.distribution_connector.errors import PermanentError
+from odoo.addons.distribution_connector.tools.access import (
+    MANAGER_GROUP,
+    check_group,
+)
+from odoo.addons.distribution_sync.flows.common import parse_datetime
+
+from ..adapters.amazon import FBA_INVENTORY_TOPIC, AmazonAdapter
 from ..adapters.amazon_api import LWA_TOKEN_URL, REGION_ENDPOINTS, cached_tokens
 from .distribution_amazon_marketplace import CHANNELS
+
+FBA_INVENTORY = "amazon_fba_inventory"
 
 
 class DistributionBackend(models.Model):
@@ -40,6 +51,16 @@ class DistributionBackend(models.Model):
         "JSON_LISTINGS_FEED (processed by Amazon within minutes, read back "
         "per SKU); smaller batches by patchListingsItem, one call a SKU. "
         "0: never by feed.",
+    )
+    amazon_fba_warehouse_id = fields.Many2one(
+        "stock.warehouse",
+        string="Amazon FBA warehouse",
+        check_company=True,
+        tracking=True,
+        help="Stands for Amazon's fulfillment centres: orders Amazon "
+        "fulfills (FBA) are delivered from it as soon as they are imported, "
+        "and Amazon's inventory summaries are compared with its stock. Keep "
+        "it out of the warehouses whose stock is published.",
     )
     amazon_lwa_url = fields.Char(
         string="Login with Amazon token URL",
@@ -108,3 +129,131 @@ class DistributionBackend(models.Model):
     def _onchange_amazon_region(self):
         if self.adapter == "amazon" and self.amazon_region:
             self.api_base_url = REGION_ENDPOINTS[self.amazon_region]
+
+    def action_amazon_create_fba_warehouse(self):
+        """Button: a warehouse of its own standing for Amazon's fulfillment
+        centres (code ``FBA`` and the backend's id)."""
+        check_group(self, MANAGER_GROUP)
+        for backend in self.filtered(lambda b: not b.amazon_fba_warehouse_id):
+            backend.amazon_fba_warehouse_id = (
+                self.env["stock.warehouse"]
+                .sudo()
+                .create(
+                    {
+                        "name": self.env._(
+                            "Amazon FBA (%(backend)s)", backend=backend.name
+                        ),
+                        "code": f"FBA{backend.id}"[:5],
+                        "company_id": backend.company_id.id,
+                    }
+                )
+            )
+        return True
+
+    # -- order import: what Amazon says of the order ------------------------------
+
+    def _prepare_order_vals(self, data, vals):
+        """Amazon's flags and deadline on the order; an order Amazon fulfills
+        (FBA) is sold from the FBA warehouse (it is delivered when confirmed,
+        see ``sale.order._amazon_delivered_by_amazon``)."""
+        vals = super()._prepare_order_vals(data, vals)
+        if self.adapter != "amazon":
+            return vals
+        info = data.get("channel_data") or {}
+        channel = "AFN" if info.get("fulfillment_channel") == "AFN" else "MFN"
+        vals.update(
+            amazon_fulfillment_channel=channel,
+            amazon_is_prime=bool(info.get("is_prime")),
+            amazon_is_business_order=bool(info.get("is_business_order")),
+            amazon_latest_ship_date=parse_datetime(info.get("latest_ship_date")),
+            amazon_marketplace_id=info.get("marketplace_id") or False,
+        )
+        if channel == "AFN":
+            if not self.amazon_fba_warehouse_id:
+                raise PermanentError(
+                    f"Order {data['external_id']} was fulfilled by Amazon, but "
+                    f"backend {self.name} has no FBA warehouse: set one (or "
+                    "create it from the backend), then retry.",
+                    kind="configuration",
+                    key=data["external_id"],
+                )
+            vals["warehouse_id"] = self.amazon_fba_warehouse_id.id
+        return vals
+
+    # -- FBA inventory: Amazon's stock, read for reconciliation ----------------------
+    # Amazon owns the stock of its fulfillment centres: it is never
+    # published, only compared. The check runs as every reconciliation
+    # (cron, button, job, locked watermark); Amazon's summaries go through the
+    # inbox as a stock snapshot of the FBA warehouse, whose differences with
+    # Odoo become stock drift exceptions for review (Apply count).
+
+    def _checks_fba_inventory(self):
+        self.ensure_one()
+        return (
+            self.adapter == "amazon"
+            and bool(self.amazon_fba_warehouse_id)
+            and bool(self._amazon_marketplace_ids("afn"))
+        )
+
+    @api.model
+    def _cron_check_fba_inventory(self):
+        """Scheduled action: read the FBA inventory of every Amazon backend
+        with FBA marketplaces."""
+        return self._cron_reconcile(
+            FBA_INVENTORY,
+            "_check_fba_inventory",
+            lambda backend: backend._checks_fba_inventory(),
+        )
+
+    def action_check_fba_inventory(self):
+        """Button: read Amazon's FBA inventory now, in a job."""
+        return self._delay_reconcile(
+            "check_fba_inventory_job", "Read the FBA inventory of %(backend)s"
+        )
+
+    @api.private
+    def check_fba_inventory_job(self):
+        """Job entry point; transient failures retry the job."""
+        self.ensure_one()
+        return self._check_fba_inventory(retry=True)
+
+    def _check_fba_inventory(self, retry=False):
+        self.ensure_one()
+        if not self._checks_fba_inventory():
+            return "nothing to do: no FBA marketplace or no FBA warehouse"
+        return self._run_reconcile(
+            FBA_INVENTORY,
+            "FBA inventory check",
+            self._check_fba_inventory_run,
+            self.env._("Reading the FBA inventory failed: %(error)s"),
+            retry=retry,
+        )
+
+    def _check_fba_inventory_run(self, _watermark):
+        started = fields.Datetime.now()
+        adapter = self._get_adapter()
+        marketplace = self._amazon_marketplace_ids("afn")[0]
+        summaries = adapter.read_fba_inventory(marketplace)
+        payload = {
+            "MarketplaceId": marketplace,
+            "WarehouseCode": self.amazon_fba_warehouse_id.code,
+            "ReadAt": fields.Datetime.to_string(started),
+            "InventorySummaries": summaries,
+        }
+        _exchange, created = (
+            self.env["distribution.exchange"]
+            .sudo()
+            ._insert_inbound(
+                self,
+                FBA_INVENTORY_TOPIC,
+                "stock_snapshot",
+                # each check compares anew: Odoo's side moves too
+                f"fba_inventory:{marketplace}:{payload['ReadAt']}",
+                marketplace,
+                json.dumps(payload, sort_keys=True).encode(),
+                "application/json",
+                {"x-distribution-source": FBA_INVENTORY},
+            )
+        )
+        result = f"{len(summaries)} FBA SKUs read" + ("" if created else ", known")
+        return result, started
