@@ -51,13 +51,22 @@ from .amazon_api import (
     restricted_data_token,
     stock_quantity,
 )
-from .amazon_feeds import ListingsFeed, patch_exchange, record_sku_results
+from .amazon_feeds import (
+    ListingsFeed,
+    download,
+    patch_exchange,
+    record_sku_results,
+)
+from .amazon_settlement import REPORT_TYPE
 
 #: the topic of pulled orders
 ORDER_TOPIC = "ORDER_CHANGE"
 #: the topic of FBA inventory summaries read for reconciliation
 FBA_INVENTORY_TOPIC = "FBA_INVENTORY"
 FBA_SUMMARIES = "/fba/inventory/v1/summaries"
+#: the topic of settlement reports pulled for reconciliation
+SETTLEMENT_TOPIC = "SETTLEMENT_REPORT"
+REPORTS = "/reports/2021-06-30"
 #: what ``getOrders`` lists: every status an imported order may take
 PULLED_STATUSES = (
     "Pending",
@@ -78,7 +87,11 @@ class AmazonAdapter(DistributionAdapter):
     code = "amazon"
     label = "Amazon"
     mappers = amazon_mapping.MAPPERS
-    topics = {ORDER_TOPIC: "order", FBA_INVENTORY_TOPIC: "stock_snapshot"}
+    topics = {
+        ORDER_TOPIC: "order",
+        FBA_INVENTORY_TOPIC: "stock_snapshot",
+        SETTLEMENT_TOPIC: "settlement",
+    }
     http_client_class = AmazonHttpClient
 
     # -- inbound -----------------------------------------------------------------
@@ -361,6 +374,85 @@ class AmazonAdapter(DistributionAdapter):
             kind="invalid_response",
         )
 
+    def pull_settlement_reports(self, created_since):
+        """The settlement reports (flat file V2) Amazon made since
+        ``created_since`` that the inbox does not hold yet, with their
+        documents, as the inbox stores them.
+
+        Amazon schedules these reports itself (``createReport`` does not
+        make them): they are listed by ``getReports`` and their document
+        read by ``getReportDocument`` and its URL."""
+        client = self.http_client()
+        params = {
+            "reportTypes": REPORT_TYPE,
+            "processingStatuses": "DONE",
+            "pageSize": 100,
+        }
+        if created_since:
+            moment = naive_utc(created_since).replace(microsecond=0)
+            params["createdSince"] = moment.isoformat() + "Z"
+        for _page in range(MAX_PAGES):
+            answer = client.call(
+                "GET",
+                f"{REPORTS}/reports",
+                operation="getReports",
+                topic="reconcile",
+                params=params,
+            )
+            reports = answer.get("reports") if isinstance(answer, dict) else None
+            if not isinstance(reports, list):
+                raise PermanentError(
+                    "Amazon answered getReports without a list of reports.",
+                    kind="invalid_response",
+                )
+            for report in reports:
+                if not isinstance(report, dict) or not report.get("reportDocumentId"):
+                    continue
+                event_id = f"settlement_report:{report.get('reportId')}"
+                if self._exchange_known(SETTLEMENT_TOPIC, event_id):
+                    continue
+                document = client.call(
+                    "GET",
+                    f"{REPORTS}/documents/{report['reportDocumentId']}",
+                    operation="getReportDocument",
+                    topic="reconcile",
+                )
+                content = download(client, document, "getReportDocument", "reconcile")
+                yield {
+                    "topic": SETTLEMENT_TOPIC,
+                    "event_id": event_id,
+                    "external_ref": str(report.get("reportId")),
+                    "payload": {
+                        "reportId": report.get("reportId"),
+                        "reportDocumentId": report["reportDocumentId"],
+                        "dataStartTime": report.get("dataStartTime"),
+                        "dataEndTime": report.get("dataEndTime"),
+                        # the V2 flat file is UTF-8 (ISO-8859-1 in old files)
+                        "document": _text(content),
+                    },
+                }
+            if not answer.get("nextToken"):
+                return
+            # a nextToken replaces every other parameter
+            params = {"nextToken": answer["nextToken"]}
+        raise PermanentError(
+            f"getReports has more than {MAX_PAGES} pages.", kind="invalid_response"
+        )
+
+    def _exchange_known(self, topic, event_id):
+        exchanges = self.backend.env["distribution.exchange"].sudo()
+        return bool(
+            exchanges.search_count(
+                [
+                    ("backend_id", "=", self.backend.id),
+                    ("direction", "=", "in"),
+                    ("topic", "=", topic),
+                    ("external_event_id", "=", event_id),
+                ],
+                limit=1,
+            )
+        )
+
     def _version_known(self, order):
         """True when this version of the order is in the inbox already: its
         items are not fetched again (``getOrderItems`` allows half a
@@ -377,6 +469,13 @@ class AmazonAdapter(DistributionAdapter):
                 limit=1,
             )
         )
+
+
+def _text(content):
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError:
+        return content.decode("iso-8859-1")
 
 
 def order_event_id(order):

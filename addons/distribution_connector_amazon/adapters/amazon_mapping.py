@@ -26,6 +26,8 @@ from odoo.addons.distribution_connector.adapters.tools import (
     parse_decimal,
 )
 
+from .amazon_settlement import map_settlement_report
+
 #: Amazon order status -> canonical status; statuses missing here are not
 #: imported (see ``HELD_STATUSES``)
 ORDER_STATUSES = {
@@ -350,4 +352,8 @@ def map_fba_inventory(payload):
 
 
 #: canonical kind -> mapper of the pulled payload
-MAPPERS = {"order": map_order, "stock_snapshot": map_fba_inventory}
+MAPPERS = {
+    "order": map_order,
+    "stock_snapshot": map_fba_inventory,
+    "settlement": map_settlement_report,
+}

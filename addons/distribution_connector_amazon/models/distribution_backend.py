@@ -1,4 +1,5 @@
 import json
+from datetime import timedelta
 
 from odoo import api, fields, models
 
@@ -14,6 +15,9 @@ from ..adapters.amazon_api import LWA_TOKEN_URL, REGION_ENDPOINTS, cached_tokens
 from .distribution_amazon_marketplace import CHANNELS
 
 FBA_INVENTORY = "amazon_fba_inventory"
+SETTLEMENTS = "amazon_settlement"
+#: how long Amazon keeps reports: the first settlement pull looks this far back
+REPORT_DAYS = 90
 
 
 class DistributionBackend(models.Model):
@@ -61,6 +65,13 @@ class DistributionBackend(models.Model):
         "fulfills (FBA) are delivered from it as soon as they are imported, "
         "and Amazon's inventory summaries are compared with its stock. Keep "
         "it out of the warehouses whose stock is published.",
+    )
+    amazon_settlement_import = fields.Boolean(
+        string="Import Amazon settlements",
+        default=True,
+        tracking=True,
+        help="Pull the settlement reports Amazon makes every two weeks and "
+        "match them with the orders' invoices and credit notes.",
     )
     amazon_lwa_url = fields.Char(
         string="Login with Amazon token URL",
@@ -257,3 +268,68 @@ class DistributionBackend(models.Model):
         )
         result = f"{len(summaries)} FBA SKUs read" + ("" if created else ", known")
         return result, started
+
+    # -- settlements: Amazon's payouts, matched to orders and invoices ---------------
+
+    def _imports_amazon_settlements(self):
+        self.ensure_one()
+        return self.adapter == "amazon" and self.amazon_settlement_import
+
+    @api.model
+    def _cron_import_amazon_settlements(self):
+        """Scheduled action: pull the new settlement reports of every Amazon
+        backend that imports them."""
+        return self._cron_reconcile(
+            SETTLEMENTS,
+            "_import_amazon_settlements",
+            lambda backend: backend._imports_amazon_settlements(),
+        )
+
+    def action_import_amazon_settlements(self):
+        """Button: pull Amazon's new settlement reports now, in a job."""
+        return self._delay_reconcile(
+            "import_amazon_settlements_job", "Import the settlements of %(backend)s"
+        )
+
+    @api.private
+    def import_amazon_settlements_job(self):
+        """Job entry point; transient failures retry the job."""
+        self.ensure_one()
+        return self._import_amazon_settlements(retry=True)
+
+    def _import_amazon_settlements(self, retry=False):
+        self.ensure_one()
+        if not self._imports_amazon_settlements():
+            return "nothing to do: this backend does not import Amazon settlements"
+        return self._run_reconcile(
+            SETTLEMENTS,
+            "settlement import",
+            self._import_amazon_settlements_run,
+            self.env._("Importing the Amazon settlements failed: %(error)s"),
+            retry=retry,
+        )
+
+    def _import_amazon_settlements_run(self, watermark):
+        """Each new report through the inbox (one exchange a report: the
+        settlement flow stores and matches it)."""
+        started = fields.Datetime.now()
+        since = (
+            watermark.watermark - timedelta(minutes=self.order_pull_overlap_minutes)
+            if watermark.watermark
+            else started - timedelta(days=REPORT_DAYS)
+        )
+        exchanges = self.env["distribution.exchange"].sudo()
+        count = 0
+        for item in self._get_adapter().pull_settlement_reports(since):
+            _exchange, created = exchanges._insert_inbound(
+                self,
+                item["topic"],
+                "settlement",
+                item["event_id"],
+                item["external_ref"],
+                json.dumps(item["payload"], sort_keys=True).encode(),
+                "application/json",
+                {"x-distribution-source": SETTLEMENTS},
+            )
+            count += bool(created)
+        return f"{count} settlement reports pulled", started

@@ -5,3 +5,4 @@ from . import test_pull_orders
 from . import test_stock_export
 from . import test_stock_feed
 from . import test_fba
+from . import test_settlement
