@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "data/reconcile_data.xml",
         "views/distribution_backend_views.xml",
+        "views/sale_order_views.xml",
     ],
     "demo": [
         "demo/distribution_connector_amazon_demo.xml",

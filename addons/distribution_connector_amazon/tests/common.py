@@ -4,8 +4,15 @@ does (Orders API v0, Tokens API 2021-03-01, Login with Amazon).
 The fixtures follow Amazon's documented models: ``order.json`` the
 ``Order`` of the Orders API v0 reference (getOrders), ``order_items.json``
 the ``GetOrderItemsResponse``, ``order_address.json`` the
-``GetOrderAddressResponse``; token answers follow the "Connect to the
-SP-API" guide (LWA) and the Tokens API reference (createRestrictedDataToken).
+``GetOrderAddressResponse``; ``listings_feed_processing_report.json`` the
+JSON listings feed processing report schema v2 (Feeds API 2021-06-30);
+``fba_inventory_summaries*.json`` the ``GetInventorySummariesResponse`` of
+the FBA Inventory API v1; ``samples/settlement_report_v2.tsv`` the
+documented columns of the flat file V2 settlement report. Token answers
+follow the "Connect to the SP-API" guide (LWA) and the Tokens API reference
+(createRestrictedDataToken); the feed and report answers the Feeds and
+Reports API 2021-06-30 references; the 429 answer the SP-API usage plans
+guide (``QuotaExceeded``).
 """
 
 import gzip
