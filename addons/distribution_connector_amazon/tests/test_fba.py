@@ -6,7 +6,9 @@ response, pagination.nextToken)."""
 
 from datetime import datetime
 
-from odoo.tests.common import TransactionCase, tagged
+from odoo.exceptions import AccessError
+from odoo.service.model import call_kw
+from odoo.tests.common import TransactionCase, new_test_user, tagged
 
 from odoo.addons.queue_job.tests.common import trap_jobs
 
@@ -175,3 +177,18 @@ class TestFba(AmazonTestMixin, TransactionCase):
             ]
         )
         self.assertTrue(watermark.last_run_at)
+
+    def test_buttons_refused_to_plain_users_over_rpc(self):
+        user = new_test_user(
+            self.env,
+            "amazon_plain_user",
+            groups="base.group_user,distribution_connector.group_distribution_user",
+        )
+        backends = self.env["distribution.backend"].with_user(user)
+        for method in (
+            "action_amazon_create_fba_warehouse",
+            "action_check_fba_inventory",
+            "action_import_amazon_settlements",
+        ):
+            with self.assertRaises(AccessError, msg=method):
+                call_kw(backends, method, [self.backend.ids], {})
