@@ -88,6 +88,11 @@ class TestFba(AmazonTestMixin, TransactionCase):
             ),
             3,
         )
+        # Amazon's stock, not the merchant listings': nothing held back
+        exchange = self.Exchange.search(
+            [("backend_id", "=", self.backend.id), ("external_ref", "=", FBA_ORDER)]
+        )
+        self.assertEqual(exchange._order_lines(self.adapter), (FBA_ORDER, []))
         # no address was needed: no restricted data token asked for
         self.assertFalse(self.server.calls("POST", RDT))
         self.assertFalse(self.server.calls("GET", f"{ORDERS}/{FBA_ORDER}/address"))
@@ -99,6 +104,19 @@ class TestFba(AmazonTestMixin, TransactionCase):
         self.assertEqual(list(self.adapter.pull_orders(datetime(2025, 3, 1))), [])
         query = self.server.calls("GET", ORDERS)[0].query
         self.assertEqual(query["FulfillmentChannels"], ["AFN,MFN"])
+
+    def test_merchant_order_holds_its_units_back_from_published_stock(self):
+        order = amazon_order(MFN_ORDER)
+        self.amazon.add_order(order)
+        self.amazon.pages([order])
+        self.pull()
+        exchange = self.Exchange.search(
+            [("backend_id", "=", self.backend.id), ("external_ref", "=", MFN_ORDER)]
+        )
+        self.assertEqual(
+            exchange._order_lines(self.adapter),
+            (MFN_ORDER, [("MUG-BLUE", 2.0), ("MUG-RED", 1.0)]),
+        )
 
     def test_marketplace_of_merchant_orders_only_skips_fba(self):
         self.backend.amazon_marketplace_line_ids.fulfillment_channel = "mfn"
