@@ -30,7 +30,10 @@ What Amazon does, and what this adapter makes of it:
 
 from urllib.parse import quote
 
-from odoo.addons.distribution_connector.adapters.base import DistributionAdapter
+from odoo.addons.distribution_connector.adapters.base import (
+    DistributionAdapter,
+    any_digest_matches,
+)
 from odoo.addons.distribution_connector.adapters.tools import (
     MAX_PAGES,
     naive_utc,
@@ -61,6 +64,13 @@ from .amazon_settlement import REPORT_TYPE
 
 #: the topic of pulled orders
 ORDER_TOPIC = "ORDER_CHANGE"
+#: the URL topic of Amazon's ORDER_CHANGE notifications, posted by an
+#: EventBridge API destination; the kind its exchanges carry
+NOTIFICATION_TOPIC = "notification"
+NOTIFICATION_KIND = "amazon_notification"
+#: the header the API destination's connection sends (API key
+#: authorisation): the backend's webhook secret
+TOKEN_HEADER_NAME = "x-distribution-token"
 #: the topic of FBA inventory summaries read for reconciliation
 FBA_INVENTORY_TOPIC = "FBA_INVENTORY"
 FBA_SUMMARIES = "/fba/inventory/v1/summaries"
@@ -88,6 +98,7 @@ class AmazonAdapter(DistributionAdapter):
     label = "Amazon"
     mappers = amazon_mapping.MAPPERS
     topics = {
+        NOTIFICATION_TOPIC: NOTIFICATION_KIND,
         ORDER_TOPIC: "order",
         FBA_INVENTORY_TOPIC: "stock_snapshot",
         SETTLEMENT_TOPIC: "settlement",
@@ -97,20 +108,33 @@ class AmazonAdapter(DistributionAdapter):
     # -- inbound -----------------------------------------------------------------
 
     def verify_signature(self, headers, body):
-        # Amazon does not post to webhook URLs: nothing is ever signed for us
-        return False
+        """Amazon signs nothing it posts. Only its ``ORDER_CHANGE``
+        notifications are taken, from an EventBridge API destination whose
+        connection sends the backend's webhook secret in
+        ``x-distribution-token``; what they say is never trusted: the order
+        they name is read from Amazon (see ``fetch_order``)."""
+        return any_digest_matches(
+            self.backend._webhook_secrets(), headers.get(TOKEN_HEADER_NAME)
+        )
+
+    def resolve_topic(self, url_topic, headers):
+        # orders themselves are never posted: only notifications about them
+        return url_topic if url_topic == NOTIFICATION_TOPIC else f"refused:{url_topic}"
 
     def event_id(self, topic, headers, payload, body):
         order = payload.get("Order") if isinstance(payload, dict) else None
         if isinstance(order, dict) and order.get("AmazonOrderId"):
             return order_event_id(order)
+        notification_id = notification_event_id(payload)
+        if notification_id:
+            return f"notification:{notification_id}"
         return super().event_id(topic, headers, payload, body)
 
     def external_reference(self, topic, payload):
         order = payload.get("Order") if isinstance(payload, dict) else None
         if isinstance(order, dict) and order.get("AmazonOrderId"):
             return str(order["AmazonOrderId"])
-        return None
+        return notification_order_id(payload)
 
     # -- outbound ----------------------------------------------------------------
 
@@ -273,7 +297,7 @@ class AmazonAdapter(DistributionAdapter):
         if updated_since:
             moment = naive_utc(updated_since).replace(microsecond=0)
             params["LastUpdatedAfter"] = moment.isoformat() + "Z"
-        address_token = None
+        tokens = {}
         for _page in range(MAX_PAGES):
             payload = payload_of(
                 client.call(
@@ -296,33 +320,9 @@ class AmazonAdapter(DistributionAdapter):
                     kind="invalid_response",
                 )
             for order in orders:
-                status = order.get("OrderStatus")
-                if status in amazon_mapping.HELD_STATUSES:
-                    continue
-                channel = order.get("FulfillmentChannel") or "MFN"
-                if channel not in channels.get(order.get("MarketplaceId"), ()):
-                    continue
-                if channel == "AFN" and status in TO_SHIP:
-                    # Amazon ships it from its stock: imported once shipped
-                    continue
-                order_id = str(order["AmazonOrderId"])
-                if self._version_known(order):
-                    continue
-                address = None
-                if channel == "MFN" and status in TO_SHIP:
-                    if address_token is None:
-                        address_token = restricted_data_token(client, ADDRESS_PATH)
-                    address = order_address(client, order_id, address_token)
-                yield {
-                    "topic": ORDER_TOPIC,
-                    "event_id": order_event_id(order),
-                    "external_ref": order_id,
-                    "payload": {
-                        "Order": order,
-                        "OrderItems": order_items(client, order_id),
-                        "ShippingAddress": address,
-                    },
-                }
+                item = self._pulled_item(client, order, channels, tokens)
+                if item:
+                    yield item
             next_token = payload.get("NextToken")
             if not next_token:
                 return
@@ -334,6 +334,70 @@ class AmazonAdapter(DistributionAdapter):
         raise PermanentError(
             f"getOrders has more than {MAX_PAGES} pages.", kind="invalid_response"
         )
+
+    def _pulled_item(self, client, order, channels, tokens):
+        """The pulled order as the inbox stores it, with its items and, when
+        it ships from us, its address; None for an order not to import
+        (held, of a channel the marketplace does not import, an FBA order
+        Amazon has not shipped yet) or a version the inbox holds.
+
+        :param tokens: the restricted data token of the pull, asked for at
+            the first order that needs an address (``tokens["address"]``)
+        """
+        status = order.get("OrderStatus")
+        if status in amazon_mapping.HELD_STATUSES:
+            return None
+        channel = order.get("FulfillmentChannel") or "MFN"
+        if channel not in channels.get(order.get("MarketplaceId"), ()):
+            return None
+        if channel == "AFN" and status in TO_SHIP:
+            # Amazon ships it from its stock: imported once shipped
+            return None
+        order_id = str(order["AmazonOrderId"])
+        if self._version_known(order):
+            return None
+        address = None
+        if channel == "MFN" and status in TO_SHIP:
+            if "address" not in tokens:
+                tokens["address"] = restricted_data_token(client, ADDRESS_PATH)
+            address = order_address(client, order_id, tokens["address"])
+        return {
+            "topic": ORDER_TOPIC,
+            "event_id": order_event_id(order),
+            "external_ref": order_id,
+            "payload": {
+                "Order": order,
+                "OrderItems": order_items(client, order_id),
+                "ShippingAddress": address,
+            },
+        }
+
+    def fetch_order(self, order_id):
+        """The order a notification named, read from Amazon (``getOrder``)
+        and made ready for the inbox as a pull makes it; None when it is
+        not to import (yet)."""
+        backend = self.backend
+        client = self.http_client()
+        order = payload_of(
+            client.call(
+                "GET",
+                f"/orders/v0/orders/{quote(order_id, safe='')}",
+                operation="getOrder",
+                topic="reconcile",
+            ),
+            "getOrder",
+            "AmazonOrderId",
+        )
+        if str(order["AmazonOrderId"]) != order_id:
+            raise PermanentError(
+                f"Amazon answered getOrder of {order_id} with another order.",
+                kind="invalid_response",
+            )
+        channels = {
+            marketplace: backend._amazon_fulfillment_channels(marketplace)
+            for marketplace in backend._amazon_marketplace_ids()
+        }
+        return self._pulled_item(client, order, channels, {})
 
     def read_fba_inventory(self, marketplace):
         """Every inventory summary of the seller's FBA stock in
@@ -476,6 +540,37 @@ def _text(content):
         return content.decode("utf-8")
     except UnicodeDecodeError:
         return content.decode("iso-8859-1")
+
+
+def _notification(payload):
+    """The ``OrderChangeNotification`` of a notification, as SQS carries it
+    (``{"NotificationType", "Payload": {...}}``) or EventBridge (the same
+    in ``detail``); None otherwise."""
+    if not isinstance(payload, dict):
+        return None
+    body = payload.get("detail") if isinstance(payload.get("detail"), dict) else payload
+    if body.get("NotificationType") != "ORDER_CHANGE":
+        return None
+    inner = body.get("Payload")
+    change = inner.get("OrderChangeNotification") if isinstance(inner, dict) else None
+    return (body, change) if isinstance(change, dict) else None
+
+
+def notification_order_id(payload):
+    found = _notification(payload)
+    order_id = found[1].get("AmazonOrderId") if found else None
+    return str(order_id) if isinstance(order_id, str) and order_id else None
+
+
+def notification_event_id(payload):
+    found = _notification(payload)
+    if not found:
+        return None
+    metadata = found[0].get("NotificationMetadata")
+    notification_id = (
+        metadata.get("NotificationId") if isinstance(metadata, dict) else None
+    )
+    return notification_id or (payload.get("id") if "detail" in payload else None)
 
 
 def order_event_id(order):

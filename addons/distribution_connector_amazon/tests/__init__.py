@@ -6,3 +6,4 @@ from . import test_stock_export
 from . import test_stock_feed
 from . import test_fba
 from . import test_settlement
+from . import test_notifications
