@@ -7,3 +7,4 @@ from . import test_stock_feed
 from . import test_fba
 from . import test_settlement
 from . import test_notifications
+from . import test_migration
