@@ -161,6 +161,13 @@ class AmazonAdapter(DistributionAdapter):
                 f"Backend {backend.name} has no Amazon seller id.",
                 kind="configuration",
             )
+        if not backend._amazon_marketplace_ids("mfn"):
+            raise PermanentError(
+                f"Backend {backend.name} has no merchant-fulfilled marketplace: "
+                "Amazon owns the stock of FBA marketplaces, nothing is published "
+                "to them.",
+                kind="configuration",
+            )
         results = [None] * len(items)
         entries = []
         for index, item in enumerate(items):

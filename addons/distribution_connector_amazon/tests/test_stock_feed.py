@@ -5,7 +5,7 @@ processing report the listings feed processing report schema v2
 
 from odoo.tests.common import TransactionCase, tagged
 
-from odoo.addons.distribution_connector.errors import TransientError
+from odoo.addons.distribution_connector.errors import PermanentError, TransientError
 from odoo.addons.distribution_stock_publish.tests.channel_common import (
     PublishChannelMixin,
 )
@@ -144,6 +144,13 @@ class TestStockFeed(AmazonTestMixin, TransactionCase):
         self.assertEqual([r["status"] for r in results].count("ok"), 3)
         self.assertEqual(len(feeds.uploads), 1)
         self.assertEqual(len(self.server.calls("POST", f"{FEEDS}/feeds")), 1)
+
+    def test_nothing_published_to_fba_only_marketplaces(self):
+        self.backend.amazon_marketplace_line_ids.fulfillment_channel = "afn"
+        with self.assertRaises(PermanentError) as caught:
+            self.adapter.export_stock(self.items())
+        self.assertEqual(caught.exception.kind, "configuration")
+        self.assertFalse(self.server.requests)
 
     def test_small_batch_goes_by_patch(self):
         self.backend.amazon_feed_threshold = 10
