@@ -49,6 +49,13 @@ BURSTS = {
     "confirmShipment": 10,
     "getOrder": 20,
     "patchListingsItem": 10,
+    "createFeedDocument": 15,
+    "createFeed": 15,
+    "getFeed": 15,
+    "getFeedDocument": 10,
+    "getReports": 10,
+    "getReportDocument": 15,
+    "getInventorySummaries": 2,
 }
 
 

@@ -26,6 +26,8 @@ from odoo.addons.distribution_connector.adapters.tools import (
     parse_decimal,
 )
 
+from .amazon_settlement import map_settlement_report
+
 #: Amazon order status -> canonical status; statuses missing here are not
 #: imported (see ``HELD_STATUSES``)
 ORDER_STATUSES = {
@@ -183,16 +185,34 @@ def _lines(items, currency):
     return lines, shipping
 
 
-def _note(order):
-    """What Amazon says of the order that Odoo's order has no field for."""
-    parts = []
-    if order.get("IsPrime") is True:
-        parts.append("Amazon Prime order.")
-    if order.get("IsBusinessOrder") is True:
-        parts.append("Amazon Business order.")
-    if text(order.get("LatestShipDate")):
-        parts.append(f"Ship by {text(order['LatestShipDate'])}.")
-    return " ".join(parts)
+def _channel_data(order):
+    """What Amazon says of the order that the canonical order has no field
+    for, kept on the sales order by the backend's ``_prepare_order_vals``:
+    who fulfills it (``AFN``: Amazon, from its own stock), Prime, Amazon
+    Business, the marketplace and the shipping deadline."""
+    return compact(
+        {
+            "fulfillment_channel": text(order.get("FulfillmentChannel")) or "MFN",
+            "marketplace_id": text(order.get("MarketplaceId")),
+            "is_prime": order.get("IsPrime") is True,
+            "is_business_order": order.get("IsBusinessOrder") is True,
+            "earliest_ship_date": text(order.get("EarliestShipDate")),
+            "latest_ship_date": text(order.get("LatestShipDate")),
+            "latest_delivery_date": text(order.get("LatestDeliveryDate")),
+        }
+    )
+
+
+def _buyer_vat(tax_info):
+    """The business buyer's VAT number (``BuyerTaxInfo.TaxClassifications``
+    named ``VATNumber``), else None."""
+    for entry in tax_info.get("TaxClassifications") or []:
+        if isinstance(entry, dict) and text(entry.get("Name")).upper() in (
+            "VATNUMBER",
+            "VAT",
+        ):
+            return text(entry.get("Value")) or None
+    return None
 
 
 def map_order(payload):
@@ -238,6 +258,9 @@ def map_order(payload):
             or f"Amazon buyer {order_id}",
             "email": email_or_none(text(buyer.get("BuyerEmail"))),
             "company_name": company if order.get("IsBusinessOrder") is True else "",
+            "vat": _buyer_vat(tax_info)
+            if order.get("IsBusinessOrder") is True
+            else None,
         }
     )
     total = order.get("OrderTotal")
@@ -249,7 +272,6 @@ def map_order(payload):
             "updated_at": text(order.get("LastUpdateDate")),
             "currency": currency,
             "status": ORDER_STATUSES[status],
-            "note": _note(order),
             "total": (
                 json_number(money(total, "$.Order.OrderTotal", currency))
                 if isinstance(total, dict)
@@ -258,6 +280,7 @@ def map_order(payload):
         }
     )
     canonical["customer"] = customer
+    canonical["channel_data"] = _channel_data(order)
     canonical["lines"] = lines
     if shipping:
         canonical["shipping"] = shipping
@@ -267,5 +290,70 @@ def map_order(payload):
     return canonical
 
 
+def _whole(value):
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def fba_on_hand(summary):
+    """The units of an FBA inventory summary that are in Amazon's
+    fulfillment centres: fulfillable, reserved (for customer orders Amazon
+    has not shipped yet, transfers, processing), unfulfillable and being
+    researched; inbound units on their way are not there yet."""
+    details = summary.get("inventoryDetails")
+    if not isinstance(details, dict):
+        return _whole(summary.get("totalQuantity"))
+
+    def nested(name, key):
+        value = details.get(name)
+        return _whole(value.get(key)) if isinstance(value, dict) else 0
+
+    return (
+        _whole(details.get("fulfillableQuantity"))
+        + nested("reservedQuantity", "totalReservedQuantity")
+        + nested("unfulfillableQuantity", "totalUnfulfillableQuantity")
+        + nested("researchingQuantity", "totalResearchingQuantity")
+    )
+
+
+def map_fba_inventory(payload):
+    """FBA inventory summaries (``getInventorySummaries``, as the backend's
+    check stores them with the FBA warehouse's code) -> canonical stock
+    snapshot (``schemas/stock_snapshot.json``) of that warehouse: every SKU
+    Amazon holds, the ones it does not list counted as none."""
+    if not isinstance(payload, dict) or not isinstance(
+        payload.get("InventorySummaries"), list
+    ):
+        raise invalid_payload(
+            "The payload has no InventorySummaries list.", "$.InventorySummaries"
+        )
+    read_at = text(payload.get("ReadAt")).replace(" ", "T")
+    quantities = {}
+    for index, summary in enumerate(payload["InventorySummaries"]):
+        path = f"$.InventorySummaries[{index}]"
+        if not isinstance(summary, dict):
+            raise invalid_payload(f"{path} is not an object.", path)
+        sku = text(summary.get("sellerSku"))
+        if not sku:
+            raise invalid_payload(f"{path} has no sellerSku.", f"{path}.sellerSku")
+        # one summary per condition of a SKU: they add up
+        quantities[sku] = quantities.get(sku, 0) + fba_on_hand(summary)
+    return compact(
+        {
+            "external_id": f"fba:{text(payload.get('MarketplaceId'))}:{read_at}",
+            "location": text(payload.get("WarehouseCode")),
+            "counted_at": f"{read_at}Z" if read_at else None,
+            "complete": True,
+            "items": [
+                {"sku": sku, "quantity": quantity}
+                for sku, quantity in sorted(quantities.items())
+            ],
+        }
+    )
+
+
 #: canonical kind -> mapper of the pulled payload
-MAPPERS = {"order": map_order}
+MAPPERS = {
+    "order": map_order,
+    "stock_snapshot": map_fba_inventory,
+    "settlement": map_settlement_report,
+}

@@ -3,3 +3,8 @@ from . import test_fulfillment
 from . import test_mapping
 from . import test_pull_orders
 from . import test_stock_export
+from . import test_stock_feed
+from . import test_fba
+from . import test_settlement
+from . import test_notifications
+from . import test_migration

@@ -4,13 +4,24 @@ does (Orders API v0, Tokens API 2021-03-01, Login with Amazon).
 The fixtures follow Amazon's documented models: ``order.json`` the
 ``Order`` of the Orders API v0 reference (getOrders), ``order_items.json``
 the ``GetOrderItemsResponse``, ``order_address.json`` the
-``GetOrderAddressResponse``; token answers follow the "Connect to the
-SP-API" guide (LWA) and the Tokens API reference (createRestrictedDataToken).
+``GetOrderAddressResponse``; ``listings_feed_processing_report.json`` the
+JSON listings feed processing report schema v2 (Feeds API 2021-06-30);
+``fba_inventory_summaries*.json`` the ``GetInventorySummariesResponse`` of
+the FBA Inventory API v1; ``samples/settlement_report_v2.tsv`` the
+documented columns of the flat file V2 settlement report. Token answers
+follow the "Connect to the SP-API" guide (LWA) and the Tokens API reference
+(createRestrictedDataToken); the feed and report answers the Feeds and
+Reports API 2021-06-30 references; the 429 answer the SP-API usage plans
+guide (``QuotaExceeded``).
 """
 
+import gzip
+import json
 import os
 from operator import attrgetter
 from urllib.parse import parse_qs
+
+from odoo.tests.common import HttpCase
 
 from odoo.addons.distribution_connector.http_client import BackendHttpClient
 from odoo.addons.distribution_connector.tests.common import json_fixtures
@@ -25,6 +36,8 @@ ORDERS = "/orders/v0/orders"
 LWA = "/auth/o2/token"
 RDT = "/tokens/2021-03-01/restrictedDataToken"
 MARKETPLACE = "A1PA6795UKMFR9"
+FEEDS = "/feeds/2021-06-30"
+FEED_ID = "50001019000"
 
 
 fixture = json_fixtures(FIXTURES)
@@ -200,6 +213,101 @@ class FakeSellingPartner:
         self.server.route("GET", ORDERS, handler)
 
 
+class FakeFeeds:
+    """The Feeds API 2021-06-30 of the Selling Partner API as its reference
+    documents it: createFeedDocument (a presigned upload URL, here on the
+    same server, which takes no access token), createFeed (202 with a feed
+    id), getFeed (IN_QUEUE for the first ``queued`` polls, then DONE with
+    its result document), getFeedDocument (a GZIP-compressed processing
+    report behind a presigned URL). The report is ``report`` (by default
+    ``listings_feed_processing_report.json``, which follows the JSON
+    listings feed processing report schema v2: 2 of 5 messages rejected)."""
+
+    def __init__(self, amazon, report=None, queued=1):
+        self.amazon = amazon
+        self.server = amazon.server
+        self.report = report or fixture("listings_feed_processing_report.json")
+        self.queued = queued
+        self.uploads = []
+        server = self.server
+        server.route("POST", f"{FEEDS}/documents", self._create_document)
+        server.route("PUT", "/upload/feed-doc-1", self._upload)
+        server.route("POST", f"{FEEDS}/feeds", self._create_feed)
+        server.route("GET", f"{FEEDS}/feeds/{FEED_ID}", self._get_feed)
+        server.route("GET", f"{FEEDS}/documents/result-doc-1", self._get_document)
+
+    def _guarded(self, recorded, answer):
+        if not self.amazon.authorised(recorded):
+            return self.amazon.unauthorised()
+        return answer
+
+    def _create_document(self, recorded):
+        return self._guarded(
+            recorded,
+            (
+                201,
+                {
+                    "feedDocumentId": "feed-doc-1",
+                    "url": f"{self.server.url}/upload/feed-doc-1"
+                    "?X-Amz-Signature=presigned",
+                },
+                {"x-amzn-RateLimit-Limit": "0.5"},
+            ),
+        )
+
+    def _upload(self, recorded):
+        # a presigned URL: the access token is not sent there
+        if recorded.headers.get("x-amz-access-token"):
+            return 400, {"error": "unexpected token"}, {}
+        self.uploads.append(recorded)
+        return 200, None, {}
+
+    def _create_feed(self, recorded):
+        return self._guarded(
+            recorded, (202, {"feedId": FEED_ID}, {"x-amzn-RateLimit-Limit": "0.0083"})
+        )
+
+    def _get_feed(self, recorded):
+        status = {
+            "feedId": FEED_ID,
+            "feedType": "JSON_LISTINGS_FEED",
+            "marketplaceIds": [MARKETPLACE],
+            "createdTime": "2025-03-01T10:00:00Z",
+            "processingStatus": "IN_QUEUE",
+        }
+        if self.queued > 0:
+            self.queued -= 1
+        else:
+            status.update(
+                processingStatus="DONE",
+                processingStartTime="2025-03-01T10:01:00Z",
+                processingEndTime="2025-03-01T10:03:00Z",
+                resultFeedDocumentId="result-doc-1",
+            )
+        return self._guarded(recorded, (200, status, {"x-amzn-RateLimit-Limit": "2"}))
+
+    def _get_document(self, recorded):
+        self.server.add(
+            "GET",
+            "/download/result-doc-1",
+            body=gzip.compress(json.dumps(self.report).encode()),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return self._guarded(
+            recorded,
+            (
+                200,
+                {
+                    "feedDocumentId": "result-doc-1",
+                    "url": f"{self.server.url}/download/result-doc-1"
+                    "?X-Amz-Signature=presigned",
+                    "compressionAlgorithm": "GZIP",
+                },
+                {"x-amzn-RateLimit-Limit": "0.0222"},
+            ),
+        )
+
+
 class AmazonTestMixin(OrderImportMixin):
     """An Amazon backend calling a ``FakeSellingPartner`` on 127.0.0.1; the
     client's waits are recorded in ``self.waits``, not slept."""
@@ -210,7 +318,9 @@ class AmazonTestMixin(OrderImportMixin):
 
     @classmethod
     def setUpAmazon(cls):
-        cls.registry_enter_test_mode_cls()
+        if not issubclass(cls, HttpCase):
+            # an HttpCase is in test mode already
+            cls.registry_enter_test_mode_cls()
         cls.setUpOrderImport()
         cls.server = FakeServer().start()
         cls.addClassCleanup(cls.server.stop)
@@ -228,7 +338,9 @@ class AmazonTestMixin(OrderImportMixin):
             api_secret=cls.CLIENT_SECRET,
             amazon_refresh_token=cls.REFRESH_TOKEN,
             amazon_lwa_url=cls.server.url + LWA,
-            amazon_marketplace_ids=MARKETPLACE,
+            amazon_marketplace_line_ids=[
+                (0, 0, {"marketplace_id": MARKETPLACE, "fulfillment_channel": "mfn"})
+            ],
             amazon_seller_id="A2EXAMPLESELLER",
             rate_limit_per_second=0,
             http_read_timeout=2,

@@ -65,8 +65,18 @@ class TestMapping(TransactionCase):
         )
         self.assertEqual(order["shipping_address"]["country_code"], "DE")
         self.assertEqual(order["customer"]["name"], "Erika Mustermann")
-        self.assertIn("Amazon Prime order.", order["note"])
-        self.assertIn("Ship by 2025-03-03T22:59:59Z.", order["note"])
+        self.assertNotIn("note", order)
+        self.assertEqual(
+            order["channel_data"],
+            {
+                "fulfillment_channel": "MFN",
+                "marketplace_id": "A1PA6795UKMFR9",
+                "is_prime": True,
+                "is_business_order": False,
+                "earliest_ship_date": "2025-03-01T23:00:00Z",
+                "latest_ship_date": "2025-03-03T22:59:59Z",
+            },
+        )
 
     def test_statuses(self):
         for status, expected in (
@@ -82,7 +92,17 @@ class TestMapping(TransactionCase):
     def test_business_order_and_gift_wrap(self):
         order = amazon_order(
             IsBusinessOrder=True,
-            BuyerInfo={"BuyerTaxInfo": {"CompanyLegalName": "Muster GmbH"}},
+            # BuyerTaxInfo as the Orders API v0 model documents it
+            BuyerInfo={
+                "BuyerEmail": "einkauf@muster.example",
+                "BuyerTaxInfo": {
+                    "CompanyLegalName": "Muster GmbH",
+                    "TaxingRegion": "DE",
+                    "TaxClassifications": [
+                        {"Name": "VATNumber", "Value": "DE123456789"}
+                    ],
+                },
+            },
         )
         items = fixture("order_items.json")["payload"]["OrderItems"][:1]
         items[0]["BuyerInfo"] = {
@@ -91,7 +111,9 @@ class TestMapping(TransactionCase):
         }
         canonical = map_order(payload(order, items))
         self.assertEqual(canonical["customer"]["company_name"], "Muster GmbH")
-        self.assertIn("Amazon Business order.", canonical["note"])
+        self.assertEqual(canonical["customer"]["vat"], "DE123456789")
+        self.assertEqual(canonical["customer"]["email"], "einkauf@muster.example")
+        self.assertTrue(canonical["channel_data"]["is_business_order"])
         self.assertEqual(
             canonical["shipping"],
             [

@@ -94,7 +94,11 @@ class TestPullOrders(AmazonTestMixin, TransactionCase):
         # prices per unit, the promotion as a discount, taxes by their rate
         self.assertEqual(sale.amount_untaxed, 34.5)
         self.assertEqual(sale.amount_total, 41.4)
-        self.assertIn("Amazon Prime order.", str(sale.note))
+        self.assertTrue(sale.amazon_is_prime)
+        self.assertFalse(sale.amazon_is_business_order)
+        self.assertEqual(sale.amazon_fulfillment_channel, "MFN")
+        self.assertEqual(str(sale.amazon_latest_ship_date), "2025-03-03 22:59:59")
+        self.assertFalse(sale.note)
         # the same page pulled again: no item fetched, nothing stored
         items_calls = len(self.server.calls("GET", f"{ORDERS}/{FIRST}/orderItems"))
         self.amazon.pages([order])
@@ -133,7 +137,7 @@ class TestPullOrders(AmazonTestMixin, TransactionCase):
         # a cancelled order needs no address: only the unshipped one's
         self.assertEqual(len(self.server.calls("GET", f"{ORDERS}/{FIRST}/address")), 1)
 
-    def test_fba_orders_are_not_pulled_yet(self):
+    def test_fba_orders_of_a_merchant_marketplace_are_not_pulled(self):
         fba = amazon_order(SECOND, FulfillmentChannel="AFN", OrderStatus="Shipped")
         self.amazon.add_order(fba)
         self.amazon.pages([fba])

@@ -65,6 +65,13 @@ class TestStockExport(AmazonTestMixin, TransactionCase):
             ],
         )
         self.assertIn("90220", results[1]["message"])
+        # each rejected SKU is an exception, on an exchange keeping Amazon's answers
+        exceptions = self.env["distribution.exception"].search(
+            [("backend_id", "=", self.backend.id), ("state", "=", "open")]
+        )
+        self.assertEqual(sorted(exceptions.mapped("key")), ["MUG-2", "MUG-4"])
+        self.assertEqual(exceptions.exchange_id.topic, "patchListingsItem")
+        self.assertIn('"INVALID"', exceptions.exchange_id.raw_body)
         call = self.server.calls("PATCH", LISTINGS + "MUG-1")[0]
         self.assertEqual(call.query["marketplaceIds"], ["A1PA6795UKMFR9"])
         self.assertEqual(
