@@ -107,7 +107,12 @@ class DistributionCallLog(models.Model):
         """
         values = dict(values, backend_id=backend.id)
         for name in ("request_body", "response_body"):
-            if values.get(name):
+            if values.get(name) and "\x00" in values[name]:
+                # binary (a gzipped report, a file): unreadable here, and a
+                # text column refuses NUL; the document itself is the
+                # caller's to keep
+                values[name] = f"(binary, {len(values[name])} characters, not logged)"
+            elif values.get(name):
                 # cut after redaction: a cut could leave half a secret that
                 # redaction would not recognize
                 text = values[name][: MAX_LOGGED_BODY + SECRET_MARGIN]

@@ -205,6 +205,14 @@ class TestHttpClient(DistributionTestMixin, TransactionCase):
         self.assertIn("lacks scope", log.response_body)
         self.assertNotIn("bearer-secret-123", log.response_body)
 
+    def test_binary_answer_is_logged_as_such(self):
+        self.server.add("GET", "/api/report", body=b"\x1f\x8b\x08\x00binary\x00data")
+        answer = self.client().request("GET", "report", topic="report")
+        self.assertEqual(answer.content, b"\x1f\x8b\x08\x00binary\x00data")
+        log = self.outbound()
+        self.assertEqual((log.state, log.response_status), ("done", 200))
+        self.assertRegex(log.response_body, r"^\(binary, \d+ characters, not logged\)$")
+
     def test_malformed_json_is_permanent(self):
         self.server.add("GET", "/api/x", body=b"<html>oops</html>")
         with self.assertRaisesRegex(PermanentError, "not JSON"):
