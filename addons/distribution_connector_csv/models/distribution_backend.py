@@ -6,8 +6,6 @@ from markupsafe import Markup, escape
 from odoo import api, fields, models
 from odoo.tools import file_open
 
-from odoo.addons.distribution_connector_sftp.sftp_client import file_event_id
-
 from ..adapters import csv_mapping
 from ..adapters.csv import CsvAdapter
 from ..adapters.csv_mapping import DOCUMENTS, INBOUND_DOCUMENTS
@@ -178,24 +176,11 @@ class DistributionBackend(models.Model):
         and rejected rows; then an order confirmed for its warehouse, whose
         file waits, and the 3PL paused, so that nothing goes out to it."""
         self.ensure_one()
-        adapter = self._get_adapter()
-        exchanges = self.env["distribution.exchange"].sudo()
         for path in paths:
             name = posixpath.basename(path)
             with file_open(path, "rb") as handle:
                 data = handle.read()
-            topic = self._sftp_file_topic(adapter, name)
-            exchange, _created = exchanges._insert_inbound(
-                self,
-                topic,
-                adapter.canonical_kind(topic),
-                file_event_id(name, data),
-                name,
-                data,
-                "application/octet-stream",
-                {"x-file-name": name},
-                dispatch=False,
-            )
+            exchange, _created = self._store_inbound_file(name, data, dispatch=False)
             exchange.process()
             for part in exchange.csv_part_ids.filtered(lambda p: p.state == "received"):
                 part.process()

@@ -4,8 +4,6 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import file_open
 
-from odoo.addons.distribution_connector_sftp.sftp_client import file_event_id
-
 from ..adapters.edi import DOCUMENT_KIND, EdiAdapter
 from ..flows.edi_document_export import DOCUMENTS, EdiDocumentExport
 
@@ -237,22 +235,10 @@ class DistributionBackend(models.Model):
         poll stores a file and processed as its job does; then the backend
         is paused, so that its documents wait instead of going out."""
         self.ensure_one()
-        adapter = self._get_adapter()
-        Exchange = self.env["distribution.exchange"]
         for name in ("harbor_850_4500001.x12", "harbor_850_4500002_broken.x12"):
             with file_open(f"distribution_connector_edi/demo/{name}", "rb") as handle:
                 data = handle.read()
-            topic = self._sftp_file_topic(adapter, name)
-            exchange, _created = Exchange._insert_inbound(
-                self,
-                topic,
-                adapter.canonical_kind(topic),
-                file_event_id(name, data),
-                name,
-                data,
-                "application/octet-stream",
-                {"x-file-name": name},
-            )
+            exchange, _created = self._store_inbound_file(name, data)
             if exchange.state == "received":
                 exchange._mark_dispatched([None])
                 exchange._job_records(self).process()

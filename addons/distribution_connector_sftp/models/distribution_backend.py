@@ -93,6 +93,34 @@ class DistributionBackend(models.Model):
         file_topic = getattr(adapter, "file_topic", None)
         return (file_topic and file_topic(name)) or self.sftp_inbound_topic or "file"
 
+    def _store_inbound_file(self, name, data, **options):
+        """Store a partner's file as an inbound exchange, keyed by its name,
+        size and digest (the same file stored twice is one exchange); the
+        adapter's ``file_topic`` names its topic from the file name.
+
+        :param options: passed on to ``distribution.exchange._insert_inbound``
+            (``committed``, ``dispatch``)
+        :return: (exchange, created)
+        """
+        self.ensure_one()
+        adapter = self._get_adapter()
+        topic = self._sftp_file_topic(adapter, name)
+        return (
+            self.env["distribution.exchange"]
+            .sudo()
+            ._insert_inbound(
+                self,
+                topic,
+                adapter.canonical_kind(topic),
+                file_event_id(name, data),
+                name,
+                data,
+                "application/octet-stream",
+                {"x-file-name": name},
+                **options,
+            )
+        )
+
     def _sftp_poll(self):
         """Store each file of the inbound folder as an inbound exchange, then
         move it to the archive folder.
@@ -106,25 +134,12 @@ class DistributionBackend(models.Model):
         :return: the exchanges created
         """
         self.ensure_one()
-        adapter = self._get_adapter()
-        Exchange = self.env["distribution.exchange"].sudo()
-        created_exchanges = Exchange.browse()
+        created_exchanges = self.env["distribution.exchange"].browse()
         with self._sftp_client() as client:
             for name in client.list_files(self.sftp_inbound_dir or "."):
                 path = posixpath.join(self.sftp_inbound_dir or ".", name)
                 data = client.read_file(path)
-                topic = self._sftp_file_topic(adapter, name)
-                exchange, created = Exchange._insert_inbound(
-                    self,
-                    topic,
-                    adapter.canonical_kind(topic),
-                    file_event_id(name, data),
-                    name,
-                    data,
-                    "application/octet-stream",
-                    {"x-file-name": name},
-                    committed=True,
-                )
+                exchange, created = self._store_inbound_file(name, data, committed=True)
                 if created:
                     created_exchanges |= exchange
                 try:
