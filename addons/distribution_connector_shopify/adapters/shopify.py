@@ -12,7 +12,7 @@ Topics Shopify documents but this adapter does not handle are kept as
 ignored and acknowledged (``shopify_topics``).
 
 Outbound, on the GraphQL Admin API (``shopify_api``): stock with
-``inventorySetQuantities`` (compare-and-set, at most 250 quantities a call),
+``inventorySetQuantities`` (compare-and-swap, at most 250 quantities a call),
 fulfillments from the order's fulfillment orders; order pulls on the REST
 ``orders.json`` endpoint, whose resources are the webhook payloads.
 """
@@ -69,8 +69,14 @@ WEBHOOK_ID_HEADER = "x-shopify-webhook-id"
 TRIGGERED_AT_HEADER = "x-shopify-triggered-at"
 SHOP_HEADER = "x-shopify-shop-domain"
 
+#: Admin API version of a backend that names none
+DEFAULT_API_VERSION = "2026-10"
 #: first API version with ``fulfillmentCreate`` (before: fulfillmentCreateV2)
 FULFILLMENT_CREATE_SINCE = "2025-04"
+#: first API version whose ``inventorySetQuantities`` takes
+#: ``changeFromQuantity`` per quantity; 2026-04 removes ``compareQuantity``
+#: and ``ignoreCompareQuantity`` and requires it
+CHANGE_FROM_QUANTITY_SINCE = "2026-01"
 #: largest page of the REST orders endpoint
 ORDERS_PAGE_SIZE = 250
 
@@ -142,7 +148,7 @@ class ShopifyAdapter(DistributionAdapter):
 
     @property
     def api_version(self):
-        return self.backend.shopify_api_version or "2025-01"
+        return self.backend.shopify_api_version or DEFAULT_API_VERSION
 
     def graphql(self, client=None):
         return ShopifyGraphql(client or self.http_client(), self.api_version)
@@ -160,32 +166,49 @@ class ShopifyAdapter(DistributionAdapter):
     # -- outbound stock -------------------------------------------------------
 
     def export_stock(self, items):
-        """Set the ``available`` quantity at the backend's location.
+        """Set the ``available`` quantity at the backend's location, with
+        Shopify's compare-and-swap on the ``compare_quantity`` (the quantity
+        published last).
 
-        Items with a ``compare_quantity`` are sent with Shopify's
-        compare-and-set (``compareQuantity``); items never published before
-        are sent in separate calls with ``ignoreCompareQuantity`` (the flag
-        holds for a whole call). A stale compare is reported as ``mismatch``
-        with the quantity Shopify holds, read back; when Shopify already holds
-        the quantity we want (a previous attempt got through), it is ``ok``:
-        a job retried after a call failed midway sends the whole batch again
-        safely.
+        From API 2026-01 each quantity carries ``changeFromQuantity``: the
+        compare value, or null for an item never published before (no check).
+        Before, the compare value is ``compareQuantity``, and the items never
+        published are sent in separate calls with ``ignoreCompareQuantity``
+        (the flag holds for a whole call). A stale compare
+        (``CHANGE_FROM_QUANTITY_STALE`` / ``COMPARE_QUANTITY_STALE``) is
+        reported as ``mismatch`` with the quantity Shopify holds, read back;
+        when Shopify already holds the quantity we want (a previous attempt
+        got through), it is ``ok``: a job retried after a call failed midway
+        sends the whole batch again safely.
         """
         location = self.location_gid()
         results = [None] * len(items)
-        compared, blind = [], []
+        entries = []
         seen = set()
         for index, item in enumerate(items):
             entry, error = self._stock_entry(index, item, seen)
             if error:
                 results[index] = stock_result(item, "error", None, error)
             else:
-                (blind if entry["compare"] is None else compared).append(entry)
+                entries.append(entry)
+        if self.change_from_quantity:
+            groups = [(entries, False)]
+        else:
+            groups = [
+                ([e for e in entries if e["compare"] is not None], False),
+                ([e for e in entries if e["compare"] is None], True),
+            ]
         graphql = self.graphql()
-        for group, ignore_compare in ((compared, False), (blind, True)):
+        for group, ignore_compare in groups:
             for batch in chunks(group, self.max_batch_size):
                 self._set_quantities(graphql, location, batch, ignore_compare, results)
         return results
+
+    @property
+    def change_from_quantity(self):
+        """Whether the backend's API version compares with
+        ``changeFromQuantity`` (else ``compareQuantity``)."""
+        return self.api_version >= CHANGE_FROM_QUANTITY_SINCE
 
     def read_stock(self, items):
         """Shopify's ``available`` quantity of the items' inventory items
@@ -248,7 +271,10 @@ class ShopifyAdapter(DistributionAdapter):
 
     def _set_quantities(self, graphql, location, batch, ignore_compare, results):
         """One batch; Shopify applies a call whole or not at all, so when
-        some quantities are refused the others are sent again without them."""
+        some quantities are refused the others are sent again without them.
+        ``ignore_compare`` is the call's ``ignoreCompareQuantity`` before API
+        2026-01; from 2026-01 no call carries it."""
+        change_from = self.change_from_quantity
         pending = list(batch)
         while pending:
             quantities = []
@@ -258,7 +284,10 @@ class ShopifyAdapter(DistributionAdapter):
                     "locationId": location,
                     "quantity": entry["quantity"],
                 }
-                if not ignore_compare:
+                if change_from:
+                    # null (never published): explicitly no check
+                    quantity["changeFromQuantity"] = entry["compare"]
+                elif not ignore_compare:
                     quantity["compareQuantity"] = entry["compare"]
                 quantities.append(quantity)
             variables = {
@@ -268,10 +297,11 @@ class ShopifyAdapter(DistributionAdapter):
                     "referenceDocumentUri": (
                         f"gid://distribution-sync/StockPublish/{self.backend.id}"
                     ),
-                    "ignoreCompareQuantity": ignore_compare,
                     "quantities": quantities,
                 }
             }
+            if not change_from:
+                variables["input"]["ignoreCompareQuantity"] = ignore_compare
             data = graphql.execute(
                 "inventorySetQuantities", SET_QUANTITIES, variables, topic="stock"
             )

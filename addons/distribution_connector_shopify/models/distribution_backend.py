@@ -5,6 +5,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..adapters.shopify import (
+    DEFAULT_API_VERSION,
     EVENT_ID_HEADER,
     HMAC_HEADER,
     SHOP_HEADER,
@@ -28,11 +29,14 @@ class DistributionBackend(models.Model):
     )
     shopify_api_version = fields.Char(
         string="Shopify API version",
-        default="2025-01",
+        default=DEFAULT_API_VERSION,
         tracking=True,
-        help="Admin API version of the outbound calls, e.g. 2025-01. Use the "
+        help="Admin API version of the outbound calls, e.g. 2026-10. Use the "
         "version the app's webhooks are subscribed with, so that webhook "
-        "payloads and API answers have the same shape.",
+        "payloads and API answers have the same shape. Shopify supports a "
+        "version for 12 months, then answers as the oldest one it supports; "
+        "from 2026-01 stock is compared with changeFromQuantity, which "
+        "2026-04 and later require.",
     )
     shopify_location_id = fields.Char(
         string="Shopify location",
@@ -59,7 +63,7 @@ class DistributionBackend(models.Model):
             if not API_VERSION_RE.match(backend.shopify_api_version or ""):
                 raise ValidationError(
                     self.env._(
-                        "The Shopify API version looks like 2025-01 (got %(value)s).",
+                        "The Shopify API version looks like 2026-10 (got %(value)s).",
                         value=backend.shopify_api_version or "nothing",
                     )
                 )

@@ -12,6 +12,7 @@ from odoo.addons.distribution_connector.errors import (
 )
 from odoo.addons.distribution_connector.tests.common import ChannelSetUpMixin
 
+from ..adapters.shopify import DEFAULT_API_VERSION
 from .common import (
     GRAPHQL_PATH,
     LOCATION,
@@ -19,6 +20,7 @@ from .common import (
     FakeShopifyMixin,
     cost,
     fixture,
+    graphql_path,
 )
 
 
@@ -373,3 +375,140 @@ class TestStockExport(ChannelSetUpMixin, FakeShopifyMixin, TransactionCase):
             "shpat_access-token-0123456789",
             json.dumps(calls.read(["request_body"])),
         )
+
+
+@tagged("-at_install", "post_install")
+class TestStockExportChangeFrom(ChannelSetUpMixin, FakeShopifyMixin, TransactionCase):
+    """API 2026-01 and later: ``changeFromQuantity`` per quantity; and the
+    older path while Shopify still serves it."""
+
+    def setUp(self):
+        super().setUp()
+        self.backend.shopify_api_version = DEFAULT_API_VERSION
+
+    def serve(self, inventory, version=DEFAULT_API_VERSION):
+        self.server.route("POST", graphql_path(version), inventory)
+        return inventory
+
+    def sent_inputs(self):
+        return [
+            call.json()["variables"]["input"]
+            for call in self.graphql_calls()
+            if "inventorySetQuantities" in call.json()["query"]
+        ]
+
+    def test_default_version_is_2026_10(self):
+        backend = self.env["distribution.backend"].create(
+            {"name": "New shop", "adapter": "shopify"}
+        )
+        self.assertEqual(backend.shopify_api_version, "2026-10")
+        self.assertEqual(backend._get_adapter().api_version, "2026-10")
+
+    def test_change_from_quantity_in_one_call_null_when_never_published(self):
+        inventory = self.serve(FakeInventory({item_gid(1): 3, item_gid(2): 9}))
+        results = self.adapter().export_stock(
+            [stock_item(1, 4, compare=3), stock_item(2, 6)]
+        )
+        self.assertEqual([r["status"] for r in results], ["ok", "ok"])
+        (sent,) = self.sent_inputs()
+        self.assertNotIn("ignoreCompareQuantity", sent)
+        self.assertEqual(
+            sent["quantities"],
+            [
+                {
+                    "inventoryItemId": item_gid(1),
+                    "locationId": LOCATION,
+                    "quantity": 4,
+                    "changeFromQuantity": 3,
+                },
+                {
+                    "inventoryItemId": item_gid(2),
+                    "locationId": LOCATION,
+                    "quantity": 6,
+                    "changeFromQuantity": None,
+                },
+            ],
+        )
+        self.assertEqual(inventory.levels, {item_gid(1): 4, item_gid(2): 6})
+
+    def test_stale_change_from_is_a_mismatch_with_shopify_quantity(self):
+        # one sold on Shopify since we published 5
+        inventory = self.serve(
+            FakeInventory({item_gid(1): 10, item_gid(2): 4, item_gid(3): 2})
+        )
+        results = self.adapter().export_stock(
+            [
+                stock_item(1, 8, compare=10),
+                stock_item(2, 3, compare=5),
+                stock_item(3, 1),
+            ]
+        )
+        self.assertEqual(
+            [(r["status"], r["actual_quantity"]) for r in results],
+            [("ok", 8), ("mismatch", 4), ("ok", 1)],
+        )
+        self.assertIn("is 4, not 5", results[1]["message"])
+        sets = self.sent_inputs()
+        self.assertEqual(
+            [[q["changeFromQuantity"] for q in s["quantities"]] for s in sets],
+            [[10, 5, None], [10, None]],
+        )
+        self.assertEqual(inventory.levels[item_gid(2)], 4, "never overwritten")
+        self.assertEqual(len(self.graphql_calls()), 3, "set, read back, set")
+
+    def test_2026_04_refuses_compare_quantity(self):
+        """A backend left on 2025-01 once Shopify serves its requests as
+        2026-04 (it no longer supports 2025-01): the call is refused whole,
+        nothing is set."""
+        self.backend.shopify_api_version = "2025-01"
+        inventory = self.serve(
+            FakeInventory({item_gid(1): 3}, oldest_supported="2026-04"), "2025-01"
+        )
+        error = self.failing(
+            PermanentError,
+            self.adapter().export_stock,
+            [stock_item(1, 4, compare=3)],
+        )
+        self.assertIn("compareQuantity (Field is not defined", error.message)
+        self.assertEqual(inventory.levels, {item_gid(1): 3})
+
+    def test_2026_04_and_later_take_change_from_quantity(self):
+        for version in ("2026-04", "2027-01"):
+            with self.subTest(version=version):
+                self.backend.shopify_api_version = version
+                inventory = self.serve(
+                    FakeInventory({item_gid(1): 3, item_gid(2): 1}), version
+                )
+                results = self.adapter().export_stock(
+                    [stock_item(1, 4, compare=3), stock_item(2, 0, compare=2)]
+                )
+                self.assertEqual(
+                    [(r["status"], r["actual_quantity"]) for r in results],
+                    [("ok", 4), ("mismatch", 1)],
+                )
+                self.assertEqual(inventory.levels, {item_gid(1): 4, item_gid(2): 1})
+
+    def test_older_version_keeps_compare_quantity_while_served(self):
+        """2025-01 requests that Shopify answers as 2026-01 (today) still
+        compare with ``compareQuantity``, never-published items apart."""
+        self.backend.shopify_api_version = "2025-01"
+        inventory = self.serve(
+            FakeInventory({item_gid(1): 3, item_gid(2): 9}, oldest_supported="2026-01"),
+            "2025-01",
+        )
+        results = self.adapter().export_stock(
+            [stock_item(1, 4, compare=3), stock_item(2, 6), stock_item(3, 1, 5)]
+        )
+        self.assertEqual(
+            [(r["status"], r["actual_quantity"]) for r in results],
+            [("ok", 4), ("ok", 6), ("mismatch", 0)],
+        )
+        compared, compared_again, blind = self.sent_inputs()
+        self.assertFalse(compared["ignoreCompareQuantity"])
+        self.assertEqual([q["compareQuantity"] for q in compared["quantities"]], [3, 5])
+        self.assertEqual(len(compared_again["quantities"]), 1)
+        self.assertTrue(blind["ignoreCompareQuantity"])
+        for sent in (compared, blind):
+            for quantity in sent["quantities"]:
+                self.assertNotIn("changeFromQuantity", quantity)
+        self.assertEqual(inventory.levels, {item_gid(1): 4, item_gid(2): 6})

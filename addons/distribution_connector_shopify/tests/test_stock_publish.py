@@ -7,7 +7,8 @@ from odoo.addons.distribution_stock_publish.tests.channel_common import (
     PublishChannelMixin,
 )
 
-from .common import GRAPHQL_PATH, FakeInventory, FakeShopifyMixin
+from ..adapters.shopify import DEFAULT_API_VERSION
+from .common import GRAPHQL_PATH, FakeInventory, FakeShopifyMixin, graphql_path
 
 MUG_ITEM = "gid://shopify/InventoryItem/45000000000001"
 PLATE_ITEM = "gid://shopify/InventoryItem/45000000000002"
@@ -69,3 +70,57 @@ class TestStockPublish(PublishChannelMixin, FakeShopifyMixin, TransactionCase):
         self.assertIn("gid://shopify/InventoryItem/", plate.error)
         self.assertEqual(self.inventory.levels[PLATE_ITEM], 0)
         self.assertEqual(self.level(self.mug).published_qty, 30)
+
+
+@tagged("-at_install", "post_install")
+class TestStockPublishChangeFrom(
+    PublishChannelMixin, FakeShopifyMixin, TransactionCase
+):
+    """A backend on the default API version (2026-10) publishes with
+    ``changeFromQuantity``, and converges after a sale on Shopify."""
+
+    publish_warehouse = ("Shopify warehouse", "SHPW")
+    publish_stock = {"mug": ("Shopify mug", "SHP-MUG", 30)}
+
+    def setUp(self):
+        super().setUp()
+        self.backend.shopify_api_version = DEFAULT_API_VERSION
+        self.inventory = FakeInventory({MUG_ITEM: 0})
+        self.server.route("POST", graphql_path(DEFAULT_API_VERSION), self.inventory)
+
+    def sent_quantities(self):
+        return [
+            c.json()["variables"]["input"]["quantities"][0]
+            for c in self.graphql_calls()
+            if "inventorySetQuantities" in c.json()["query"]
+        ]
+
+    def test_concurrent_sale_converges_to_shopify_number_plus_change(self):
+        self.publish({self.mug: MUG_ITEM})
+        (first,) = self.sent_quantities()
+        self.assertEqual((first["quantity"], first["changeFromQuantity"]), (30, None))
+        self.assertEqual(self.level(self.mug).published_qty, 30)
+        self.server.requests.clear()
+        # two mugs leave the warehouse while Shopify sold 5 (its orders have
+        # not reached Odoo yet)
+        self.env["stock.quant"]._update_available_quantity(self.mug, self.location, -2)
+        self.inventory.levels[MUG_ITEM] = 25
+        self.Level._mark_products_dirty(self.mug.ids)
+        self.Level._flush_dirty_marks()
+        self.publish()
+        sent = self.sent_quantities()
+        # refused as stale (Shopify holds 25, not 30), read back, then
+        # Shopify's number plus our change, compared with 25
+        self.assertEqual(
+            [(q["quantity"], q["changeFromQuantity"]) for q in sent],
+            [(28, 30), (23, 25)],
+        )
+        for quantity in sent:
+            self.assertNotIn("compareQuantity", quantity)
+        self.assertEqual(self.inventory.levels[MUG_ITEM], 23)
+        mug = self.level(self.mug)
+        self.assertEqual((mug.state, mug.published_qty), ("clean", 23))
+        # once quiet, nothing more is sent
+        self.server.requests.clear()
+        self.publish()
+        self.assertEqual(self.sent_quantities(), [])
