@@ -126,9 +126,12 @@ class OrderImport(InboundFlow):
         return order
 
     def _confirm(self, order):
+        # No savepoint of its own: a failure ends the import, and the
+        # exchange's savepoint (``_apply_in_savepoint``) undoes all of it. A
+        # flushing savepoint here would also run the precommit hooks (the
+        # stock levels' dirty marks) once more in every import.
         try:
-            with self.env.cr.savepoint():
-                order.action_confirm()
+            order.action_confirm()
         except (UserError, ValidationError) as err:
             raise PermanentError(
                 f"Order {order.name} could not be confirmed: {err}",
@@ -223,7 +226,12 @@ class OrderImport(InboundFlow):
         customer = self.data["customer"]
         billing = self.data.get("billing_address") or {}
         shipping = self.data.get("shipping_address") or billing
-        partner = self._find_partner(customer, billing)
+        binding = self.bindings
+        if customer.get("external_id"):
+            binding = self.bindings._find(
+                self.backend, PARTNER_MODEL, customer["external_id"]
+            )
+        partner = self._find_partner(customer, billing, binding)
         if not partner:
             partner = self.env[PARTNER_MODEL].create(
                 {
@@ -236,9 +244,7 @@ class OrderImport(InboundFlow):
                     **self._address_vals(billing),
                 }
             )
-        if customer.get("external_id") and not self.bindings._find(
-            self.backend, PARTNER_MODEL, customer["external_id"]
-        ):
+        if customer.get("external_id") and not binding:
             self.bindings.create(
                 {
                     "backend_id": self.backend.id,
@@ -257,15 +263,14 @@ class OrderImport(InboundFlow):
             ("type", "=", "contact"),
         ]
 
-    def _find_partner(self, customer, billing):
+    def _find_partner(self, customer, billing, binding):
+        """The customer's partner: the one bound to its channel id
+        (``binding``, possibly empty), else by email, else by name and
+        address; empty when none matches."""
         partners = self.env[PARTNER_MODEL]
-        if customer.get("external_id"):
-            binding = self.bindings._find(
-                self.backend, PARTNER_MODEL, customer["external_id"]
-            )
-            partner = binding._record() if binding else partners
-            if partner:
-                return partner
+        partner = binding._record() if binding else partners
+        if partner:
+            return partner
         domain = self._partner_domain()
         email = customer.get("email")
         # =ilike: case-insensitive equality once % and _ are escaped
