@@ -9,11 +9,12 @@ with ``_inherit = "distribution.backend"``, not this class.
 import hashlib
 import json
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import LockError, UserError, ValidationError
 from odoo.tools import float_compare, float_round
 from odoo.tools.sql import escape_psql
 
 from odoo.addons.distribution_connector.errors import PermanentError, StaleEventError
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from . import InboundFlow
 from .common import (
@@ -25,6 +26,10 @@ from .common import (
     parse_datetime,
 )
 from .order_cancellation import cancel_order
+
+#: seconds before an import that found its products' stock locked by another
+#: one runs again (that one commits within a fraction of a second)
+STOCK_LOCK_RETRY = 2
 
 
 def _lines_fingerprint(data):
@@ -71,6 +76,8 @@ class OrderImport(InboundFlow):
         pricelist = self._pricelist(partner, currency)
         line_commands = self._order_lines(data, currency)
         warehouse = self._warehouse(line_commands)
+        if self.backend.auto_confirm and data.get("status") != "cancelled":
+            self._lock_stock(line_commands)
         vals = {
             "partner_id": partner.id,
             "partner_invoice_id": invoice_address.id,
@@ -124,6 +131,44 @@ class OrderImport(InboundFlow):
             )
         )
         return order
+
+    def _lock_stock(self, line_commands):
+        """Lock the quants the confirmation will reserve, before anything is
+        created.
+
+        Orders for the same products confirm one after the other: the
+        reservation updates their quants, and a transaction that finds a
+        quant updated by another one since it began fails and is run again
+        whole. Taken first, the lock makes that failure cheap: it happens
+        here, before the order is created, instead of in the middle of the
+        confirmation. A quant locked by a running import is not waited for
+        (its commit would fail this transaction all the same): the job runs
+        again shortly, without counting an attempt; a quant updated since
+        this transaction began fails it here (a serialization failure,
+        which queue_job runs again).
+        """
+        product_ids = {vals["product_id"] for _cmd, _id, vals in line_commands}
+        quants = (
+            self.env["stock.quant"]
+            .sudo()
+            .search(
+                [
+                    ("product_id", "in", list(product_ids)),
+                    ("location_id.usage", "=", "internal"),
+                    ("company_id", "=", self.company.id),
+                ],
+                order="id",
+            )
+        )
+        try:
+            quants.lock_for_update(allow_referencing=True)
+        except LockError as err:
+            raise RetryableJobError(
+                "The stock of these products is being reserved by another "
+                "import: run again.",
+                seconds=STOCK_LOCK_RETRY,
+                ignore_retry=True,
+            ) from err
 
     def _confirm(self, order):
         # No savepoint of its own: a failure ends the import, and the
