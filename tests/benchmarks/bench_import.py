@@ -392,14 +392,21 @@ def wait_resolved(pg, db, backend_id, expected, deadline) -> tuple[float, int, i
 
 
 def wait_processed(pg, db, backend_id, deadline) -> None:
-    """Wait until no exchange of the backend waits for its job: once every
-    order is resolved, another version of one may still be postponed (its
-    order was being imported by another worker: its job runs again seconds
-    later, and is then ignored as older or applied as newer)."""
+    """Wait until no exchange of the backend waits for its job and no job is
+    due: once every order is resolved, another version of one may still be
+    postponed (its order was being imported by another worker: its job runs
+    again seconds later, and is then ignored as older or applied as newer),
+    and the last sweep may wait for the stock channel's throttle."""
     while time.monotonic() < deadline:
         waiting = pg.psql(
-            f"SELECT count(*) FROM distribution_exchange WHERE backend_id ="
-            f" {backend_id} AND state IN ('received', 'processing')",
+            f"""
+            SELECT (SELECT count(*) FROM distribution_exchange
+                    WHERE backend_id = {backend_id}
+                      AND state IN ('received', 'processing'))
+                 + (SELECT count(*) FROM queue_job
+                    WHERE state NOT IN ('done', 'failed', 'cancelled')
+                      AND (eta IS NULL OR eta < now() at time zone 'utc'))
+            """,
             db,
         )
         if not int(waiting):
