@@ -391,6 +391,29 @@ def wait_resolved(pg, db, backend_id, expected, deadline) -> tuple[float, int, i
         time.sleep(0.5)
 
 
+def wait_processed(pg, db, backend_id, deadline) -> None:
+    """Wait until no exchange of the backend waits for its job and no job is
+    due: once every order is resolved, another version of one may still be
+    postponed (its order was being imported by another worker: its job runs
+    again seconds later, and is then ignored as older or applied as newer),
+    and the last sweep may wait for the stock channel's throttle."""
+    while time.monotonic() < deadline:
+        waiting = pg.psql(
+            f"""
+            SELECT (SELECT count(*) FROM distribution_exchange
+                    WHERE backend_id = {backend_id}
+                      AND state IN ('received', 'processing'))
+                 + (SELECT count(*) FROM queue_job
+                    WHERE state NOT IN ('done', 'failed', 'cancelled')
+                      AND (eta IS NULL OR eta < now() at time zone 'utc'))
+            """,
+            db,
+        )
+        if not int(waiting):
+            return
+        time.sleep(1)
+
+
 def publish_latencies(channels, orders, timeout) -> list[float | None]:
     """Per order (in acknowledgement order), seconds from its ack until both
     channels confirmed, for each known SKU, a quantity deducting every order
@@ -842,6 +865,7 @@ def main(argv=None) -> int:
                 "  runner requests per jobs instance (round robin): "
                 + ", ".join(f"port {port}: {n}" for port, n in relay.items())
             )
+        wait_processed(pg, ctx["db"], backend_id, time.monotonic() + 120)
         outcome["counts"] = check_counts(
             pg, ctx["db"], backend_id, idle_orders + burst_orders
         )

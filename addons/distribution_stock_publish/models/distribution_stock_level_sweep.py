@@ -1,6 +1,8 @@
 import time
 from collections import defaultdict
 
+import psycopg2.errors
+
 from odoo import SUPERUSER_ID, api, models
 from odoo.tools import SQL
 
@@ -27,6 +29,14 @@ PENDING_KEY = "distribution_stock_publish.pending"
 #: imports queued earlier, so that a burst of orders does not hold back the
 #: stock it sells until the whole burst is imported (both are short)
 PUBLISH_PRIORITY = 5
+#: seconds before a sweep job that met a concurrent update runs again (the
+#: stock channel's throttle, odoo.conf.example, may hold it a little longer)
+SWEEP_RETRY_DELAY = 1
+#: what a concurrent transaction's update makes a sweep's write fail with
+CONCURRENT_UPDATE = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+)
 
 
 class DistributionStockLevel(models.Model):
@@ -174,9 +184,12 @@ class DistributionStockLevel(models.Model):
 
     @api.model
     def _sweep_delay(self):
-        """Seconds the sweep waits, so that a burst of changes is swept once."""
+        """Seconds the sweep waits after the first change, so that the changes
+        committed together (a dispatcher's batch and the imports running
+        with it) are swept once. Under a steady flow of changes, the stock
+        channel's throttle (odoo.conf.example) spaces the sweeps out."""
         param = self.env["ir.config_parameter"].sudo()
-        return int(param.get_param("distribution_stock_publish.sweep_delay", 5))
+        return int(param.get_param("distribution_stock_publish.sweep_delay", 1))
 
     @api.model
     def _enqueue_sweep(self, delay=None):
@@ -201,8 +214,27 @@ class DistributionStockLevel(models.Model):
         then export what changed.
 
         One sweep at a time (transaction advisory lock); a sweep that runs out
-        of its time budget hands the rest over to a new job.
+        of its time budget hands the rest over to a new job. A sweep job that
+        meets a concurrent update of the levels it writes (an import that
+        marked them meanwhile) is run again ``SWEEP_RETRY_DELAY`` seconds
+        later, rather than after queue_job's delay for database conflicts
+        (5 s, counted as a retry): the stock it publishes waits no longer
+        than needed.
         """
+        if not self.env.context.get("job_uuid"):
+            return self._sweep()
+        try:
+            with self.env.cr.savepoint(flush=False):
+                return self._sweep()
+        except CONCURRENT_UPDATE as err:
+            raise RetryableJobError(
+                "The stock levels changed meanwhile: swept again.",
+                seconds=SWEEP_RETRY_DELAY,
+                ignore_retry=True,
+            ) from err
+
+    @api.model
+    def _sweep(self):
         self = self.sudo()
         self.env.flush_all()
         cr = self.env.cr

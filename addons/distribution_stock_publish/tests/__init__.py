@@ -16,3 +16,4 @@ from . import test_partition_sources
 from . import test_dirty_concurrency
 from . import test_channel_simulation
 from . import test_export_claim
+from . import test_sweep_job_runner

@@ -9,11 +9,12 @@ with ``_inherit = "distribution.backend"``, not this class.
 import hashlib
 import json
 
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import LockError, UserError, ValidationError
 from odoo.tools import float_compare, float_round
 from odoo.tools.sql import escape_psql
 
 from odoo.addons.distribution_connector.errors import PermanentError, StaleEventError
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from . import InboundFlow
 from .common import (
@@ -25,6 +26,10 @@ from .common import (
     parse_datetime,
 )
 from .order_cancellation import cancel_order
+
+#: seconds before an import that found its products' stock locked by another
+#: one runs again (that one commits within a fraction of a second)
+STOCK_LOCK_RETRY = 2
 
 
 def _lines_fingerprint(data):
@@ -71,6 +76,8 @@ class OrderImport(InboundFlow):
         pricelist = self._pricelist(partner, currency)
         line_commands = self._order_lines(data, currency)
         warehouse = self._warehouse(line_commands)
+        if self.backend.auto_confirm and data.get("status") != "cancelled":
+            self._lock_stock(line_commands)
         vals = {
             "partner_id": partner.id,
             "partner_invoice_id": invoice_address.id,
@@ -125,10 +132,51 @@ class OrderImport(InboundFlow):
         )
         return order
 
-    def _confirm(self, order):
+    def _lock_stock(self, line_commands):
+        """Lock the quants the confirmation will reserve, before anything is
+        created.
+
+        Orders for the same products confirm one after the other: the
+        reservation updates their quants, and a transaction that finds a
+        quant updated by another one since it began fails and is run again
+        whole. Taken first, the lock makes that failure cheap: it happens
+        here, before the order is created, instead of in the middle of the
+        confirmation. A quant locked by a running import is not waited for
+        (its commit would fail this transaction all the same): the job runs
+        again shortly, without counting an attempt; a quant updated since
+        this transaction began fails it here (a serialization failure,
+        which queue_job runs again).
+        """
+        product_ids = {vals["product_id"] for _cmd, _id, vals in line_commands}
+        quants = (
+            self.env["stock.quant"]
+            .sudo()
+            .search(
+                [
+                    ("product_id", "in", list(product_ids)),
+                    ("location_id.usage", "=", "internal"),
+                    ("company_id", "=", self.company.id),
+                ],
+                order="id",
+            )
+        )
         try:
-            with self.env.cr.savepoint():
-                order.action_confirm()
+            quants.lock_for_update(allow_referencing=True)
+        except LockError as err:
+            raise RetryableJobError(
+                "The stock of these products is being reserved by another "
+                "import: run again.",
+                seconds=STOCK_LOCK_RETRY,
+                ignore_retry=True,
+            ) from err
+
+    def _confirm(self, order):
+        # No savepoint of its own: a failure ends the import, and the
+        # exchange's savepoint (``_apply_in_savepoint``) undoes all of it. A
+        # flushing savepoint here would also run the precommit hooks (the
+        # stock levels' dirty marks) once more in every import.
+        try:
+            order.action_confirm()
         except (UserError, ValidationError) as err:
             raise PermanentError(
                 f"Order {order.name} could not be confirmed: {err}",
@@ -223,7 +271,12 @@ class OrderImport(InboundFlow):
         customer = self.data["customer"]
         billing = self.data.get("billing_address") or {}
         shipping = self.data.get("shipping_address") or billing
-        partner = self._find_partner(customer, billing)
+        binding = self.bindings
+        if customer.get("external_id"):
+            binding = self.bindings._find(
+                self.backend, PARTNER_MODEL, customer["external_id"]
+            )
+        partner = self._find_partner(customer, billing, binding)
         if not partner:
             partner = self.env[PARTNER_MODEL].create(
                 {
@@ -236,9 +289,7 @@ class OrderImport(InboundFlow):
                     **self._address_vals(billing),
                 }
             )
-        if customer.get("external_id") and not self.bindings._find(
-            self.backend, PARTNER_MODEL, customer["external_id"]
-        ):
+        if customer.get("external_id") and not binding:
             self.bindings.create(
                 {
                     "backend_id": self.backend.id,
@@ -257,15 +308,14 @@ class OrderImport(InboundFlow):
             ("type", "=", "contact"),
         ]
 
-    def _find_partner(self, customer, billing):
+    def _find_partner(self, customer, billing, binding):
+        """The customer's partner: the one bound to its channel id
+        (``binding``, possibly empty), else by email, else by name and
+        address; empty when none matches."""
         partners = self.env[PARTNER_MODEL]
-        if customer.get("external_id"):
-            binding = self.bindings._find(
-                self.backend, PARTNER_MODEL, customer["external_id"]
-            )
-            partner = binding._record() if binding else partners
-            if partner:
-                return partner
+        partner = binding._record() if binding else partners
+        if partner:
+            return partner
         domain = self._partner_domain()
         email = customer.get("email")
         # =ilike: case-insensitive equality once % and _ are escaped

@@ -20,7 +20,7 @@ from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..flows.order_import import OrderImport
+from ..flows.order_import import STOCK_LOCK_RETRY, OrderImport
 from ..flows.picking_confirmation import PickingConfirmation
 from .common import BASE_ORDER, CommittedDataMixin, own_transaction
 
@@ -221,6 +221,51 @@ class TestConcurrency(CommittedDataMixin, TransactionCase):
         self.assertEqual(exchanges.mapped("state"), ["done", "done"])
         self.assertEqual(set(exchanges.mapped("res_id")), {orders.id})
         self.assertFalse(exchanges.exception_ids)
+
+    def test_order_whose_stock_another_import_reserves_runs_again(self):
+        """Another import holds the quants of the order's product (it is
+        confirming an order for it): nothing is created, the job asks to run
+        again shortly without counting an attempt, and then goes through."""
+        with own_transaction(self.registry) as env:
+            backend = env["distribution.backend"].browse(self.backend_id)
+            backend.auto_confirm = True
+            product = env["product.product"].search([("default_code", "=", "RACE-MUG")])
+            product.is_storable = True
+            warehouse = env["stock.warehouse"].search(
+                [("company_id", "=", backend.company_id.id)], limit=1
+            )
+            env["stock.quant"]._update_available_quantity(
+                product, warehouse.lot_stock_id, 10
+            )
+            exchange, _created = env["distribution.exchange"]._insert_inbound(
+                backend, "order", "order", "race-stock-1", "RACE-1",
+                json.dumps(self.payload()).encode(), "application/json", {},
+            )  # fmt: skip
+            exchange_id, product_id = exchange.id, product.id
+        with own_transaction(self.registry) as other:
+            # the other import's reservation, not committed yet
+            other.cr.execute(
+                "SELECT id FROM stock_quant WHERE product_id = %s FOR NO KEY UPDATE",
+                [product_id],
+            )
+            with own_transaction(self.registry) as env:
+                with self.assertRaises(RetryableJobError) as caught:
+                    env["distribution.exchange"].browse(exchange_id).process()
+                env.cr.rollback()
+        self.assertTrue(caught.exception.ignore_retry)
+        self.assertEqual(caught.exception.seconds, STOCK_LOCK_RETRY)
+        env = self.committed()
+        orders = env["sale.order"]
+        on_backend = [("distribution_backend_id", "=", self.backend_id)]
+        self.assertFalse(orders.search(on_backend))
+        env.cr.rollback()  # a new snapshot for what the second run commits
+        with own_transaction(self.registry) as worker:
+            self.assertTrue(run_job_body(worker, exchange_id).startswith("done"))
+        order = orders.search(on_backend)
+        self.addCleanup(purge_committed_order, self.registry, order.id)
+        self.assertEqual(len(order), 1)
+        self.assertEqual(order.state, "sale")
+        self.assertEqual(order.order_line.move_ids.state, "assigned")
 
     # -- one shipment delivered twice, applied by two workers ------------------
 
