@@ -484,20 +484,24 @@ def procfile_env(conf: Path, db: str, env: dict[str, str]) -> dict[str, str]:
     )
 
 
-def start_honcho(env: dict[str, str], cwd: Path, names: tuple[str, ...] = ()):
+def start_honcho(
+    env: dict[str, str], cwd: Path, names: tuple[str, ...] = (), output=None
+):
     """honcho on the Procfile with ``env``: every line, or only ``names``
     (``honcho start jobs`` runs one jobs instance, which can then be stopped
-    and started again on its own)."""
-    return subprocess.Popen(
-        # no .env file: the instances see this environment, as with make run
-        [*HONCHO, "-e", os.devnull, "-f", str(PROCFILE), "-d", str(REPO), *names],
-        env=env,
-        cwd=str(cwd),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    and started again on its own). ``output``: a file for what honcho and
+    the lines print (what an instance says before its log file is open)."""
+    with open(output or os.devnull, "ab") as out:
+        return subprocess.Popen(
+            # no .env file: the instances see this environment, as with make run
+            [*HONCHO, "-e", os.devnull, "-f", str(PROCFILE), "-d", str(REPO), *names],
+            env=env,
+            cwd=str(cwd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def start_odoo(conf: Path, db: str, env: dict[str, str], cwd: Path):

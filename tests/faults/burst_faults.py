@@ -221,15 +221,23 @@ def restart_jobs(ctx, log) -> None:
     while port_open(port) and time.monotonic() < deadline:
         time.sleep(0.2)  # the killed processes let the port go
     log("jobs instance stopped")
-    ctx["procs"]["jobs-1"] = harness.start_honcho(
-        ctx["jobs_env"], ctx["workdir"], ("jobs",)
-    )
-    harness.wait_health(
-        f"http://127.0.0.1:{port}",
-        ctx["procs"]["jobs-1"],
-        ctx["workdir"] / "odoo-jobs-1.log",
-    )
-    log("jobs instance started again")
+    # as a process manager does, a start that fails is tried again
+    output = ctx["workdir"] / "honcho-jobs-1.log"
+    for attempt in (1, 2, 3):
+        ctx["procs"]["jobs-1"] = harness.start_honcho(
+            ctx["jobs_env"], ctx["workdir"], ("jobs",), output=output
+        )
+        try:
+            harness.wait_health(
+                f"http://127.0.0.1:{port}", ctx["procs"]["jobs-1"], output
+            )
+        except harness.SetupError as err:
+            log(f"jobs instance start {attempt} failed: {str(err)[-300:]}")
+            harness.stop_odoo(ctx["procs"]["jobs-1"], timeout=10)
+            time.sleep(5)
+            continue
+        log("jobs instance started again")
+        return
 
 
 def restart_postgres(ctx, log) -> None:
