@@ -460,33 +460,14 @@ class LevelRecompute:
         :return: (count of the levels, count written, [(level id, backend
             id)] of the levels handed over to export)
         """
-        pool_of = {spec.id: basis_quantity_sql(spec, SQL("s")) for spec in specs}
-        self.cr.execute(
-            SQL(
-                "SELECT %s FROM %s s",
-                SQL(", ").join(
-                    SQL("array_agg(DISTINCT %s)", pool_of[spec.id]) for spec in specs
-                ),
-                table,
-            )
-        )
-        distinct_pools = self.cr.fetchone()
+        pool_of, pool, results_by_pool = self._results_by_pool(specs, evaluators, table)
         rules, pools, qtys, steps = [], [], [], []
-        for spec, spec_pools in zip(specs, distinct_pools, strict=True):
-            spec_pools = sorted({0.0, *(spec_pools or ())})
-            results = evaluators[spec.id].by_pool(spec_pools)
-            rules += [spec.id] * len(spec_pools)
+        for rule_id, spec_pools, results in results_by_pool:
+            rules += [rule_id] * len(spec_pools)
             pools += spec_pools
             qtys += [result[0] for result in results]
             # the steps after the pool: the same for every level of the pool
             steps += [json.dumps(result[1][1:]) for result in results]
-        pool = SQL(
-            "CASE l.rule_id %s END",
-            SQL(" ").join(
-                SQL("WHEN %s THEN %s", rule_id, expression)
-                for rule_id, expression in pool_of.items()
-            ),
-        )
         pool_step = SQL(
             "CASE l.rule_id %s END",
             SQL(" ").join(
@@ -562,6 +543,39 @@ class LevelRecompute:
                 [*COMPUTED_FIELDS, "to_recompute", "write_date", "write_uid"]
             )
         return levels, written, [tuple(pair) for pair in handed_over or ()]
+
+    def _results_by_pool(self, specs, evaluators, table):
+        """The distinct pools of each rule in the stock table ``table`` (and
+        0, a level without stock), then the rule stack once for each.
+
+        :return: ({rule id: its pool's SQL over the stock row ``s``}, the
+            pool of a level ``l`` as one SQL expression, [(rule id, sorted
+            pools, the rule stack's results for them)])
+        """
+        pool_of = {spec.id: basis_quantity_sql(spec, SQL("s")) for spec in specs}
+        self.cr.execute(
+            SQL(
+                "SELECT %s FROM %s s",
+                SQL(", ").join(
+                    SQL("array_agg(DISTINCT %s)", pool_of[spec.id]) for spec in specs
+                ),
+                table,
+            )
+        )
+        results = []
+        for spec, spec_pools in zip(specs, self.cr.fetchone(), strict=True):
+            spec_pools = sorted({0.0, *(spec_pools or ())})
+            results.append(
+                (spec.id, spec_pools, evaluators[spec.id].by_pool(spec_pools))
+            )
+        pool = SQL(
+            "CASE l.rule_id %s END",
+            SQL(" ").join(
+                SQL("WHEN %s THEN %s", rule_id, expression)
+                for rule_id, expression in pool_of.items()
+            ),
+        )
+        return pool_of, pool, results
 
     def _pool_step_sql(self, spec, pool):
         """SQL of the pool step of ``spec``'s explanation (jsonb) in a row of
@@ -688,32 +702,14 @@ class LevelRecompute:
         by pool. A level with an override is always a candidate: without
         stock (no row in ``table``), its pool is 0 and so is its number,
         whatever the safety stock."""
-        pool_of = {spec.id: basis_quantity_sql(spec, SQL("s")) for spec in specs}
-        # the distinct pools of each rule, then the rule stack once for each
-        self.cr.execute(
-            SQL(
-                "SELECT %s FROM %s s",
-                SQL(", ").join(
-                    SQL("array_agg(DISTINCT %s)", pool_of[spec.id]) for spec in specs
-                ),
-                table,
-            )
+        _pool_of, pool, results_by_pool = self._results_by_pool(
+            specs, evaluators, table
         )
-        distinct_pools = self.cr.fetchone()
         lookup_rules, lookup_pools, lookup_qtys = [], [], []
-        for spec, spec_pools in zip(specs, distinct_pools, strict=True):
-            spec_pools = sorted({0.0, *(spec_pools or ())})
-            results = evaluators[spec.id].by_pool(spec_pools)
-            lookup_rules += [spec.id] * len(spec_pools)
+        for rule_id, spec_pools, results in results_by_pool:
+            lookup_rules += [rule_id] * len(spec_pools)
             lookup_pools += spec_pools
             lookup_qtys += [result[0] for result in results]
-        pool = SQL(
-            "CASE l.rule_id %s END",
-            SQL(" ").join(
-                SQL("WHEN %s THEN %s", rule_id, expression)
-                for rule_id, expression in pool_of.items()
-            ),
-        )
         # the levels with their new pool, then the rule's result by pool
         with planner_settings(
             self.cr,
