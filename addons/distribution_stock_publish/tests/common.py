@@ -105,3 +105,20 @@ def committed_level(env, backend_values, sku):
     return env["distribution.stock.level"].search(
         [("product_id", "=", product.id), ("backend_id", "=", backend.id)]
     )
+
+
+def purge_committed_level(env, backend_id, product_id, since):
+    """Remove what ``committed_level`` created, and the stock jobs enqueued
+    since ``since``, in ``env`` (a committed environment)."""
+    env["queue.job"].search(
+        [
+            ("model_name", "=", "distribution.stock.level"),
+            ("date_created", ">=", since),
+        ]
+    ).unlink()
+    env["distribution.stock.level"].search([("backend_id", "=", backend_id)]).unlink()
+    env["distribution.publish.rule"].with_context(active_test=False).search(
+        [("backend_id", "=", backend_id)]
+    ).unlink()
+    env["distribution.backend"].browse(backend_id).unlink()
+    env["product.product"].browse(product_id).unlink()

@@ -17,7 +17,7 @@ from odoo.tools import SQL
 from odoo.addons.distribution_connector.tests.common import committed_env
 
 from ..models.distribution_stock_level_sweep import MARK_TABLE
-from .common import committed_level
+from .common import committed_level, purge_committed_level
 
 #: a channel that is never called: only its levels matter here
 CHANNEL = {"name": "Concurrent marks channel", "rate_limit_per_second": 0}
@@ -44,20 +44,7 @@ class TestConcurrentDirtyMarks(TransactionCase):
                     product_id,
                 )
             )
-            env["queue.job"].search(
-                [
-                    ("model_name", "=", "distribution.stock.level"),
-                    ("date_created", ">=", self.started),
-                ]
-            ).unlink()
-            env["distribution.stock.level"].search(
-                [("backend_id", "=", backend_id)]
-            ).unlink()
-            env["distribution.publish.rule"].with_context(active_test=False).search(
-                [("backend_id", "=", backend_id)]
-            ).unlink()
-            env["distribution.backend"].browse(backend_id).unlink()
-            env["product.product"].browse(product_id).unlink()
+            purge_committed_level(env, backend_id, product_id, self.started)
 
     def marks(self, env):
         env.cr.execute(SQL("SELECT product_id FROM %s", SQL.identifier(MARK_TABLE)))

@@ -18,7 +18,7 @@ from odoo.addons.queue_job.controllers.main import RunJobController
 from odoo.addons.queue_job.job import DONE, PENDING, Job
 
 from ..models.distribution_stock_level_sweep import SWEEP_RETRY_DELAY
-from .common import committed_level
+from .common import committed_level, purge_committed_level
 
 #: a channel that is never called: the export jobs are not run here
 CHANNEL = {"name": "Sweep job channel", "rate_limit_per_second": 0}
@@ -42,20 +42,7 @@ class TestSweepJobRunner(TransactionCase):
     def purge(self):
         backend_id, product_id, _level_id = self.ids
         with committed_env(self.registry) as env:
-            env["queue.job"].search(
-                [
-                    ("model_name", "=", "distribution.stock.level"),
-                    ("date_created", ">=", self.started),
-                ]
-            ).unlink()
-            env["distribution.stock.level"].search(
-                [("backend_id", "=", backend_id)]
-            ).unlink()
-            env["distribution.publish.rule"].with_context(active_test=False).search(
-                [("backend_id", "=", backend_id)]
-            ).unlink()
-            env["distribution.backend"].browse(backend_id).unlink()
-            env["product.product"].browse(product_id).unlink()
+            purge_committed_level(env, backend_id, product_id, self.started)
 
     def run_like_the_runner(self, meanwhile=None):
         """Run the sweep job as the runner does; ``meanwhile()`` runs in a
